@@ -1,0 +1,1 @@
+//! The Raft log database (`member/raft.redb`); written by the raft work.
