@@ -1,0 +1,222 @@
+//! [`Backend`]: the state-machine database of one member.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::error::{Error, Result, storage};
+use crate::schema::{KEY, META, MetaKey, SCHEMA_VERSION};
+
+/// The state-machine database (`member/state.redb`).
+///
+/// Cloning is cheap; all clones share one open file. Readers never block the
+/// writer and see a consistent snapshot (redb's MVCC read transactions). redb
+/// allows one write transaction at a time: callers serialise writers above.
+#[derive(Clone)]
+pub struct Backend {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl Backend {
+    /// Opens (or creates) the database at `path` and checks its schema version.
+    pub fn open(path: &Path) -> Result<Backend> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io { op: "create data dir", source })?;
+        }
+        let db = Database::builder().create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
+            other => storage("open state db")(other),
+        })?;
+        let backend = Backend { db: Arc::new(db), path: path.to_path_buf() };
+        backend.init_schema()?;
+        Ok(backend)
+    }
+
+    fn init_schema(&self) -> Result<()> {
+        let mut w = self.begin_write()?;
+        let found = w.meta(MetaKey::SchemaVersion)?;
+        match found {
+            None => w.put_meta(MetaKey::SchemaVersion, &SCHEMA_VERSION.to_be_bytes())?,
+            Some(v) if v == SCHEMA_VERSION.to_be_bytes() => {}
+            Some(v) => {
+                return Err(Error::Corrupt { what: "schema version", detail: format!("unsupported {v:?}") });
+            }
+        }
+        w.commit(true)
+    }
+
+    /// The file this backend lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the database file in bytes (etcd's `dbSize`).
+    pub fn size_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Starts a snapshot read.
+    pub fn begin_read(&self) -> Result<ReadTxn> {
+        let txn = self.db.begin_read().map_err(storage("begin read"))?;
+        Ok(ReadTxn { txn })
+    }
+
+    /// Starts the (single) write transaction.
+    pub fn begin_write(&self) -> Result<WriteTxn> {
+        let txn = self.db.begin_write().map_err(storage("begin write"))?;
+        Ok(WriteTxn { txn })
+    }
+}
+
+/// A consistent read-only view.
+pub struct ReadTxn {
+    txn: redb::ReadTransaction,
+}
+
+impl ReadTxn {
+    /// The value stored under a revision key of the `key` table.
+    pub fn get_revision(&self, rev_key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = match self.txn.open_table(KEY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage("open key table")(e)),
+        };
+        let v = table.get(rev_key).map_err(storage("get revision"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    /// Calls `f` for every `key` table entry with `from <= rev_key < to`, in
+    /// order, until it returns `false`.
+    pub fn scan_revisions(
+        &self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let table = match self.txn.open_table(KEY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(storage("open key table")(e)),
+        };
+        let iter = match to {
+            Some(to) => table.range::<&[u8]>(from..to),
+            None => table.range::<&[u8]>(from..),
+        }
+        .map_err(storage("scan key table"))?;
+        for item in iter {
+            let (k, v) = item.map_err(storage("scan key table"))?;
+            if !f(k.value(), v.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>> {
+        let table = match self.txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage("open meta table")(e)),
+        };
+        let v = table.get(key.name()).map_err(storage("get meta"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+}
+
+/// The write transaction. Dropping it without [`WriteTxn::commit`] aborts.
+pub struct WriteTxn {
+    txn: redb::WriteTransaction,
+}
+
+impl WriteTxn {
+    /// Stores a record of the `key` table.
+    pub fn put_revision(&mut self, rev_key: &[u8], value: &[u8]) -> Result<()> {
+        let mut table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
+        table.insert(rev_key, value).map_err(storage("put revision"))?;
+        Ok(())
+    }
+
+    /// Reads a record of the `key` table, including this transaction's writes.
+    pub fn get_revision(&self, rev_key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
+        let v = table.get(rev_key).map_err(storage("get revision"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    /// Deletes the records of the `key` table in `[from, to)` for which `drop`
+    /// answers true, visiting at most `limit` records. Returns how many were
+    /// visited and deleted, and the first key not visited (None at the end).
+    pub fn delete_revisions_if(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+        mut drop: impl FnMut(&[u8]) -> bool,
+    ) -> Result<DeleteBatch> {
+        let mut table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
+        let mut doomed = Vec::new();
+        let mut visited = 0usize;
+        let mut next = None;
+        for item in table.range::<&[u8]>(from..to).map_err(storage("scan key table"))? {
+            let (k, _) = item.map_err(storage("scan key table"))?;
+            if visited == limit {
+                next = Some(k.value().to_vec());
+                break;
+            }
+            visited += 1;
+            if drop(k.value()) {
+                doomed.push(k.value().to_vec());
+            }
+        }
+        for k in &doomed {
+            table.remove(k.as_slice()).map_err(storage("delete revision"))?;
+        }
+        Ok(DeleteBatch { visited, deleted: doomed.len(), next })
+    }
+
+    /// Number of records in the `key` table.
+    pub fn revision_count(&self) -> Result<u64> {
+        let table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
+        table.len().map_err(storage("count revisions"))
+    }
+
+    /// A value of the `meta` table, including this transaction's writes.
+    pub fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>> {
+        let table = self.txn.open_table(META).map_err(storage("open meta table"))?;
+        let v = table.get(key.name()).map_err(storage("get meta"))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    /// Sets a value of the `meta` table.
+    pub fn put_meta(&mut self, key: MetaKey, value: &[u8]) -> Result<()> {
+        let mut table = self.txn.open_table(META).map_err(storage("open meta table"))?;
+        table.insert(key.name(), value).map_err(storage("put meta"))?;
+        Ok(())
+    }
+
+    /// Commits. With `durable == false` the commit is visible to readers at once
+    /// but reaches the disk only with the next durable commit; a crash in
+    /// between rolls the file back to the last durable commit (redb guarantees
+    /// a consistent file either way). The Raft log makes that safe: see
+    /// `docs/durability.md`.
+    pub fn commit(mut self, durable: bool) -> Result<()> {
+        let durability = if durable { redb::Durability::Immediate } else { redb::Durability::None };
+        self.txn.set_durability(durability).map_err(|e| Error::Corrupt {
+            what: "durability",
+            detail: e.to_string(),
+        })?;
+        self.txn.commit().map_err(storage("commit"))
+    }
+}
+
+/// What one bounded deletion pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteBatch {
+    pub visited: usize,
+    pub deleted: usize,
+    /// Where the next pass starts; `None` when the range is exhausted.
+    pub next: Option<Vec<u8>>,
+}

@@ -1,0 +1,45 @@
+//! Every table and meta key of `member/state.redb`, declared once.
+//!
+//! The layout follows etcd's buckets (etcd `server/storage/schema/bucket.go`):
+//! the `key` table maps an encoded revision to an encoded `mvccpb.KeyValue`, so
+//! a scan of the table is a scan in revision order; `meta` holds the few
+//! scalars that must change atomically with the data. `docs/storage-format.md`
+//! documents the byte layouts.
+
+use redb::TableDefinition;
+
+/// Revision (17 bytes: main BE, `_`, sub BE; 18 with a trailing `t` for a
+/// tombstone) → protobuf-encoded `mvccpb.KeyValue`.
+pub(crate) const KEY: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("key");
+
+/// Meta key name → value. Names are listed in [`MetaKey`].
+pub(crate) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
+
+/// The version of this layout; bumped with an upgrade path on every change.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The keys of the `meta` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaKey {
+    /// The Raft state (applied log id and membership) last applied, stored in
+    /// the same transaction as the entry's effect. etcd calls the index part of
+    /// this `consistent_index`.
+    ConsistentIndex,
+    /// The revision of the last compaction that was scheduled (17-byte revision).
+    ScheduledCompactRev,
+    /// The revision of the last compaction whose deletions finished.
+    FinishedCompactRev,
+    /// [`SCHEMA_VERSION`] as 8 bytes big-endian.
+    SchemaVersion,
+}
+
+impl MetaKey {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MetaKey::ConsistentIndex => "consistent_index",
+            MetaKey::ScheduledCompactRev => "scheduledCompactRev",
+            MetaKey::FinishedCompactRev => "finishedCompactRev",
+            MetaKey::SchemaVersion => "schema_version",
+        }
+    }
+}

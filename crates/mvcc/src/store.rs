@@ -1,0 +1,181 @@
+//! [`Store`]: the multi-version key-value store of one member.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use backend::{Backend, MetaKey};
+
+use crate::compaction::Compaction;
+use crate::error::{Error, Result};
+use crate::key_value::KeyValue;
+use crate::revision::Revision;
+use crate::tree_index::TreeIndex;
+use crate::txn_read::TxnRead;
+use crate::txn_write::TxnWrite;
+
+/// Non-durable commits between two durable ones, as a bound on the work that a
+/// crash makes Raft re-apply (see `docs/durability.md`).
+const DURABLE_EVERY: u64 = 10_000;
+
+/// The store. Cloning shares it.
+///
+/// Readers ([`Store::read`]) see the revision that was current when they
+/// began, never block on the writer, and fail with [`Error::Compacted`] if a
+/// compaction overtakes them. There is one writer at a time ([`Store::write`]),
+/// the Raft apply loop or a compaction batch.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Backend,
+    pub(crate) index: RwLock<TreeIndex>,
+    /// The revision of the last committed write transaction.
+    pub(crate) current_rev: AtomicI64,
+    /// The revision of the last scheduled compaction; -1 before the first.
+    pub(crate) compact_rev: AtomicI64,
+    pub(crate) writer: Mutex<()>,
+    pub(crate) commits_since_durable: AtomicU64,
+}
+
+impl Store {
+    /// Opens the store on `backend`, rebuilding the index from the `key`
+    /// table. If a compaction was scheduled but did not finish, it is returned
+    /// so that the caller resumes it.
+    pub fn open(backend: Backend) -> Result<(Store, Option<Compaction>)> {
+        let read = backend.begin_read()?;
+        let finished = decode_rev_meta(read.meta(MetaKey::FinishedCompactRev)?);
+        let scheduled = decode_rev_meta(read.meta(MetaKey::ScheduledCompactRev)?);
+        let mut index = TreeIndex::default();
+        let mut current = 1i64;
+        let mut corrupt = None;
+        read.scan_revisions(&[], None, |k, v| {
+            match (Revision::from_bytes(k), KeyValue::decode(v)) {
+                (Some((rev, tombstone)), Some(kv)) => {
+                    index.restore(&kv, rev, tombstone);
+                    current = current.max(rev.main);
+                }
+                _ => corrupt = Some(k.to_vec()),
+            }
+            corrupt.is_none()
+        })?;
+        if let Some(rev_key) = corrupt {
+            return Err(Error::Corrupt { rev_key });
+        }
+        let compact_rev = scheduled.or(finished).unwrap_or(-1);
+        current = current.max(compact_rev);
+        if let Some(f) = finished {
+            tracing::info!("restore compact to {f}");
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                backend,
+                index: RwLock::new(index),
+                current_rev: AtomicI64::new(current),
+                compact_rev: AtomicI64::new(compact_rev),
+                writer: Mutex::new(()),
+                commits_since_durable: AtomicU64::new(0),
+            }),
+        };
+        let resume = match (scheduled, finished) {
+            (Some(s), f) if f.is_none_or(|f| s > f) => {
+                tracing::info!("resume scheduled compaction at {s}");
+                Some(store.compact_index(s))
+            }
+            _ => None,
+        };
+        Ok((store, resume))
+    }
+
+    /// The revision of the last write.
+    pub fn rev(&self) -> i64 {
+        self.inner.current_rev.load(Ordering::Acquire)
+    }
+
+    /// The revision of the last scheduled compaction, -1 if none.
+    pub fn compact_rev(&self) -> i64 {
+        self.inner.compact_rev.load(Ordering::Acquire)
+    }
+
+    /// The opaque Raft state last recorded with [`TxnWrite::end`].
+    pub fn consistent_index(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.backend.begin_read()?.meta(MetaKey::ConsistentIndex)?)
+    }
+
+    /// The backend (for sizes and maintenance).
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// Number of keys with history in the index.
+    pub fn key_count(&self) -> usize {
+        self.index().len()
+    }
+
+    /// Starts a read at the current revision.
+    pub fn read(&self) -> Result<TxnRead> {
+        // Begin the backend snapshot while holding the index lock: a compaction
+        // deletes only revisions that the compacted index no longer names, and
+        // it compacts the index under the write lock first.
+        let index = self.index();
+        let rev = self.rev();
+        let txn = self.inner.backend.begin_read()?;
+        drop(index);
+        Ok(TxnRead::new(self.clone(), rev, txn))
+    }
+
+    /// Starts the write transaction (waits for the previous one to end).
+    pub fn write(&self) -> Result<TxnWrite<'_>> {
+        let guard = self.writer();
+        let txn = self.inner.backend.begin_write()?;
+        Ok(TxnWrite::new(self, guard, txn))
+    }
+
+    /// Makes every commit so far durable (an fsync). Called periodically and on
+    /// shutdown by the server.
+    pub fn sync(&self) -> Result<()> {
+        let _guard = self.writer();
+        let txn = self.inner.backend.begin_write()?;
+        txn.commit(true)?;
+        self.inner.commits_since_durable.store(0, Ordering::Release);
+        Ok(())
+    }
+
+    pub(crate) fn commit(&self, txn: backend::WriteTxn, force_durable: bool) -> Result<()> {
+        let n = self.inner.commits_since_durable.fetch_add(1, Ordering::AcqRel) + 1;
+        let durable = force_durable || n >= DURABLE_EVERY;
+        txn.commit(durable)?;
+        if durable {
+            self.inner.commits_since_durable.store(0, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn writer(&self) -> MutexGuard<'_, ()> {
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, TreeIndex> {
+        self.inner.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, TreeIndex> {
+        self.inner.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Compacts the in-memory index at `rev` and returns the backend job.
+    pub(crate) fn compact_index(&self, rev: i64) -> Compaction {
+        let keep = {
+            let mut index = self.index_mut();
+            self.inner.compact_rev.store(rev, Ordering::Release);
+            index.compact(rev)
+        };
+        tracing::info!("store.index: compact {rev}");
+        Compaction::new(rev, keep)
+    }
+}
+
+pub(crate) fn decode_rev_meta(v: Option<Vec<u8>>) -> Option<i64> {
+    v.and_then(|b| Revision::from_bytes(&b)).map(|(r, _)| r.main)
+}
