@@ -31,6 +31,9 @@ pub enum MetaKey {
     FinishedCompactRev,
     /// [`SCHEMA_VERSION`] as 8 bytes big-endian.
     SchemaVersion,
+    /// The member id and cluster id fixed at bootstrap (8 + 8 bytes
+    /// big-endian). etcd keeps them in its WAL metadata.
+    MemberIdentity,
 }
 
 impl MetaKey {
@@ -40,6 +43,7 @@ impl MetaKey {
             MetaKey::ScheduledCompactRev => "scheduledCompactRev",
             MetaKey::FinishedCompactRev => "finishedCompactRev",
             MetaKey::SchemaVersion => "schema_version",
+            MetaKey::MemberIdentity => "member_identity",
         }
     }
 }

@@ -136,6 +136,9 @@ impl Store {
     /// shutdown by the server.
     pub fn sync(&self) -> Result<()> {
         let _guard = self.writer();
+        if self.inner.commits_since_durable.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
         let txn = self.inner.backend.begin_write()?;
         txn.commit(true)?;
         self.inner.commits_since_durable.store(0, Ordering::Release);

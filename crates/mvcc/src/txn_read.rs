@@ -46,6 +46,11 @@ impl TxnRead {
         self.rev
     }
 
+    /// The compacted revision (reads below it fail), -1 if none.
+    pub fn compact_rev(&self) -> i64 {
+        self.store.compact_rev()
+    }
+
     /// Reads `range` as `opts` says.
     pub fn range(&self, range: KeyRange<'_>, opts: RangeOptions) -> Result<RangeResult> {
         let (located, count) = {

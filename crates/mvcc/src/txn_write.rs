@@ -47,6 +47,11 @@ impl<'s> TxnWrite<'s> {
         if self.changes.is_empty() { self.begin_rev } else { self.begin_rev + 1 }
     }
 
+    /// The compacted revision (reads below it fail), -1 if none.
+    pub fn compact_rev(&self) -> i64 {
+        self.store.compact_rev()
+    }
+
     /// Whether the transaction has changed anything yet.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()

@@ -1,1 +1,152 @@
-//! server (being written)
+//! server: a Strata member — bootstrap, the apply pipeline and the gRPC
+//! services.
+//!
+//! It wires `backend`, `mvcc` and `raft` together: [`run`] opens the data dir,
+//! starts the Raft node over the [`apply::Applier`], starts the background
+//! jobs (compaction, periodic durable commits) and serves etcd's v3 API on the
+//! listeners it is given until `shutdown` resolves. It binds nothing itself,
+//! so tests run members on port 0. What a request means is decided here (the
+//! applier and [`validate`]); how history is stored is `mvcc`'s business.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use clap::Parser;
+//! let cfg = server::Config::parse_from(["strata", "--data-dir", "/tmp/m1"]);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! server::run(cfg, vec![listener], async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+pub mod apply;
+mod compactor;
+pub mod config;
+pub mod error;
+pub mod identity;
+mod kv_service;
+pub mod member;
+pub mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::etcdserverpb::kv_server::KvServer;
+use backend::Backend;
+use futures::StreamExt;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use config::Config;
+pub use error::EtcdError;
+
+use crate::member::{Limits, Member};
+
+/// How often commits made without an fsync are made durable.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a member could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Backend(#[from] backend::Error),
+    #[error("{0}")]
+    Mvcc(#[from] mvcc::Error),
+    #[error("raft: {0}")]
+    Raft(#[from] raft::RaftError),
+    #[error("serving client requests: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Runs a member until `shutdown` resolves.
+pub async fn run(
+    cfg: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let _retention = cfg.validate()?;
+    let data_dir = cfg.data_dir();
+    let member_dir = member::member_dir(&data_dir);
+    let backend = Backend::open(&member_dir.join("state.redb"))?;
+    let ids = member::load_or_store_ids(&backend, bootstrap_ids(&cfg))?;
+    tracing::info!(
+        name = %cfg.name,
+        data_dir = %data_dir.display(),
+        member_id = %format!("{:x}", ids.0),
+        cluster_id = %format!("{:x}", ids.1),
+        "starting member"
+    );
+    let (store, resume) = mvcc::Store::open(backend)?;
+
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let (finished_tx, finished_rx) = watch::channel(if resume.is_some() { -1 } else { store.compact_rev() });
+    if let Some(job) = resume {
+        let _ = jobs_tx.send(job);
+    }
+    let compactor = tokio::spawn(compactor::run(store.clone(), jobs_rx, finished_tx, cfg.compaction_batch_limit));
+
+    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx));
+    let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
+    let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
+    raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
+    raft_cfg.election_timeout_ms = cfg.election_timeout_ms;
+    let node = raft::RaftNode::start(raft_cfg, applier).await?;
+
+    let limits = Limits { max_request_bytes: cfg.max_request_bytes, max_txn_ops: cfg.max_txn_ops };
+    let member = Arc::new(Member::new(store.clone(), node.clone(), ids, limits, finished_rx));
+    let syncer = tokio::spawn(sync_periodically(store.clone()));
+
+    let kv = KvServer::new(kv_service::KvService::new(member.clone()))
+        .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
+        .max_encoding_message_size(usize::MAX);
+    let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new)).boxed();
+    tracing::info!("ready to serve client requests");
+    let served = tonic::transport::Server::builder().add_service(kv).serve_with_incoming_shutdown(incoming, shutdown).await;
+
+    tracing::info!("stopping member");
+    syncer.abort();
+    compactor.abort();
+    node.shutdown().await;
+    let synced = store.sync();
+    served?;
+    synced?;
+    tracing::info!("stopped member");
+    Ok(())
+}
+
+/// The ids etcd would give this member at bootstrap.
+fn bootstrap_ids(cfg: &Config) -> (u64, u64) {
+    let member_id = identity::member_id(&cfg.initial_advertise_peer_urls, &cfg.initial_cluster_token);
+    let mut ids = vec![member_id];
+    if let Some(initial) = &cfg.initial_cluster {
+        let mut by_name: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for part in initial.split(',').filter(|p| !p.is_empty()) {
+            if let Some((name, url)) = part.split_once('=') {
+                by_name.entry(name).or_default().push(url.to_string());
+            }
+        }
+        ids = by_name
+            .iter()
+            .map(|(name, urls)| {
+                if *name == cfg.name { member_id } else { identity::member_id(urls, &cfg.initial_cluster_token) }
+            })
+            .collect();
+        if !ids.contains(&member_id) {
+            ids.push(member_id);
+        }
+    }
+    (member_id, identity::cluster_id(&ids))
+}
+
+async fn sync_periodically(store: mvcc::Store) {
+    let mut tick = tokio::time::interval(SYNC_INTERVAL);
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.sync()).await {
+            tracing::error!(error = %e, "durable commit failed");
+        }
+    }
+}

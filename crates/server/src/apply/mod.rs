@@ -1,0 +1,97 @@
+//! The applier: executes committed Raft entries on the mvcc store.
+//!
+//! Entries arrive in log order from the `raft` crate. Each one runs in a
+//! single mvcc write transaction that also records the entry's Raft state
+//! (`consistent_index`), so a restart never applies an entry twice nor skips
+//! one. Client errors (a compacted revision, a missing key for
+//! `ignore_value`) are detected before the first change and travel back to the
+//! proposer inside the encoded [`ApplyResult`]; storage failures are fatal.
+
+mod kv;
+mod txn;
+mod view;
+
+use api::etcdserverpb::{CompactionResponse, InternalRaftRequest, ResponseHeader};
+use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
+use mvcc::Store;
+use prost::Message;
+use tokio::sync::mpsc;
+
+pub use kv::range;
+pub use txn::{is_read_only, is_serializable, txn};
+pub use view::View;
+
+use crate::error::{EtcdError, EtcdResult};
+
+/// Applies committed entries; see the module doc.
+pub struct Applier {
+    store: Store,
+    compactions: mpsc::UnboundedSender<mvcc::Compaction>,
+}
+
+impl Applier {
+    pub fn new(store: Store, compactions: mpsc::UnboundedSender<mvcc::Compaction>) -> Applier {
+        Applier { store, compactions }
+    }
+
+    fn dispatch(&self, view: &mut View<'_, '_>, req: &InternalRaftRequest) -> EtcdResult<Response> {
+        if let Some(p) = &req.put {
+            kv::check_put(view, p)?;
+            return Ok(Response::Put(kv::put(view, p)?));
+        }
+        if let Some(d) = &req.delete_range {
+            return Ok(Response::DeleteRange(kv::delete_range(view, d)?));
+        }
+        if let Some(t) = &req.txn {
+            return Ok(Response::Txn(txn::txn(view, t)?));
+        }
+        if let Some(c) = &req.compaction {
+            let job = view.writer()?.compact(c.revision)?;
+            // The receiver lives as long as the server; if it is gone the
+            // member is shutting down and the restart resumes the job.
+            let _ = self.compactions.send(job);
+            let header = Some(ResponseHeader { revision: view.rev(), ..ResponseHeader::default() });
+            return Ok(Response::Compaction(CompactionResponse { header }));
+        }
+        Err(EtcdError::Internal("unknown raft request".into()))
+    }
+}
+
+impl raft::Apply for Applier {
+    fn applied_state(&self) -> Result<Option<Vec<u8>>, raft::ApplyError> {
+        self.store.consistent_index().map_err(fatal)
+    }
+
+    fn apply(&self, _index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+        let mut w = self.store.write().map_err(fatal)?;
+        let result = match InternalRaftRequest::decode(data) {
+            Ok(req) => self.dispatch(&mut View::Write(&mut w), &req),
+            Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),
+        };
+        if let Err(EtcdError::Internal(msg)) = &result
+            && w.has_changes()
+        {
+            // Half a transaction is in the index: do not commit it.
+            return Err(raft::ApplyError::new(msg.clone()));
+        }
+        w.end(raft_state).map_err(fatal)?;
+        let out = match result {
+            Ok(response) => ApplyResult { response: Some(response), error: None },
+            Err(e) => {
+                ApplyResult { response: None, error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }) }
+            }
+        };
+        Ok(out.encode_to_vec())
+    }
+
+    fn apply_meta(&self, _index: u64, raft_state: &[u8]) -> Result<(), raft::ApplyError> {
+        let w = self.store.write().map_err(fatal)?;
+        w.end(raft_state).map_err(fatal)?;
+        Ok(())
+    }
+}
+
+fn fatal(e: mvcc::Error) -> raft::ApplyError {
+    tracing::error!(error = %e, "apply failed; the member stops applying");
+    raft::ApplyError::new(e.to_string())
+}

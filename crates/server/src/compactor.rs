@@ -1,0 +1,56 @@
+//! Runs scheduled compactions off the apply path, in bounded batches.
+
+use std::time::{Duration, Instant};
+
+use mvcc::{Compaction, Store};
+use tokio::sync::{mpsc, watch};
+
+/// Pause between two batches, so writers get the backend in between (etcd
+/// 3.4 hard-codes the same 10 ms).
+const BATCH_PAUSE: Duration = Duration::from_millis(10);
+
+/// Receives jobs from the applier and runs them one after another. `finished`
+/// carries the revision of the last finished compaction, which `Compact` with
+/// `physical=true` waits on.
+pub async fn run(
+    store: Store,
+    mut jobs: mpsc::UnboundedReceiver<Compaction>,
+    finished: watch::Sender<i64>,
+    batch_limit: usize,
+) {
+    while let Some(mut job) = jobs.recv().await {
+        let started = Instant::now();
+        let rev = job.rev();
+        loop {
+            let s = store.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                let done = job.step(&s, batch_limit);
+                (job, done)
+            })
+            .await;
+            let (j, done) = match step {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "compaction task failed");
+                    return;
+                }
+            };
+            job = j;
+            match done {
+                Ok(true) => break,
+                Ok(false) => tokio::time::sleep(BATCH_PAUSE).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "compaction failed; it resumes at the next start");
+                    return;
+                }
+            }
+        }
+        tracing::info!(
+            compact_revision = rev,
+            keys = job.deleted(),
+            "finished scheduled compaction at {rev} (took {:?})",
+            started.elapsed()
+        );
+        finished.send_replace(rev);
+    }
+}

@@ -1,0 +1,215 @@
+//! The member's configuration: etcd's flag names, defaults and `ETCD_*`
+//! environment variables, so a deployment changes only the binary name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// `strata` command-line flags (a subset of etcd 3.4's, same names).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "strata", version, about = "Strata: an etcd-compatible, multi-version key-value store")]
+pub struct Config {
+    /// Human-readable name for this member.
+    #[arg(long, env = "ETCD_NAME", default_value = "default")]
+    pub name: String,
+    /// Path to the data directory (default `<name>.strata`).
+    #[arg(long = "data-dir", env = "ETCD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// URLs to listen on for client traffic.
+    #[arg(long = "listen-client-urls", env = "ETCD_LISTEN_CLIENT_URLS", default_value = "http://localhost:2379", value_delimiter = ',')]
+    pub listen_client_urls: Vec<String>,
+    /// Client URLs advertised to the rest of the cluster.
+    #[arg(long = "advertise-client-urls", env = "ETCD_ADVERTISE_CLIENT_URLS", default_value = "http://localhost:2379", value_delimiter = ',')]
+    pub advertise_client_urls: Vec<String>,
+    /// URLs to listen on for peer traffic.
+    #[arg(long = "listen-peer-urls", env = "ETCD_LISTEN_PEER_URLS", default_value = "http://localhost:2380", value_delimiter = ',')]
+    pub listen_peer_urls: Vec<String>,
+    /// This member's peer URLs, advertised to the rest of the cluster.
+    #[arg(long = "initial-advertise-peer-urls", env = "ETCD_INITIAL_ADVERTISE_PEER_URLS", default_value = "http://localhost:2380", value_delimiter = ',')]
+    pub initial_advertise_peer_urls: Vec<String>,
+    /// Initial cluster configuration for bootstrapping (`name=url,...`).
+    #[arg(long = "initial-cluster", env = "ETCD_INITIAL_CLUSTER")]
+    pub initial_cluster: Option<String>,
+    /// `new` or `existing`.
+    #[arg(long = "initial-cluster-state", env = "ETCD_INITIAL_CLUSTER_STATE", default_value = "new")]
+    pub initial_cluster_state: String,
+    /// Initial cluster token, mixed into the member and cluster ids.
+    #[arg(long = "initial-cluster-token", env = "ETCD_INITIAL_CLUSTER_TOKEN", default_value = "etcd-cluster")]
+    pub initial_cluster_token: String,
+    /// Maximum client request size in bytes the server will accept.
+    #[arg(long = "max-request-bytes", env = "ETCD_MAX_REQUEST_BYTES", default_value_t = 1_572_864)]
+    pub max_request_bytes: usize,
+    /// Maximum number of operations permitted in a transaction.
+    #[arg(long = "max-txn-ops", env = "ETCD_MAX_TXN_OPS", default_value_t = 128)]
+    pub max_txn_ops: usize,
+    /// Raise an alarm when the backend exceeds this size (0 = default 2 GiB).
+    #[arg(long = "quota-backend-bytes", env = "ETCD_QUOTA_BACKEND_BYTES", default_value_t = 0, allow_negative_numbers = true)]
+    pub quota_backend_bytes: i64,
+    /// `periodic` or `revision`.
+    #[arg(long = "auto-compaction-mode", env = "ETCD_AUTO_COMPACTION_MODE", default_value = "periodic")]
+    pub auto_compaction_mode: String,
+    /// Hours (or a duration like `30m`) in periodic mode, a count in revision mode; 0 disables.
+    #[arg(long = "auto-compaction-retention", env = "ETCD_AUTO_COMPACTION_RETENTION", default_value = "0")]
+    pub auto_compaction_retention: String,
+    /// Revisions deleted per backend transaction by a compaction.
+    #[arg(long = "experimental-compaction-batch-limit", env = "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT", default_value_t = 1000)]
+    pub compaction_batch_limit: usize,
+    /// Time (in milliseconds) of a heartbeat interval.
+    #[arg(long = "heartbeat-interval", env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]
+    pub heartbeat_interval_ms: u64,
+    /// Time (in milliseconds) for an election to timeout.
+    #[arg(long = "election-timeout", env = "ETCD_ELECTION_TIMEOUT", default_value_t = 1000)]
+    pub election_timeout_ms: u64,
+    /// Committed entries between two Raft snapshots.
+    #[arg(long = "snapshot-count", env = "ETCD_SNAPSHOT_COUNT", default_value_t = 100_000)]
+    pub snapshot_count: u64,
+    /// debug, info, warn, error, panic or fatal.
+    #[arg(long = "log-level", env = "ETCD_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Accepted for compatibility; Strata always logs JSON lines.
+    #[arg(long = "logger", env = "ETCD_LOGGER", default_value = "zap")]
+    pub logger: String,
+}
+
+/// A flag value etcd would refuse at start-up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown auto-compaction-mode {0:?}")]
+    CompactionMode(String),
+    #[error("error parsing CompactionRetention: time: invalid duration {0:?}")]
+    Retention(String),
+    #[error("invalid value {value:?} for --{flag}: {reason}")]
+    Invalid { flag: &'static str, value: String, reason: String },
+}
+
+/// How auto-compaction is asked to behave (run by the history-maintenance work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    Disabled,
+    Periodic(Duration),
+    Revisions(i64),
+}
+
+impl Config {
+    /// The data dir, defaulting to `<name>.strata`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.strata", self.name)))
+    }
+
+    /// Checks the values etcd checks at start-up.
+    pub fn validate(&self) -> Result<Retention, ConfigError> {
+        if !matches!(self.initial_cluster_state.as_str(), "new" | "existing") {
+            return Err(ConfigError::Invalid {
+                flag: "initial-cluster-state",
+                value: self.initial_cluster_state.clone(),
+                reason: "must be \"new\" or \"existing\"".into(),
+            });
+        }
+        for url in self.listen_client_urls.iter().chain(&self.initial_advertise_peer_urls) {
+            socket_addr(url).map_err(|reason| ConfigError::Invalid {
+                flag: "listen-client-urls",
+                value: url.clone(),
+                reason,
+            })?;
+        }
+        parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
+    }
+}
+
+/// etcd's `parseCompactionRetention`: a bare integer is hours (periodic) or a
+/// revision count (revision); anything else is a Go duration.
+pub fn parse_retention(mode: &str, retention: &str) -> Result<Retention, ConfigError> {
+    let periodic = match mode {
+        "periodic" => true,
+        "revision" => false,
+        other => return Err(ConfigError::CompactionMode(other.to_string())),
+    };
+    if let Ok(n) = retention.parse::<i64>() {
+        if n < 0 {
+            return Err(ConfigError::Retention(retention.to_string()));
+        }
+        return Ok(match (n, periodic) {
+            (0, _) => Retention::Disabled,
+            (n, true) => Retention::Periodic(Duration::from_secs(n as u64 * 3600)),
+            (n, false) => Retention::Revisions(n),
+        });
+    }
+    let d = parse_go_duration(retention).ok_or_else(|| ConfigError::Retention(retention.to_string()))?;
+    Ok(if d.is_zero() {
+        Retention::Disabled
+    } else if periodic {
+        Retention::Periodic(d)
+    } else {
+        Retention::Revisions(d.as_nanos() as i64)
+    })
+}
+
+/// Parses Go's `time.ParseDuration` syntax (`1h30m`, `5s`, `250ms`).
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let (num, tail) = rest.split_at(num_len);
+        let value: f64 = num.parse().ok()?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = tail;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+/// The address to bind for an `http://host:port` URL (`localhost` is 127.0.0.1).
+pub fn socket_addr(url: &str) -> Result<std::net::SocketAddr, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("URL scheme must be http or https: {url}"))?;
+    let hostport = rest.trim_end_matches('/');
+    let (host, port) = hostport.rsplit_once(':').ok_or_else(|| format!("missing port in URL {url}"))?;
+    let host = if host == "localhost" { "127.0.0.1" } else { host.trim_start_matches('[').trim_end_matches(']') };
+    let ip: std::net::IpAddr = host.parse().map_err(|_| format!("expected IP in URL {url}"))?;
+    let port: u16 = port.parse().map_err(|_| format!("invalid port in URL {url}"))?;
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_follows_etcd() {
+        assert_eq!(parse_retention("periodic", "0"), Ok(Retention::Disabled));
+        assert_eq!(parse_retention("periodic", "1"), Ok(Retention::Periodic(Duration::from_secs(3600))));
+        assert_eq!(parse_retention("periodic", "30m"), Ok(Retention::Periodic(Duration::from_secs(1800))));
+        assert_eq!(parse_retention("revision", "10"), Ok(Retention::Revisions(10)));
+        assert_eq!(
+            parse_retention("periodic", "abc").map_err(|e| e.to_string()),
+            Err("error parsing CompactionRetention: time: invalid duration \"abc\"".to_string())
+        );
+        assert_eq!(
+            parse_retention("foo", "1").map_err(|e| e.to_string()),
+            Err("unknown auto-compaction-mode \"foo\"".to_string())
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(socket_addr("http://localhost:2379").map(|a| a.port()), Ok(2379));
+        assert!(socket_addr("localhost:2379").is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! The one table from Strata's errors to etcd's gRPC codes and messages.
+//!
+//! Clients match on these exact strings (etcd `api/v3rpc/rpctypes/error.go`),
+//! so every error a client can see is listed here once.
+
+use tonic::{Code, Status};
+
+/// An error answered to a client, or a fatal one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EtcdError {
+    #[error("etcdserver: key is not provided")]
+    EmptyKey,
+    #[error("etcdserver: key not found")]
+    KeyNotFound,
+    #[error("etcdserver: value is provided")]
+    ValueProvided,
+    #[error("etcdserver: lease is provided")]
+    LeaseProvided,
+    #[error("etcdserver: too many operations in txn request")]
+    TooManyOps,
+    #[error("etcdserver: duplicate key given in txn request")]
+    DuplicateKey,
+    #[error("etcdserver: request is too large")]
+    RequestTooLarge,
+    #[error("etcdserver: mvcc: required revision has been compacted")]
+    Compacted,
+    #[error("etcdserver: mvcc: required revision is a future revision")]
+    FutureRev,
+    #[error("etcdserver: requested lease not found")]
+    LeaseNotFound,
+    #[error("etcdserver: no leader")]
+    NoLeader,
+    #[error("etcdserver: request timed out")]
+    Timeout,
+    #[error("etcdserver: server stopped")]
+    Stopped,
+    /// Storage or invariant failure: the member cannot answer correctly.
+    #[error("etcdserver: {0}")]
+    Internal(String),
+}
+
+impl EtcdError {
+    /// etcd's gRPC code for this error.
+    pub fn code(&self) -> Code {
+        use EtcdError::*;
+        match self {
+            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
+            | RequestTooLarge => Code::InvalidArgument,
+            Compacted | FutureRev => Code::OutOfRange,
+            LeaseNotFound => Code::NotFound,
+            NoLeader | Timeout | Stopped => Code::Unavailable,
+            Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The status a gRPC handler returns.
+    pub fn to_status(&self) -> Status {
+        Status::new(self.code(), self.to_string())
+    }
+
+    /// Rebuilds the error from the code and message carried through Raft.
+    pub fn from_parts(code: i32, message: &str) -> Status {
+        Status::new(Code::from_i32(code), message)
+    }
+}
+
+impl From<EtcdError> for Status {
+    fn from(e: EtcdError) -> Status {
+        e.to_status()
+    }
+}
+
+impl From<mvcc::Error> for EtcdError {
+    fn from(e: mvcc::Error) -> EtcdError {
+        match e {
+            mvcc::Error::Compacted { .. } => EtcdError::Compacted,
+            mvcc::Error::FutureRev { .. } => EtcdError::FutureRev,
+            other => EtcdError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<raft::WriteError> for EtcdError {
+    fn from(e: raft::WriteError) -> EtcdError {
+        match e {
+            raft::WriteError::NoLeader | raft::WriteError::NotLeader { .. } => EtcdError::NoLeader,
+            raft::WriteError::Timeout => EtcdError::Timeout,
+            raft::WriteError::Stopped => EtcdError::Stopped,
+            other => EtcdError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Result alias of request handling.
+pub type EtcdResult<T> = std::result::Result<T, EtcdError>;

@@ -1,0 +1,139 @@
+//! [`Member`]: one running member — its store, its Raft node, its ids — and
+//! the operations every service needs: propose, read index, fill a header.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use api::etcdserverpb::{InternalRaftRequest, RequestHeader, ResponseHeader};
+use api::stratapb::{ApplyResult, apply_result::Response};
+use backend::{Backend, MetaKey};
+use mvcc::Store;
+use prost::Message;
+use raft::RaftNode;
+use tokio::sync::watch;
+
+use crate::error::{EtcdError, EtcdResult};
+
+/// Server-side time limit of a proposal (etcd: 5 s + 2 × election timeout).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// Request limits from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_request_bytes: usize,
+    pub max_txn_ops: usize,
+}
+
+/// A running member.
+pub struct Member {
+    pub store: Store,
+    pub raft: RaftNode,
+    pub member_id: u64,
+    pub cluster_id: u64,
+    pub limits: Limits,
+    compaction_finished: watch::Receiver<i64>,
+    next_request_id: AtomicU64,
+}
+
+impl Member {
+    pub fn new(
+        store: Store,
+        raft: RaftNode,
+        ids: (u64, u64),
+        limits: Limits,
+        compaction_finished: watch::Receiver<i64>,
+    ) -> Member {
+        Member {
+            store,
+            raft,
+            member_id: ids.0,
+            cluster_id: ids.1,
+            limits,
+            compaction_finished,
+            next_request_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Completes a response header with the member's ids and term. The
+    /// revision was set by whoever produced the response.
+    pub fn fill_header(&self, header: &mut Option<ResponseHeader>) {
+        let h = header.get_or_insert_with(ResponseHeader::default);
+        h.cluster_id = self.cluster_id;
+        h.member_id = self.member_id;
+        h.raft_term = self.raft.term();
+    }
+
+    /// Waits until the local store reflects every write committed before now.
+    pub async fn read_index(&self) -> EtcdResult<()> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.raft.read_index()).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(EtcdError::Timeout),
+        }
+    }
+
+    /// Proposes a request through Raft and returns what the applier answered.
+    pub async fn propose(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
+        let id = (self.member_id << 16) ^ self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        irr.header = Some(RequestHeader { id, ..RequestHeader::default() });
+        let data = irr.encode_to_vec();
+        if data.len() > self.limits.max_request_bytes {
+            return Err(EtcdError::RequestTooLarge);
+        }
+        let out = match tokio::time::timeout(REQUEST_TIMEOUT, self.raft.write(data)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(EtcdError::Timeout),
+        };
+        let result = ApplyResult::decode(out.as_slice())
+            .map_err(|e| EtcdError::Internal(format!("undecodable apply result: {e}")))?;
+        if let Some(e) = result.error {
+            return Err(error_from_apply(e.code, &e.message));
+        }
+        result.response.ok_or_else(|| EtcdError::Internal("empty apply result".into()))
+    }
+
+    /// Waits until the compaction at `rev` has deleted everything it should.
+    pub async fn wait_compaction(&self, rev: i64) -> EtcdResult<()> {
+        let mut rx = self.compaction_finished.clone();
+        rx.wait_for(|f| *f >= rev).await.map_err(|_| EtcdError::Stopped)?;
+        Ok(())
+    }
+}
+
+fn error_from_apply(code: i32, message: &str) -> EtcdError {
+    let known = [
+        EtcdError::KeyNotFound,
+        EtcdError::Compacted,
+        EtcdError::FutureRev,
+        EtcdError::LeaseNotFound,
+        EtcdError::DuplicateKey,
+    ];
+    known
+        .into_iter()
+        .find(|e| e.code() as i32 == code && e.to_string() == message)
+        .unwrap_or_else(|| EtcdError::Internal(message.to_string()))
+}
+
+/// Reads the member and cluster ids stored at bootstrap, or stores `fresh`.
+pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Result<(u64, u64)> {
+    if let Some(v) = backend.begin_read()?.meta(MetaKey::MemberIdentity)?
+        && v.len() == 16
+    {
+        let mut m = [0u8; 8];
+        let mut c = [0u8; 8];
+        m.copy_from_slice(&v[..8]);
+        c.copy_from_slice(&v[8..]);
+        return Ok((u64::from_be_bytes(m), u64::from_be_bytes(c)));
+    }
+    let mut w = backend.begin_write()?;
+    let mut v = fresh.0.to_be_bytes().to_vec();
+    v.extend_from_slice(&fresh.1.to_be_bytes());
+    w.put_meta(MetaKey::MemberIdentity, &v)?;
+    w.commit(true)?;
+    Ok(fresh)
+}
+
+/// Paths of a member's files under its data dir.
+pub fn member_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("member")
+}
