@@ -1,0 +1,70 @@
+//! Bad input gets etcd's gRPC code and message, and the member keeps serving.
+
+use etcd_client::{GetOptions, PutOptions, Txn, TxnOp};
+use tonic::Code;
+
+use crate::{client, status, strata};
+
+#[tokio::test]
+async fn invalid_requests_get_etcds_errors() {
+    let m = strata(&["--max-txn-ops", "4"]);
+    let mut c = client(&m).await;
+    let key_missing = (Code::InvalidArgument, "etcdserver: key is not provided".to_string());
+    assert_eq!(status(c.put("", "v", None).await.expect_err("empty put")), key_missing);
+    assert_eq!(status(c.get("", None).await.expect_err("empty get")), key_missing);
+    assert_eq!(status(c.delete("", None).await.expect_err("empty delete")), key_missing);
+    assert_eq!(
+        status(c.put("k", "v", Some(PutOptions::new().with_lease(42))).await.expect_err("lease")),
+        (Code::NotFound, "etcdserver: requested lease not found".into())
+    );
+    assert_eq!(
+        status(c.put("k", "", Some(PutOptions::new().with_ignore_value())).await.expect_err("ignore value")),
+        (Code::InvalidArgument, "etcdserver: key not found".into())
+    );
+    assert_eq!(
+        status(c.put("k", "v", Some(PutOptions::new().with_ignore_value())).await.expect_err("value provided")),
+        (Code::InvalidArgument, "etcdserver: value is provided".into())
+    );
+    let ops: Vec<TxnOp> = (0..5).map(|i| TxnOp::put(format!("k{i}"), "v", None)).collect();
+    assert_eq!(
+        status(c.txn(Txn::new().and_then(ops)).await.expect_err("too many")),
+        (Code::InvalidArgument, "etcdserver: too many operations in txn request".into())
+    );
+    assert_eq!(
+        status(c.txn(Txn::new().and_then([TxnOp::put("d", "1", None), TxnOp::delete("d", None)])).await.expect_err("dup")),
+        (Code::InvalidArgument, "etcdserver: duplicate key given in txn request".into())
+    );
+    let r = c.get("k", Some(GetOptions::new().with_revision(-1))).await.expect("negative revision reads current");
+    assert_eq!(r.header().map(|h| h.revision()), Some(1), "nothing above was written");
+    let r = c.get("z", Some(GetOptions::new().with_range("a"))).await.expect("inverted range");
+    assert_eq!(r.count(), 0);
+}
+
+#[tokio::test]
+async fn oversized_requests_are_refused() {
+    let m = strata(&[]);
+    let mut c = client(&m).await;
+    let big = vec![b'x'; 1_572_864];
+    assert_eq!(
+        status(c.put("k", big, None).await.expect_err("too large")),
+        (Code::InvalidArgument, "etcdserver: request is too large".into())
+    );
+    let huge = vec![b'x'; 2_200_000];
+    let (code, _) = status(c.put("k", huge, None).await.expect_err("over the gRPC limit"));
+    assert!(matches!(code, Code::ResourceExhausted | Code::OutOfRange), "{code:?}");
+    c.put("k", vec![b'y'; 1_572_764], None).await.expect("just under the limit");
+    assert_eq!(c.get("k", None).await.expect("get").kvs()[0].value().len(), 1_572_764);
+}
+
+#[test]
+fn unknown_flags_and_bad_values_fail_start() {
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run");
+    let out = run(&["--no-such-flag"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
+    let out = run(&["--auto-compaction-mode", "foo", "--data-dir", "/nonexistent/x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown auto-compaction-mode \\\"foo\\\""), "{out:?}");
+    let out = run(&["--auto-compaction-retention", "abc", "--data-dir", "/nonexistent/x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid duration"), "{out:?}");
+}

@@ -1,0 +1,87 @@
+//! Running etcdctl (or stratactl) and normalising its output.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What a CLI run printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl CtlOutput {
+    /// The `Error: …` line etcdctl prints last, without the client's retry logs.
+    pub fn error_line(&self) -> Option<&str> {
+        self.stderr.lines().rev().find(|l| l.starts_with("Error:"))
+    }
+}
+
+/// Runs the real etcdctl against `endpoint`.
+pub fn etcdctl(endpoint: &str, args: &[&str], stdin: Option<&str>) -> anyhow::Result<CtlOutput> {
+    run_ctl("/usr/bin/etcdctl", endpoint, args, stdin)
+}
+
+/// Runs an etcdctl-compatible binary against `endpoint`.
+pub fn run_ctl(bin: &str, endpoint: &str, args: &[&str], stdin: Option<&str>) -> anyhow::Result<CtlOutput> {
+    let mut child = Command::new(bin)
+        .env("ETCDCTL_API", "3")
+        .arg("--endpoints")
+        .arg(endpoint)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.unwrap_or("").as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    Ok(CtlOutput {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code().unwrap_or(-1),
+    })
+}
+
+/// Replaces member ids, cluster ids and Raft terms (which legitimately differ
+/// between two servers) with placeholders, in JSON and `fields` output.
+pub fn mask_ids(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        let mut l = line.to_string();
+        for key in ["\"cluster_id\":", "\"member_id\":", "\"raft_term\":", "\"ClusterID\" : ", "\"MemberID\" : ", "\"RaftTerm\" : "] {
+            l = mask_number_after(&l, key);
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+fn mask_number_after(line: &str, key: &str) -> String {
+    let mut result = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(key) {
+        let (head, tail) = rest.split_at(i + key.len());
+        result.push_str(head);
+        let digits = tail.bytes().take_while(|b| b.is_ascii_digit() || *b == b'"').count();
+        result.push('N');
+        rest = &tail[digits..];
+    }
+    result.push_str(rest);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_ids_in_json_and_fields() {
+        let json = r#"{"header":{"cluster_id":1,"member_id":22,"revision":3,"raft_term":2}}"#;
+        assert_eq!(mask_ids(json), "{\"header\":{\"cluster_id\":N,\"member_id\":N,\"revision\":3,\"raft_term\":N}}\n");
+        assert_eq!(mask_ids("\"ClusterID\" : 123\n\"Revision\" : 4"), "\"ClusterID\" : N\n\"Revision\" : 4\n");
+    }
+}

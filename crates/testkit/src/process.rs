@@ -1,0 +1,170 @@
+//! Server processes under test.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// True if Debian's etcd 3.4 is installed (the reference for differential tests).
+pub fn have_etcd() -> bool {
+    Path::new("/usr/bin/etcd").exists()
+}
+
+/// True if the real etcdctl is installed.
+pub fn have_etcdctl() -> bool {
+    Path::new("/usr/bin/etcdctl").exists()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Strata,
+    Etcd,
+}
+
+/// A member process (strata or the reference etcd) and its data dir.
+pub struct Member {
+    kind: Kind,
+    bin: PathBuf,
+    extra: Vec<String>,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub client_port: u16,
+    peer_port: u16,
+}
+
+impl Member {
+    /// Starts `strata` (the binary at `bin`) with `extra` flags.
+    pub fn start_strata(bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
+        Member::start(Kind::Strata, bin, extra)
+    }
+
+    /// Starts Debian's etcd 3.4.23 with `extra` flags.
+    pub fn start_etcd(extra: &[&str]) -> anyhow::Result<Member> {
+        Member::start(Kind::Etcd, "/usr/bin/etcd", extra)
+    }
+
+    fn start(kind: Kind, bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
+        let mut m = Member {
+            kind,
+            bin: PathBuf::from(bin),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            dir: tempfile::tempdir()?,
+            client_port: free_port()?,
+            peer_port: free_port()?,
+        };
+        m.spawn()?;
+        Ok(m)
+    }
+
+    /// `127.0.0.1:PORT`, as etcdctl's `--endpoints` takes it.
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    /// The member's data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The member's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("member.log")).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("member.log"))?;
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .arg("--initial-cluster")
+            .arg(format!("default={peer}"))
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if self.kind == Kind::Etcd {
+            cmd.env("ETCD_UNSUPPORTED_ARCH", std::env::consts::ARCH);
+        }
+        let log_start = self.log().len();
+        self.child = Some(cmd.spawn().with_context(|| format!("spawn {}", self.bin.display()))?);
+        self.wait_ready(log_start)
+    }
+
+    /// Waits until the log written since `log_start` says the member serves
+    /// (both etcd and strata log "ready to serve client requests").
+    fn wait_ready(&mut self, log_start: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("member exited with {status} before it was ready; log:\n{}", self.log());
+            }
+            let log = self.log();
+            if log.get(log_start..).is_some_and(|l| l.contains("ready to serve client requests"))
+                && TcpStream::connect(("127.0.0.1", self.client_port)).is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("member not ready after 20 s; log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends SIGKILL and waits for the process to die.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns its exit code.
+    pub fn terminate(&mut self) -> anyhow::Result<Option<i32>> {
+        let Some(mut child) = self.child.take() else { return Ok(None) };
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.code());
+            }
+            if Instant::now() > deadline {
+                child.kill()?;
+                bail!("member ignored SIGTERM for 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the process again on the same data dir and ports.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill9()?;
+        self.spawn()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.kill9();
+    }
+}
