@@ -204,10 +204,9 @@ impl WriteTxn {
     /// `docs/durability.md`.
     pub fn commit(mut self, durable: bool) -> Result<()> {
         let durability = if durable { redb::Durability::Immediate } else { redb::Durability::None };
-        self.txn.set_durability(durability).map_err(|e| Error::Corrupt {
-            what: "durability",
-            detail: e.to_string(),
-        })?;
+        self.txn
+            .set_durability(durability)
+            .map_err(|e| Error::Corrupt { what: "durability", detail: e.to_string() })?;
         self.txn.commit().map_err(storage("commit"))
     }
 }

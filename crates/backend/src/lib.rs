@@ -1,4 +1,25 @@
 //! backend: the only crate that names redb.
+//!
+//! It owns the two files of a member's data dir — `member/state.redb` (the
+//! state machine: the `key` and `meta` tables of [`schema`]) and
+//! `member/raft.redb` (the Raft log, [`RaftLogDb`]) — and nothing above it
+//! sees a redb type. It knows byte layouts of table *keys* only as far as
+//! ordering needs; what a value means belongs to `mvcc` and `raft`.
+//!
+//! ```no_run
+//! use backend::{Backend, MetaKey};
+//! let be = Backend::open(std::path::Path::new("default.strata/member/state.redb"))?;
+//! let mut w = be.begin_write()?;
+//! w.put_meta(MetaKey::FinishedCompactRev, &[0; 17])?;
+//! w.commit(true)?;
+//! # Ok::<(), backend::Error>(())
+//! ```
+mod backend;
+mod error;
 mod raft_log;
+pub mod schema;
 
+pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
+pub use error::{Error, Result};
 pub use raft_log::RaftLogDb;
+pub use schema::MetaKey;

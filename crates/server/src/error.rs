@@ -31,6 +31,8 @@ pub enum EtcdError {
     LeaseNotFound,
     #[error("etcdserver: no leader")]
     NoLeader,
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
     #[error("etcdserver: request timed out")]
     Timeout,
     #[error("etcdserver: server stopped")]
@@ -45,11 +47,12 @@ impl EtcdError {
     pub fn code(&self) -> Code {
         use EtcdError::*;
         match self {
-            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
-            | RequestTooLarge => Code::InvalidArgument,
+            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge => {
+                Code::InvalidArgument
+            }
             Compacted | FutureRev => Code::OutOfRange,
             LeaseNotFound => Code::NotFound,
-            NoLeader | Timeout | Stopped => Code::Unavailable,
+            NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
             Internal(_) => Code::Internal,
         }
     }
@@ -85,6 +88,7 @@ impl From<raft::WriteError> for EtcdError {
     fn from(e: raft::WriteError) -> EtcdError {
         match e {
             raft::WriteError::NoLeader | raft::WriteError::NotLeader { .. } => EtcdError::NoLeader,
+            raft::WriteError::LeaderChanged { .. } => EtcdError::LeaderChanged,
             raft::WriteError::Timeout => EtcdError::Timeout,
             raft::WriteError::Stopped => EtcdError::Stopped,
             other => EtcdError::Internal(other.to_string()),

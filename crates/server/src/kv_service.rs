@@ -31,7 +31,11 @@ impl KvService {
         KvService { member }
     }
 
-    async fn read<T>(&self, serializable: bool, f: impl FnOnce(&View<'_, '_>) -> Result<T, EtcdError>) -> Result<T, Status> {
+    async fn read<T>(
+        &self,
+        serializable: bool,
+        f: impl FnOnce(&View<'_, '_>) -> Result<T, EtcdError>,
+    ) -> Result<T, Status> {
         if !serializable {
             self.member.read_index().await?;
         }
@@ -67,7 +71,10 @@ impl Kv for KvService {
         }
     }
 
-    async fn delete_range(&self, req: Request<DeleteRangeRequest>) -> Result<GrpcResponse<DeleteRangeResponse>, Status> {
+    async fn delete_range(
+        &self,
+        req: Request<DeleteRangeRequest>,
+    ) -> Result<GrpcResponse<DeleteRangeResponse>, Status> {
         let d = req.into_inner();
         validate::delete_range(&d)?;
         let irr = InternalRaftRequest { delete_range: Some(d), ..Default::default() };

@@ -103,7 +103,8 @@ pub async fn run(
         .max_encoding_message_size(usize::MAX);
     let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new)).boxed();
     tracing::info!("ready to serve client requests");
-    let served = tonic::transport::Server::builder().add_service(kv).serve_with_incoming_shutdown(incoming, shutdown).await;
+    let served =
+        tonic::transport::Server::builder().add_service(kv).serve_with_incoming_shutdown(incoming, shutdown).await;
 
     tracing::info!("stopping member");
     syncer.abort();
@@ -129,9 +130,11 @@ fn bootstrap_ids(cfg: &Config) -> (u64, u64) {
         }
         ids = by_name
             .iter()
-            .map(|(name, urls)| {
-                if *name == cfg.name { member_id } else { identity::member_id(urls, &cfg.initial_cluster_token) }
-            })
+            .map(
+                |(name, urls)| {
+                    if *name == cfg.name { member_id } else { identity::member_id(urls, &cfg.initial_cluster_token) }
+                },
+            )
             .collect();
         if !ids.contains(&member_id) {
             ids.push(member_id);

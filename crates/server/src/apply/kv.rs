@@ -5,8 +5,7 @@ use std::cmp::Ordering;
 
 use api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use api::etcdserverpb::{
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
-    ResponseHeader,
+    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader,
 };
 use mvcc::{KeyRange, RangeOptions};
 
@@ -21,10 +20,8 @@ fn rev_header(revision: i64) -> Option<ResponseHeader> {
 pub fn range(view: &View<'_, '_>, r: &RangeRequest) -> EtcdResult<RangeResponse> {
     let sort_order = SortOrder::try_from(r.sort_order).unwrap_or(SortOrder::None);
     let sort_target = SortTarget::try_from(r.sort_target).unwrap_or(SortTarget::Key);
-    let filtered = r.min_mod_revision != 0
-        || r.max_mod_revision != 0
-        || r.min_create_revision != 0
-        || r.max_create_revision != 0;
+    let filtered =
+        r.min_mod_revision != 0 || r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0;
     // Sorting and filtering need the whole range; otherwise read one extra key
     // to learn whether there are more.
     let limit = if r.sort_order != SortOrder::None as i32 || filtered {

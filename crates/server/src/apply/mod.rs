@@ -77,9 +77,10 @@ impl raft::Apply for Applier {
         w.end(raft_state).map_err(fatal)?;
         let out = match result {
             Ok(response) => ApplyResult { response: Some(response), error: None },
-            Err(e) => {
-                ApplyResult { response: None, error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }) }
-            }
+            Err(e) => ApplyResult {
+                response: None,
+                error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }),
+            },
         };
         Ok(out.encode_to_vec())
     }

@@ -1,0 +1,164 @@
+//! [`StateMachine`]: openraft's state machine, delegating every entry to [`Apply`].
+//!
+//! Snapshots: none yet. The snapshot policy is `Never`, so openraft never asks
+//! for one while the cluster has a single member; the snapshot methods answer
+//! "no snapshot" or an `Unsupported` error. Because no snapshot exists, the
+//! log is never purged either. TODO(issue 6): real snapshots (a logical dump
+//! of `state.redb`) and log purge behind them.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::{Stream, StreamExt};
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+
+use crate::apply::Apply;
+use crate::error::io_err;
+use crate::node::InUse;
+use crate::raft_state::RaftState;
+use crate::type_config::{EntryResponder, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+
+/// Entries handed to the blocking pool at once. Bounds the memory of a long
+/// re-apply after restart; a normal batch is whatever was committed together.
+const APPLY_CHUNK: usize = 256;
+
+/// The openraft state machine. It keeps the last membership in memory so the
+/// `raft_state` blob of each entry costs one small copy, not a JSON encode.
+pub(crate) struct StateMachine {
+    apply: Arc<dyn Apply>,
+    /// `None` only while a chunk is being applied on the blocking pool.
+    state: Option<RaftState>,
+    /// The index of the last entry applied, published before its proposer is
+    /// answered (openraft's metrics publish it a little later).
+    applied_index: Arc<AtomicU64>,
+    _in_use: InUse,
+}
+
+impl StateMachine {
+    /// Loads the applied index and the membership last recorded by `apply`.
+    pub(crate) fn new(apply: Arc<dyn Apply>, applied_index: Arc<AtomicU64>, in_use: InUse) -> io::Result<StateMachine> {
+        let state = match apply.applied_state().map_err(io_err)? {
+            Some(blob) => {
+                let (applied, state) = RaftState::decode(&blob).map_err(io_err)?;
+                applied_index.store(applied.index, Ordering::Release);
+                state
+            }
+            None => RaftState::new(StoredMembership::default()).map_err(io_err)?,
+        };
+        Ok(StateMachine { apply, state: Some(state), applied_index, _in_use: in_use })
+    }
+}
+
+/// Applies `chunk` in log order; stops at the first failure, which is fatal.
+fn apply_chunk(
+    apply: &dyn Apply,
+    state: &mut RaftState,
+    applied_index: &AtomicU64,
+    chunk: Vec<EntryResponder>,
+) -> Result<(), String> {
+    for (entry, responder) in chunk {
+        let index = entry.log_id.index;
+        let response = match entry.payload {
+            EntryPayload::Normal(req) => {
+                let blob = state.encode(&entry.log_id);
+                apply.apply(index, &req.0, &blob).map_err(|e| e.to_string())?
+            }
+            EntryPayload::Blank => {
+                apply.apply_meta(index, &state.encode(&entry.log_id)).map_err(|e| e.to_string())?;
+                Vec::new()
+            }
+            EntryPayload::Membership(m) => {
+                *state = RaftState::new(StoredMembership::new(Some(entry.log_id), m))?;
+                apply.apply_meta(index, &state.encode(&entry.log_id)).map_err(|e| e.to_string())?;
+                Vec::new()
+            }
+        };
+        applied_index.store(index, Ordering::Release);
+        if let Some(responder) = responder {
+            responder.send(response);
+        }
+    }
+    Ok(())
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = NoSnapshot;
+
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
+        match self.apply.applied_state().map_err(io_err)? {
+            Some(blob) => {
+                let (applied, state) = RaftState::decode(&blob).map_err(io_err)?;
+                Ok((Some(applied), state.membership().clone()))
+            }
+            None => Ok((None, StoredMembership::default())),
+        }
+    }
+
+    /// Each chunk runs on the blocking pool: `Apply` does storage I/O.
+    /// Responses go to proposers as soon as their entry is applied.
+    async fn apply<Strm>(&mut self, entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder>> + Unpin + OptionalSend,
+    {
+        let mut chunks = entries.ready_chunks(APPLY_CHUNK);
+        while let Some(items) = chunks.next().await {
+            let mut chunk = Vec::with_capacity(items.len());
+            let mut read_error = None;
+            for item in items {
+                match item {
+                    Ok(e) => chunk.push(e),
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            let apply = Arc::clone(&self.apply);
+            let applied_index = Arc::clone(&self.applied_index);
+            let mut state = self.state.take().ok_or_else(|| io_err("state machine: an apply task panicked"))?;
+            let (state, result) = tokio::task::spawn_blocking(move || {
+                let result = apply_chunk(apply.as_ref(), &mut state, &applied_index, chunk);
+                (state, result)
+            })
+            .await
+            .map_err(io_err)?;
+            self.state = Some(state);
+            result.map_err(io_err)?;
+            if let Some(e) = read_error {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> NoSnapshot {
+        NoSnapshot
+    }
+
+    async fn install_snapshot(&mut self, _meta: &SnapshotMeta, _snapshot: SnapshotData) -> io::Result<()> {
+        Err(no_snapshots())
+    }
+
+    async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
+        Ok(None)
+    }
+}
+
+fn no_snapshots() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "raft snapshots are not implemented yet (TODO(issue 6))")
+}
+
+/// The snapshot builder of a state machine that has no snapshots yet.
+/// TODO(issue 6): dump `state.redb` from one read transaction.
+pub(crate) struct NoSnapshot;
+
+impl RaftSnapshotBuilder<TypeConfig> for NoSnapshot {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
+        Err(no_snapshots())
+    }
+}
