@@ -32,7 +32,13 @@ fn put(c: &mut Criterion) {
 fn range(c: &mut Criterion) {
     let (_dir, store) = store_with(10_000);
     c.bench_function("range single key, 10k keys", |b| {
-        b.iter(|| store.read().expect("read").range(KeyRange::Single(b"key/00005000"), RangeOptions::default()).expect("range"))
+        b.iter(|| {
+            store
+                .read()
+                .expect("read")
+                .range(KeyRange::Single(b"key/00005000"), RangeOptions::default())
+                .expect("range")
+        })
     });
     c.bench_function("range prefix of 100 keys, 10k keys", |b| {
         b.iter_batched(

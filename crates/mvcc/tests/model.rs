@@ -100,7 +100,9 @@ fn check(store: &Store, model: &Model) {
         let got: Snapshot = got
             .kvs
             .into_iter()
-            .map(|kv| (kv.key, Kv { create: kv.create_revision, modr: kv.mod_revision, version: kv.version, value: kv.value }))
+            .map(|kv| {
+                (kv.key, Kv { create: kv.create_revision, modr: kv.mod_revision, version: kv.version, value: kv.value })
+            })
             .collect();
         assert_eq!(&got, want, "state at rev {rev}");
     }

@@ -51,7 +51,14 @@ pub fn mask_ids(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for line in s.lines() {
         let mut l = line.to_string();
-        for key in ["\"cluster_id\":", "\"member_id\":", "\"raft_term\":", "\"ClusterID\" : ", "\"MemberID\" : ", "\"RaftTerm\" : "] {
+        for key in [
+            "\"cluster_id\":",
+            "\"member_id\":",
+            "\"raft_term\":",
+            "\"ClusterID\" : ",
+            "\"MemberID\" : ",
+            "\"RaftTerm\" : ",
+        ] {
             l = mask_number_after(&l, key);
         }
         out.push_str(&l);

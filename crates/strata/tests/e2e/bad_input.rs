@@ -31,7 +31,9 @@ async fn invalid_requests_get_etcds_errors() {
         (Code::InvalidArgument, "etcdserver: too many operations in txn request".into())
     );
     assert_eq!(
-        status(c.txn(Txn::new().and_then([TxnOp::put("d", "1", None), TxnOp::delete("d", None)])).await.expect_err("dup")),
+        status(
+            c.txn(Txn::new().and_then([TxnOp::put("d", "1", None), TxnOp::delete("d", None)])).await.expect_err("dup")
+        ),
         (Code::InvalidArgument, "etcdserver: duplicate key given in txn request".into())
     );
     let r = c.get("k", Some(GetOptions::new().with_revision(-1))).await.expect("negative revision reads current");
@@ -58,7 +60,8 @@ async fn oversized_requests_are_refused() {
 
 #[test]
 fn unknown_flags_and_bad_values_fail_start() {
-    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run");
+    let run =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("run");
     let out = run(&["--no-such-flag"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));

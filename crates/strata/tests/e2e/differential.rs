@@ -35,7 +35,13 @@ fn session(m: &Member) -> Vec<String> {
         .iter()
         .map(|(args, stdin)| {
             let out: CtlOutput = etcdctl(&m.endpoint(), args, *stdin).expect("etcdctl");
-            format!("$ etcdctl {}\n{}{}[exit {}]\n", args.join(" "), mask_ids(&out.stdout), out.error_line().unwrap_or(""), out.code)
+            format!(
+                "$ etcdctl {}\n{}{}[exit {}]\n",
+                args.join(" "),
+                mask_ids(&out.stdout),
+                out.error_line().unwrap_or(""),
+                out.code
+            )
         })
         .collect()
 }

@@ -37,7 +37,10 @@ fn maintenance_tutorial_history_and_compaction() {
     let out = etcdctl(&ep, &["compaction", "3"], None).expect("compact again");
     assert_eq!(out.error_line(), Some("Error: etcdserver: mvcc: required revision has been compacted"));
     let out = etcdctl(&ep, &["compaction", "1000"], None).expect("compact future");
-    assert_eq!((out.code, out.error_line()), (1, Some("Error: etcdserver: mvcc: required revision is a future revision")));
+    assert_eq!(
+        (out.code, out.error_line()),
+        (1, Some("Error: etcdserver: mvcc: required revision is a future revision"))
+    );
     let out = etcdctl(&ep, &["compact", "--physical", "4"], None).expect("compact physical");
     assert_eq!(out.stdout, "compacted revision 4\n");
     assert!(m.log().contains("finished scheduled compaction at 4"), "{}", m.log());

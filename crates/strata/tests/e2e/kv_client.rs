@@ -27,7 +27,10 @@ async fn revisions_versions_and_history() {
     assert_eq!(old.header().map(|h| h.revision()), Some(5), "header carries the current revision");
     assert!(c.get("foo", Some(GetOptions::new().with_revision(4))).await.expect("get at 4").kvs().is_empty());
     let err = c.get("foo", Some(GetOptions::new().with_revision(6))).await.expect_err("future");
-    assert_eq!(crate::status(err), (tonic::Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision".into()));
+    assert_eq!(
+        crate::status(err),
+        (tonic::Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision".into())
+    );
 }
 
 #[tokio::test]
@@ -39,13 +42,18 @@ async fn range_options() {
     }
     c.put("k1", "c2", None).await.expect("put");
     let prefix = || GetOptions::new().with_prefix();
-    let keys = |r: &etcd_client::GetResponse| r.kvs().iter().map(|kv| kv.key_str().unwrap_or("").to_string()).collect::<Vec<_>>();
+    let keys = |r: &etcd_client::GetResponse| {
+        r.kvs().iter().map(|kv| kv.key_str().unwrap_or("").to_string()).collect::<Vec<_>>()
+    };
 
     let r = c.get("k", Some(prefix().with_limit(2))).await.expect("limit");
     assert_eq!((keys(&r), r.more(), r.count()), (vec!["k1".to_string(), "k2".into()], true, 3));
     let r = c.get("k", Some(prefix().with_sort(SortTarget::Value, SortOrder::Ascend))).await.expect("sort");
     assert_eq!(keys(&r), ["k3", "k2", "k1"]);
-    let r = c.get("k", Some(prefix().with_sort(SortTarget::Mod, SortOrder::Descend).with_limit(1))).await.expect("sort mod");
+    let r = c
+        .get("k", Some(prefix().with_sort(SortTarget::Mod, SortOrder::Descend).with_limit(1)))
+        .await
+        .expect("sort mod");
     assert_eq!((keys(&r), r.more()), (vec!["k1".to_string()], true));
     let r = c.get("k", Some(prefix().with_sort(SortTarget::Create, SortOrder::None))).await.expect("create asc");
     assert_eq!(keys(&r), ["k1", "k2", "k3"]);
@@ -93,7 +101,11 @@ async fn txn_compares_branches_and_nesting() {
         .and_then([
             TxnOp::put("b", "2", None),
             TxnOp::get("b", None),
-            TxnOp::txn(Txn::new().when([Compare::create_revision("zz", CompareOp::Equal, 0)]).and_then([TxnOp::put("c", "3", None)])),
+            TxnOp::txn(
+                Txn::new()
+                    .when([Compare::create_revision("zz", CompareOp::Equal, 0)])
+                    .and_then([TxnOp::put("c", "3", None)]),
+            ),
         ])
         .or_else([TxnOp::put("fail", "x", None)]);
     let r = c.txn(txn).await.expect("txn");
@@ -106,10 +118,17 @@ async fn txn_compares_branches_and_nesting() {
     let c3 = c.get("c", None).await.expect("get").kvs()[0].clone();
     assert_eq!(c3.mod_revision(), 3, "nested writes share the revision");
 
-    let r = c.txn(Txn::new().when([Compare::value("missing", CompareOp::Equal, "")]).and_then([TxnOp::put("x", "1", None)])).await.expect("txn");
+    let r = c
+        .txn(Txn::new().when([Compare::value("missing", CompareOp::Equal, "")]).and_then([TxnOp::put("x", "1", None)]))
+        .await
+        .expect("txn");
     assert!(!r.succeeded(), "a value compare on a missing key fails");
     let r = c
-        .txn(Txn::new().when([Compare::mod_revision("a", CompareOp::Less, 100).with_prefix()]).and_then([TxnOp::get("a", None)]))
+        .txn(
+            Txn::new()
+                .when([Compare::mod_revision("a", CompareOp::Less, 100).with_prefix()])
+                .and_then([TxnOp::get("a", None)]),
+        )
         .await
         .expect("read-only txn");
     assert!(r.succeeded());
