@@ -44,7 +44,7 @@ pub fn txn(view: &mut View<'_, '_>, t: &TxnRequest) -> EtcdResult<TxnResponse> {
     Ok(resp)
 }
 
-fn branch<'t>(t: &'t TxnRequest, succeeded: bool) -> &'t [RequestOp] {
+fn branch(t: &TxnRequest, succeeded: bool) -> &[RequestOp] {
     if succeeded { &t.success } else { &t.failure }
 }
 
