@@ -87,6 +87,19 @@ impl ReadTxn {
         Ok(v.map(|g| g.value().to_vec()))
     }
 
+    /// The values stored under several revision keys, with one table handle.
+    pub fn get_revisions(&self, rev_keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let table = match self.txn.open_table(KEY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(vec![None; rev_keys.len()]),
+            Err(e) => return Err(storage("open key table")(e)),
+        };
+        rev_keys
+            .iter()
+            .map(|k| Ok(table.get(k.as_slice()).map_err(storage("get revision"))?.map(|g| g.value().to_vec())))
+            .collect()
+    }
+
     /// Calls `f` for every `key` table entry with `from <= rev_key < to`, in
     /// order, until it returns `false`.
     pub fn scan_revisions(
@@ -144,6 +157,15 @@ impl WriteTxn {
         let table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
         let v = table.get(rev_key).map_err(storage("get revision"))?;
         Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    /// Several records of the `key` table, including this transaction's writes.
+    pub fn get_revisions(&self, rev_keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
+        rev_keys
+            .iter()
+            .map(|k| Ok(table.get(k.as_slice()).map_err(storage("get revision"))?.map(|g| g.value().to_vec())))
+            .collect()
     }
 
     /// Deletes the records of the `key` table in `[from, to)` for which `drop`

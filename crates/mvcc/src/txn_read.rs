@@ -57,7 +57,7 @@ impl TxnRead {
             let index = self.store.index();
             locate(&index, range, self.rev, self.store.compact_rev(), opts)?
         };
-        let kvs = fetch(located, |k| Ok(self.txn.get_revision(k)?))?;
+        let kvs = fetch(located, |ks| Ok(self.txn.get_revisions(ks)?))?;
         Ok(RangeResult { kvs, rev: self.rev, count })
     }
 }
@@ -90,16 +90,18 @@ pub(crate) fn locate(
     Ok((revs, count))
 }
 
-/// Reads the values of located revisions through `get`.
+/// Reads the values of located revisions through `get_many` (one backend
+/// table handle for the whole range).
 pub(crate) fn fetch(
     revs: Vec<Revision>,
-    mut get: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>>,
+    get_many: impl FnOnce(&[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>>,
 ) -> Result<Vec<KeyValue>> {
-    let mut kvs = Vec::with_capacity(revs.len());
-    for rev in revs {
-        let rev_key = rev.to_bytes(false);
-        let bytes = get(&rev_key)?.ok_or_else(|| Error::Corrupt { rev_key: rev_key.clone() })?;
-        kvs.push(KeyValue::decode(&bytes).ok_or(Error::Corrupt { rev_key })?);
+    let rev_keys: Vec<Vec<u8>> = revs.iter().map(|r| r.to_bytes(false)).collect();
+    let values = get_many(&rev_keys)?;
+    let mut kvs = Vec::with_capacity(values.len());
+    for (rev_key, value) in rev_keys.into_iter().zip(values) {
+        let kv = value.as_deref().and_then(KeyValue::decode).ok_or(Error::Corrupt { rev_key })?;
+        kvs.push(kv);
     }
     Ok(kvs)
 }

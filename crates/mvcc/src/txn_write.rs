@@ -64,7 +64,7 @@ impl<'s> TxnWrite<'s> {
             let index = self.store.index();
             locate(&index, range, rev, self.store.compact_rev(), opts)?
         };
-        let kvs = fetch(located, |k| Ok(self.txn.get_revision(k)?))?;
+        let kvs = fetch(located, |ks| Ok(self.txn.get_revisions(ks)?))?;
         Ok(RangeResult { kvs, rev, count })
     }
 
