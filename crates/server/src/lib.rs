@@ -23,6 +23,7 @@ pub mod error;
 pub mod identity;
 mod kv_service;
 pub mod member;
+mod message_size;
 pub mod validate;
 
 use std::future::Future;
@@ -103,8 +104,11 @@ pub async fn run(
         .max_encoding_message_size(usize::MAX);
     let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new)).boxed();
     tracing::info!("ready to serve client requests");
-    let served =
-        tonic::transport::Server::builder().add_service(kv).serve_with_incoming_shutdown(incoming, shutdown).await;
+    let served = tonic::transport::Server::builder()
+        .layer(message_size::MessageSizeLayer)
+        .add_service(kv)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
 
     tracing::info!("stopping member");
     syncer.abort();
