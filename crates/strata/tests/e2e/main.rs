@@ -9,6 +9,7 @@ mod differential;
 mod durability;
 mod etcdctl_flow;
 mod kv_client;
+mod raw_grpc;
 
 use testkit::Member;
 
