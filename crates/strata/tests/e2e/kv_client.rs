@@ -134,3 +134,44 @@ async fn txn_compares_branches_and_nesting() {
     assert!(r.succeeded());
     assert_eq!(r.header().map(|h| h.revision()), Some(3), "a read-only txn does not advance the revision");
 }
+
+#[tokio::test]
+async fn ignore_flags_filters_and_more_compares() {
+    let m = strata(&[]);
+    let mut c = client(&m).await;
+    c.put("k", "v1", None).await.expect("put");
+    c.put("j", "x", None).await.expect("put");
+    let r = c.put("k", "", Some(PutOptions::new().with_ignore_value().with_prev_key())).await.expect("ignore value");
+    assert_eq!(r.prev_key().map(|kv| kv.value().to_vec()), Some(b"v1".to_vec()));
+    let kv = c.get("k", None).await.expect("get").kvs()[0].clone();
+    assert_eq!((kv.value(), kv.version(), kv.mod_revision()), (&b"v1"[..], 2, 4), "value kept, new version");
+    c.put("k", "v2", Some(PutOptions::new().with_ignore_lease())).await.expect("ignore lease");
+    let (code, msg) = crate::status(
+        c.put("nokey", "v", Some(PutOptions::new().with_ignore_lease())).await.expect_err("ignore lease on missing"),
+    );
+    assert_eq!((code, msg.as_str()), (tonic::Code::InvalidArgument, "etcdserver: key not found"));
+
+    let all = || GetOptions::new().with_from_key();
+    let keys = |r: &etcd_client::GetResponse| {
+        r.kvs().iter().map(|kv| kv.key_str().unwrap_or("").to_string()).collect::<Vec<_>>()
+    };
+    let r = c.get("a", Some(all().with_max_mod_revision(3))).await.expect("max mod");
+    assert_eq!(keys(&r), ["j"]);
+    let r = c.get("a", Some(all().with_min_create_revision(3))).await.expect("min create");
+    assert_eq!(keys(&r), ["j"]);
+
+    let t = Txn::new()
+        .when([Compare::value("k", CompareOp::NotEqual, "v1"), Compare::lease("k", CompareOp::Equal, 0)])
+        .and_then([TxnOp::put("ok", "1", None)]);
+    assert!(c.txn(t).await.expect("txn").succeeded());
+    let t = Txn::new().and_then([TxnOp::get("k", Some(GetOptions::new().with_revision(100)))]);
+    let (code, msg) = crate::status(c.txn(t).await.expect_err("future range in txn"));
+    assert_eq!(
+        (code, msg.as_str()),
+        (tonic::Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision")
+    );
+    let t =
+        Txn::new().and_then([TxnOp::put("w", "1", None), TxnOp::get("k", Some(GetOptions::new().with_revision(100)))]);
+    assert!(c.txn(t).await.is_err(), "a write txn with a bad range fails whole");
+    assert!(c.get("w", None).await.expect("get").kvs().is_empty(), "and writes nothing");
+}
