@@ -1,0 +1,333 @@
+//! The command line: etcdctl's global flags and environment variables, cobra's command
+//! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
+
+use crate::command::{compaction, del, get, put, txn};
+use crate::error::{CtlError, Result};
+use crate::gosyntax;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// `stratactl`'s arguments.
+#[derive(Parser, Debug)]
+#[command(
+    name = "stratactl",
+    about = "A simple command line client for Strata (and etcd) v3.",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalFlags,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// etcdctl's commands that stratactl implements so far.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Gets the key or a range of keys
+    Get(get::GetArgs),
+    /// Puts the given key into the store
+    Put(put::PutArgs),
+    /// Removes the specified key or range of keys [key, range_end)
+    Del(del::DelArgs),
+    /// Txn processes all the requests in one transaction
+    Txn(txn::TxnArgs),
+    /// Compacts the event history in etcd
+    Compaction(compaction::CompactionArgs),
+    /// Prints the version of stratactl
+    Version,
+}
+
+/// etcdctl's global flags, also read from `ETCDCTL_<FLAG>` (flags win).
+#[derive(Args, Debug, Clone)]
+pub struct GlobalFlags {
+    /// gRPC endpoints
+    #[arg(long, global = true, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    pub endpoints: Vec<String>,
+    /// dial timeout for client connections
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s",
+          value_parser = gosyntax::parse_duration)]
+    pub dial_timeout: Duration,
+    /// timeout for short running command (excluding dial timeout)
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s",
+          value_parser = gosyntax::parse_duration)]
+    pub command_timeout: Duration,
+    /// keepalive time for client connections (accepted, not used yet)
+    #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIME", default_value = "2s",
+          value_parser = gosyntax::parse_duration)]
+    pub keepalive_time: Duration,
+    /// keepalive timeout for client connections (accepted, not used yet)
+    #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIMEOUT", default_value = "6s",
+          value_parser = gosyntax::parse_duration)]
+    pub keepalive_timeout: Duration,
+    /// set the output format (fields, json, protobuf, simple, table)
+    #[arg(short = 'w', long = "write-out", global = true, env = "ETCDCTL_WRITE_OUT", default_value = "simple")]
+    pub write_out: String,
+    /// print byte strings as hex encoded strings
+    #[arg(long, global = true, env = "ETCDCTL_HEX", action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_value = "false",
+          default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub hex: bool,
+    /// enable client-side debug logging (accepted, no effect)
+    #[arg(long, global = true, env = "ETCDCTL_DEBUG", action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_value = "false",
+          default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub debug: bool,
+    /// disable transport security for client connections (only insecure is supported)
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_TRANSPORT", action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_value = "true",
+          default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub insecure_transport: bool,
+}
+
+/// etcdctl 3.4's top-level commands in cobra's order, which is the order of the "Did you
+/// mean this?" suggestions. Prefix matching is against all of them, so an abbreviation
+/// is ambiguous exactly when it is for etcdctl.
+const ETCDCTL_COMMANDS: &[&str] = &[
+    "get",
+    "put",
+    "del",
+    "txn",
+    "compaction",
+    "alarm",
+    "defrag",
+    "endpoint",
+    "move-leader",
+    "watch",
+    "version",
+    "lease",
+    "member",
+    "snapshot",
+    "make-mirror",
+    "migrate",
+    "lock",
+    "elect",
+    "auth",
+    "user",
+    "role",
+    "check",
+];
+
+/// Global flags that take a separate value (`--endpoints x`).
+const VALUE_FLAGS: &[&str] = &[
+    "--endpoints",
+    "--dial-timeout",
+    "--command-timeout",
+    "--keepalive-time",
+    "--keepalive-timeout",
+    "-w",
+    "--write-out",
+];
+
+/// Parses `args` (program name first) into a [`Cli`]. `Ok(None)` means help was printed.
+pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
+    if let Some(i) = command_index(&args) {
+        let typed = args[i].to_string_lossy().into_owned();
+        let name = resolve(&typed).inspect_err(|e| {
+            eprintln!("Error: {}\nRun 'stratactl --help' for usage.", e.message);
+        })?;
+        if !matches!(name, "get" | "put" | "del" | "txn" | "compaction" | "version" | "help") {
+            return Err(CtlError::error(format!("stratactl does not implement \"{name}\" yet")));
+        }
+        args[i] = name.into();
+    }
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Ok(None);
+        }
+        Err(e) => return Err(clap_error(&e)),
+    };
+    check_env_conflicts(&matches)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| clap_error(&e))?;
+    if cli.command.is_none() {
+        let _ = Cli::command().print_help();
+        return Ok(None);
+    }
+    Ok(Some(cli))
+}
+
+/// etcdctl refuses a global flag given both on the command line and in its `ETCDCTL_*`
+/// variable (pkg/flags logs this as a critical error and exits 1).
+fn check_env_conflicts(matches: &clap::ArgMatches) -> Result<()> {
+    use clap::CommandFactory;
+    use clap::parser::ValueSource;
+    let sub = matches.subcommand().map(|(_, m)| m);
+    for arg in Cli::command().get_arguments() {
+        let Some(env) = arg.get_env() else { continue };
+        let id = arg.get_id().as_str();
+        let on_command_line =
+            [Some(matches), sub].into_iter().flatten().any(|m| m.value_source(id) == Some(ValueSource::CommandLine));
+        if on_command_line && std::env::var_os(env).is_some() {
+            return Err(CtlError::error(format!(
+                "conflicting environment variable \"{}\" is shadowed by corresponding command-line flag \
+                 (either unset environment variable or disable flag)",
+                env.to_string_lossy()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The index of the command word: the first argument that is neither a flag nor a
+/// global flag's value.
+fn command_index(args: &[OsString]) -> Option<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if a == "--" {
+            return (i + 1 < args.len()).then_some(i + 1);
+        }
+        if !a.starts_with('-') || a == "-" {
+            return Some(i);
+        }
+        i += if VALUE_FLAGS.contains(&a.as_ref()) { 2 } else { 1 };
+    }
+    None
+}
+
+/// cobra's `findNext` with `EnablePrefixMatching`: an exact name, else the single
+/// command the word is a prefix of.
+pub fn resolve(typed: &str) -> Result<&'static str> {
+    let all = ETCDCTL_COMMANDS.iter().copied().chain(["help"]);
+    if let Some(exact) = all.clone().find(|c| *c == typed) {
+        return Ok(exact);
+    }
+    let matches: Vec<&'static str> = all.filter(|c| c.starts_with(typed)).collect();
+    match matches.as_slice() {
+        [one] if !typed.is_empty() => Ok(one),
+        _ => Err(unknown_command(typed)),
+    }
+}
+
+/// The error cobra gives for a word that names no command (printed twice, as etcdctl
+/// does: once by cobra with "Run '… --help' for usage.", once by `ExitWithError`).
+fn unknown_command(typed: &str) -> CtlError {
+    let mut msg = format!("unknown command {} for \"stratactl\"", gosyntax::quote(typed.as_bytes()));
+    let suggestions: Vec<&str> = ETCDCTL_COMMANDS
+        .iter()
+        .copied()
+        .filter(|c| levenshtein(&typed.to_lowercase(), c) <= 2 || c.starts_with(&typed.to_lowercase()))
+        .collect();
+    if !suggestions.is_empty() {
+        msg.push_str("\n\nDid you mean this?\n");
+        for s in suggestions {
+            msg.push_str(&format!("\t{s}\n"));
+        }
+    }
+    CtlError::error(msg)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// pflag's wording for flag errors (cobra exits 1 on them).
+pub fn clap_error(e: &clap::Error) -> CtlError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let ctx = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let flag = |s: String| s.split([' ', '=']).next().unwrap_or_default().to_owned();
+    let msg = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = ctx(ContextKind::InvalidArg);
+            match arg.strip_prefix('-') {
+                Some(short) if !short.starts_with('-') => {
+                    format!("unknown shorthand flag: '{}' in {arg}", &short[..1.min(short.len())])
+                }
+                _ => format!("unknown flag: {}", flag(arg)),
+            }
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let source = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default();
+            format!(
+                "invalid argument {} for \"{}\" flag: {source}",
+                gosyntax::quote(ctx(ContextKind::InvalidValue).as_bytes()),
+                flag(ctx(ContextKind::InvalidArg)),
+            )
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_owned()
+        }
+    };
+    CtlError::error(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn prefixes_resolve_like_cobra() {
+        assert_eq!(resolve("compact").ok(), Some("compaction"));
+        assert_eq!(resolve("g").ok(), Some("get"));
+        assert_eq!(resolve("del").ok(), Some("del"));
+        assert_eq!(resolve("help").ok(), Some("help"));
+        assert!(resolve("de").is_err());
+        assert!(resolve("c").is_err());
+    }
+
+    #[test]
+    fn unknown_command_suggests_like_cobra() {
+        let e = resolve("de").expect_err("ambiguous");
+        assert_eq!(
+            e.message,
+            "unknown command \"de\" for \"stratactl\"\n\nDid you mean this?\n\tget\n\tdel\n\tdefrag\n"
+        );
+        assert_eq!(resolve("foo").expect_err("unknown").message, "unknown command \"foo\" for \"stratactl\"");
+    }
+
+    #[test]
+    fn the_command_word_skips_global_flags_and_their_values() {
+        assert_eq!(command_index(&os(&["x", "--endpoints", "a:1", "-w", "json", "g", "k"])), Some(5));
+        assert_eq!(command_index(&os(&["x", "--hex", "--write-out=json", "put"])), Some(3));
+        assert_eq!(command_index(&os(&["x", "--hex"])), None);
+    }
+
+    #[test]
+    fn global_flags_parse_anywhere_with_go_values() {
+        let cli =
+            parse(os(&["x", "get", "k", "-w", "json", "--hex", "--dial-timeout", "500ms", "--endpoints", "a:1,b:2"]))
+                .expect("parses")
+                .expect("not help");
+        assert_eq!(cli.global.write_out, "json");
+        assert!(cli.global.hex);
+        assert_eq!(cli.global.dial_timeout, Duration::from_millis(500));
+        assert_eq!(cli.global.endpoints, ["a:1", "b:2"]);
+        assert_eq!(cli.global.command_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn flag_errors_read_like_pflag() {
+        let e = parse(os(&["x", "get", "k", "--bogus"])).expect_err("unknown flag");
+        assert_eq!(e.message, "unknown flag: --bogus");
+        let e = parse(os(&["x", "get", "k", "--rev", "x"])).expect_err("bad int");
+        assert_eq!(
+            e.message,
+            r#"invalid argument "x" for "--rev" flag: strconv.ParseInt: parsing "x": invalid syntax"#
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! How a command fails: an etcdctl exit code and the message printed after `Error: `.
+
+use std::fmt;
+
+/// etcdctl's exit codes (`etcdctl/ctlv3/command/error.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitCode {
+    /// 1: the request failed, or anything not covered below.
+    Error = 1,
+    /// 2: the client could not be created.
+    BadConnection = 2,
+    /// 3: malformed txn or watch input on stdin.
+    InvalidInput = 3,
+    /// 4: a valid flag with an unsupported value (output format, sort order, …).
+    BadFeature = 4,
+    /// 128: wrong arguments.
+    BadArgs = 128,
+}
+
+/// A failed command: printed as `Error: <message>` on stderr, then the process exits
+/// with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtlError {
+    /// The exit code.
+    pub code: ExitCode,
+    /// The text after `Error: `.
+    pub message: String,
+}
+
+impl CtlError {
+    /// Exit 1 with `message`.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::Error, message)
+    }
+
+    /// Exit 128 with `message`.
+    pub fn bad_args(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::BadArgs, message)
+    }
+
+    /// Exit 4 with `message`.
+    pub fn bad_feature(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::BadFeature, message)
+    }
+
+    /// Exit 3 with `message`.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ExitCode::InvalidInput, message)
+    }
+
+    /// Any code with `message`.
+    pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for CtlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error: {}", self.message)
+    }
+}
+
+impl std::error::Error for CtlError {}
+
+impl From<client::Error> for CtlError {
+    fn from(e: client::Error) -> Self {
+        CtlError::error(e.to_string())
+    }
+}
+
+/// `Result` with [`CtlError`].
+pub type Result<T, E = CtlError> = std::result::Result<T, E>;

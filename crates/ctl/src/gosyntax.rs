@@ -1,0 +1,230 @@
+//! The bits of Go's standard library whose exact text etcdctl's output and errors carry:
+//! `strconv.Quote` (the `%q` verb), `strconv.Unquote`, `strconv.ParseInt`/`ParseBool`
+//! error messages, and `time.ParseDuration`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Go's `strconv.Quote` of a byte string: `"…"` with Go escapes; invalid UTF-8 bytes
+/// become `\xNN`.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            quote_char(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn quote_char(out: &mut String, c: char) {
+    match c {
+        '"' | '\\' => {
+            out.push('\\');
+            out.push(c);
+        }
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        c if is_print(c) => out.push(c),
+        c if (c as u32) < 0x20 || c == '\x7f' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if (c as u32) < 0x10000 => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\U{:08x}", c as u32);
+        }
+    }
+}
+
+/// An approximation of Go's `unicode.IsPrint`: letters, marks, numbers, punctuation,
+/// symbols and the ASCII space; not controls, other spaces, format characters, private
+/// use or noncharacters.
+fn is_print(c: char) -> bool {
+    let u = c as u32;
+    if u < 0x80 {
+        return (0x20..0x7f).contains(&u);
+    }
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(u, 0xad | 0x200b..=0x200f | 0x2060..=0x2064 | 0xfeff | 0xfff9..=0xfffb)
+        || (0xe000..=0xf8ff).contains(&u)
+        || (0xf0000..).contains(&u)
+        || (u & 0xfffe) == 0xfffe)
+}
+
+/// Reads one Go quoted string (`"…"` with escapes, or a `` `raw` `` string) at the start
+/// of `s`, as `fmt.Sscanf`'s `%q` does. Returns the bytes and the rest of `s`.
+pub fn unquote_prefix(s: &str) -> Option<(Vec<u8>, &str)> {
+    if let Some(rest) = s.strip_prefix('`') {
+        let end = rest.find('`')?;
+        return Some((rest.as_bytes()[..end].to_vec(), &rest[end + 1..]));
+    }
+    let mut chars = s.strip_prefix('"')?.char_indices();
+    let body = &s[1..];
+    let mut out = Vec::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &body[i + 1..])),
+            '\n' => return None,
+            '\\' => unescape(&mut chars, &mut out)?,
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    None
+}
+
+fn unescape(chars: &mut std::str::CharIndices<'_>, out: &mut Vec<u8>) -> Option<()> {
+    let (_, c) = chars.next()?;
+    let simple = match c {
+        'a' => Some(7u8),
+        'b' => Some(8),
+        'f' => Some(0x0c),
+        'n' => Some(b'\n'),
+        'r' => Some(b'\r'),
+        't' => Some(b'\t'),
+        'v' => Some(0x0b),
+        '\\' => Some(b'\\'),
+        '"' => Some(b'"'),
+        _ => None,
+    };
+    if let Some(b) = simple {
+        out.push(b);
+        return Some(());
+    }
+    let mut digits = |n: usize, radix: u32| -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            v = v.checked_mul(radix)? + chars.next()?.1.to_digit(radix)?;
+        }
+        Some(v)
+    };
+    match c {
+        'x' => out.push(u8::try_from(digits(2, 16)?).ok()?),
+        '0'..='7' => {
+            let v = c.to_digit(8)? * 64 + digits(2, 8)?;
+            out.push(u8::try_from(v).ok()?);
+        }
+        'u' | 'U' => {
+            let ch = char::from_u32(digits(if c == 'u' { 4 } else { 8 }, 16)?)?;
+            out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Go's `strconv.ParseInt(s, radix, 64)`, with its error text.
+pub fn parse_int(s: &str, radix: u32) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let valid = !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
+    match i64::from_str_radix(s, radix) {
+        Ok(v) if valid => Ok(v),
+        _ if valid => Err(format!("strconv.ParseInt: parsing {}: value out of range", quote(s.as_bytes()))),
+        _ => Err(format!("strconv.ParseInt: parsing {}: invalid syntax", quote(s.as_bytes()))),
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {}: invalid syntax", quote(s.as_bytes()))),
+    }
+}
+
+/// Go's `time.ParseDuration`: a sequence of decimal numbers with units
+/// (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `2s`, `1m30s`, `1.5h`; `0` alone.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration {}", quote(s.as_bytes()));
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s.strip_prefix('+').unwrap_or(s);
+    if rest.is_empty() || rest.starts_with('-') {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("time: missing unit in duration {}", quote(s.as_bytes())))?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let nanos_per = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => {
+                return Err(format!("time: missing unit in duration {}", quote(s.as_bytes())));
+            }
+            u => {
+                return Err(format!("time: unknown unit {} in duration {}", quote(u.as_bytes()), quote(s.as_bytes())));
+            }
+        };
+        total += value * nanos_per;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_matches_go() {
+        assert_eq!(quote(b"foo"), r#""foo""#);
+        assert_eq!(quote(b"a\"b\\c\n\t"), r#""a\"b\\c\n\t""#);
+        assert_eq!(quote(b"\x00\x7f\xff"), r#""\x00\x7f\xff""#);
+        assert_eq!(quote("é\u{a0}".as_bytes()), r#""é\u00a0""#);
+    }
+
+    #[test]
+    fn unquote_reads_one_go_string() {
+        assert_eq!(unquote_prefix(r#""a\"b\x41\101\u00e9") = "x""#), Some((b"a\"bAA\xc3\xa9".to_vec(), r#") = "x""#)));
+        assert_eq!(unquote_prefix("`raw\\n` rest"), Some((b"raw\\n".to_vec(), " rest")));
+        assert_eq!(unquote_prefix(r#""open"#), None);
+        assert_eq!(unquote_prefix(r#""bad\q""#), None);
+        assert_eq!(unquote_prefix("plain"), None);
+    }
+
+    #[test]
+    fn parse_int_errors_read_like_strconv() {
+        assert_eq!(parse_int("ff", 16), Ok(255));
+        assert_eq!(parse_int("-5", 10), Ok(-5));
+        assert_eq!(parse_int("abc", 10), Err(r#"strconv.ParseInt: parsing "abc": invalid syntax"#.to_string()));
+        assert_eq!(
+            parse_int("99999999999999999999", 10),
+            Err(r#"strconv.ParseInt: parsing "99999999999999999999": value out of range"#.to_string())
+        );
+        assert!(parse_int("", 16).is_err());
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! `-w json`: Go's `encoding/json` of the gogo-generated response structs, which is not
+//! the proto3 JSON mapping: snake_case names from the `json` tags, int64 and uint64 as
+//! JSON numbers, bytes as base64, zero values omitted (`omitempty`), fields in
+//! declaration order, and oneofs as Go interface fields named after the Go type
+//! (`{"Response":{"ResponsePut":{…}}}`).
+
+use api::etcdserverpb::{
+    DeleteRangeResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, TxnResponse, response_op::Response,
+};
+use api::mvccpb::KeyValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// Builds one JSON object, skipping zero values as `omitempty` does.
+#[derive(Default)]
+struct Obj(String);
+
+impl Obj {
+    fn raw(mut self, name: &str, json: &str) -> Self {
+        self.0.push(if self.0.is_empty() { '{' } else { ',' });
+        self.0.push('"');
+        self.0.push_str(name);
+        self.0.push_str("\":");
+        self.0.push_str(json);
+        self
+    }
+
+    fn int(self, name: &str, v: i64) -> Self {
+        if v == 0 { self } else { self.raw(name, &v.to_string()) }
+    }
+
+    fn uint(self, name: &str, v: u64) -> Self {
+        if v == 0 { self } else { self.raw(name, &v.to_string()) }
+    }
+
+    fn bool(self, name: &str, v: bool) -> Self {
+        if v { self.raw(name, "true") } else { self }
+    }
+
+    fn bytes(self, name: &str, v: &[u8]) -> Self {
+        if v.is_empty() { self } else { self.raw(name, &format!("\"{}\"", STANDARD.encode(v))) }
+    }
+
+    fn opt(self, name: &str, v: Option<String>) -> Self {
+        match v {
+            Some(json) => self.raw(name, &json),
+            None => self,
+        }
+    }
+
+    fn list(self, name: &str, items: Vec<String>) -> Self {
+        if items.is_empty() { self } else { self.raw(name, &format!("[{}]", items.join(","))) }
+    }
+
+    fn finish(mut self) -> String {
+        if self.0.is_empty() {
+            return "{}".to_owned();
+        }
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// Appends `json` and a newline, as `fmt.Println` does.
+pub fn line(out: &mut Vec<u8>, json: String) {
+    out.extend_from_slice(json.as_bytes());
+    out.push(b'\n');
+}
+
+/// `ResponseHeader`.
+pub fn header(h: &ResponseHeader) -> String {
+    Obj::default()
+        .uint("cluster_id", h.cluster_id)
+        .uint("member_id", h.member_id)
+        .int("revision", h.revision)
+        .uint("raft_term", h.raft_term)
+        .finish()
+}
+
+/// `mvccpb.KeyValue`.
+pub fn kv(kv: &KeyValue) -> String {
+    Obj::default()
+        .bytes("key", &kv.key)
+        .int("create_revision", kv.create_revision)
+        .int("mod_revision", kv.mod_revision)
+        .int("version", kv.version)
+        .bytes("value", &kv.value)
+        .int("lease", kv.lease)
+        .finish()
+}
+
+/// `RangeResponse` (`get`).
+pub fn range(r: &RangeResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .list("kvs", r.kvs.iter().map(kv).collect())
+        .bool("more", r.more)
+        .int("count", r.count)
+        .finish()
+}
+
+/// `PutResponse` (`put`).
+pub fn put(r: &PutResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).opt("prev_kv", r.prev_kv.as_ref().map(kv)).finish()
+}
+
+/// `DeleteRangeResponse` (`del`).
+pub fn del(r: &DeleteRangeResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .int("deleted", r.deleted)
+        .list("prev_kvs", r.prev_kvs.iter().map(kv).collect())
+        .finish()
+}
+
+/// `TxnResponse` (`txn`).
+pub fn txn(r: &TxnResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .bool("succeeded", r.succeeded)
+        .list("responses", r.responses.iter().map(response_op).collect())
+        .finish()
+}
+
+/// `ResponseOp`: the oneof is an interface field without a json tag, so it is named
+/// `Response` and never omitted; its value is the wrapper struct named after the Go type.
+fn response_op(op: &ResponseOp) -> String {
+    let inner = match &op.response {
+        Some(Response::ResponseRange(r)) => Obj::default().raw("ResponseRange", &range(r)),
+        Some(Response::ResponsePut(r)) => Obj::default().raw("ResponsePut", &put(r)),
+        Some(Response::ResponseDeleteRange(r)) => Obj::default().raw("ResponseDeleteRange", &del(r)),
+        Some(Response::ResponseTxn(r)) => Obj::default().raw("ResponseTxn", &txn(r)),
+        None => return r#"{"Response":null}"#.to_owned(),
+    };
+    Obj::default().raw("Response", &inner.finish()).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(revision: i64) -> Option<ResponseHeader> {
+        Some(ResponseHeader {
+            cluster_id: 2037210783374497686,
+            member_id: 13195394291058371180,
+            revision,
+            raft_term: 2,
+        })
+    }
+
+    #[test]
+    fn range_matches_etcdctl_capture() {
+        let r = RangeResponse {
+            header: hdr(15),
+            kvs: vec![KeyValue {
+                key: b"k".to_vec(),
+                create_revision: 11,
+                mod_revision: 15,
+                version: 5,
+                value: b"v5".to_vec(),
+                lease: 0,
+            }],
+            more: false,
+            count: 1,
+        };
+        assert_eq!(
+            range(&r),
+            r#"{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":15,"raft_term":2},"kvs":[{"key":"aw==","create_revision":11,"mod_revision":15,"version":5,"value":"djU="}],"count":1}"#
+        );
+    }
+
+    #[test]
+    fn empty_range_has_only_the_header() {
+        let r = RangeResponse { header: hdr(1), ..Default::default() };
+        assert_eq!(
+            range(&r),
+            r#"{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":1,"raft_term":2}}"#
+        );
+        assert_eq!(range(&RangeResponse::default()), "{}");
+    }
+
+    #[test]
+    fn txn_uses_go_oneof_wrappers() {
+        let sub = Some(ResponseHeader { revision: 6, ..Default::default() });
+        let r = TxnResponse {
+            header: hdr(6),
+            succeeded: true,
+            responses: vec![
+                ResponseOp { response: Some(Response::ResponsePut(PutResponse { header: sub, prev_kv: None })) },
+                ResponseOp {
+                    response: Some(Response::ResponseDeleteRange(DeleteRangeResponse {
+                        header: sub,
+                        deleted: 1,
+                        prev_kvs: vec![],
+                    })),
+                },
+            ],
+        };
+        assert_eq!(
+            txn(&r),
+            r#"{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":6,"raft_term":2},"succeeded":true,"responses":[{"Response":{"ResponsePut":{"header":{"revision":6}}}},{"Response":{"ResponseDeleteRange":{"header":{"revision":6},"deleted":1}}}]}"#
+        );
+    }
+
+    #[test]
+    fn put_with_prev_kv_and_negative_lease() {
+        let r = PutResponse {
+            header: Some(ResponseHeader::default()),
+            prev_kv: Some(KeyValue { key: b"a".to_vec(), lease: -1, ..Default::default() }),
+        };
+        assert_eq!(put(&r), r#"{"header":{},"prev_kv":{"key":"YQ==","lease":-1}}"#);
+    }
+}

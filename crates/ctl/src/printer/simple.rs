@@ -1,0 +1,135 @@
+//! `-w simple`, etcdctl's default: `OK`, counts, and key/value lines
+//! (`printer_simple.go`). Keys and values are written as raw bytes.
+
+use api::etcdserverpb::{DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse, response_op::Response};
+use api::mvccpb::KeyValue;
+
+/// How key/value pairs are printed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KvStyle {
+    /// `--hex`: each byte as `\xNN`.
+    pub hex: bool,
+    /// `--print-value-only`: skip the key line.
+    pub value_only: bool,
+}
+
+/// One kv: the key line (unless value-only), then the value line.
+pub fn kv(out: &mut Vec<u8>, kv: &KeyValue, style: KvStyle) {
+    if !style.value_only {
+        bytes_line(out, &kv.key, style.hex);
+    }
+    bytes_line(out, &kv.value, style.hex);
+}
+
+fn bytes_line(out: &mut Vec<u8>, b: &[u8], hex: bool) {
+    if hex {
+        for byte in b {
+            out.extend_from_slice(format!("\\x{byte:02x}").as_bytes());
+        }
+    } else {
+        out.extend_from_slice(b);
+    }
+    out.push(b'\n');
+}
+
+/// `get`: every kv; nothing at all for no result.
+pub fn get(out: &mut Vec<u8>, r: &RangeResponse, style: KvStyle) {
+    for k in &r.kvs {
+        kv(out, k, style);
+    }
+}
+
+/// `put`: `OK`, then the previous kv with `--prev-kv`.
+pub fn put(out: &mut Vec<u8>, r: &PutResponse, style: KvStyle) {
+    out.extend_from_slice(b"OK\n");
+    if let Some(prev) = &r.prev_kv {
+        kv(out, prev, style);
+    }
+}
+
+/// `del`: the number deleted, then the deleted kvs with `--prev-kv`.
+pub fn del(out: &mut Vec<u8>, r: &DeleteRangeResponse, style: KvStyle) {
+    out.extend_from_slice(format!("{}\n", r.deleted).as_bytes());
+    for k in &r.prev_kvs {
+        kv(out, k, style);
+    }
+}
+
+/// `txn`: `SUCCESS` or `FAILURE`, then each op's output after a blank line.
+pub fn txn(out: &mut Vec<u8>, r: &TxnResponse, style: KvStyle) {
+    out.extend_from_slice(if r.succeeded { b"SUCCESS\n" } else { b"FAILURE\n" });
+    for op in &r.responses {
+        out.push(b'\n');
+        match &op.response {
+            Some(Response::ResponseRange(r)) => get(out, r, style),
+            Some(Response::ResponsePut(r)) => put(out, r, style),
+            Some(Response::ResponseDeleteRange(r)) => del(out, r, style),
+            // etcdctl prints Go's `%+v` of the op here; a nested txn cannot come from
+            // the command line.
+            other => out.extend_from_slice(format!("unexpected response {other:?}\n").as_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::etcdserverpb::ResponseOp;
+
+    fn kv_ab() -> KeyValue {
+        KeyValue { key: b"a".to_vec(), value: b"1".to_vec(), create_revision: 2, mod_revision: 2, version: 1, lease: 0 }
+    }
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        f(&mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn get_prints_key_and_value_lines() {
+        let r = RangeResponse { kvs: vec![kv_ab(), kv_ab()], ..Default::default() };
+        assert_eq!(text(|o| get(o, &r, KvStyle::default())), "a\n1\na\n1\n");
+        let style = KvStyle { value_only: true, ..Default::default() };
+        assert_eq!(text(|o| get(o, &r, style)), "1\n1\n");
+        assert_eq!(text(|o| get(o, &RangeResponse::default(), style)), "");
+    }
+
+    #[test]
+    fn keys_only_leaves_an_empty_value_line() {
+        let mut k = kv_ab();
+        k.value.clear();
+        let r = RangeResponse { kvs: vec![k], ..Default::default() };
+        assert_eq!(text(|o| get(o, &r, KvStyle::default())), "a\n\n");
+    }
+
+    #[test]
+    fn hex_escapes_every_byte() {
+        let style = KvStyle { hex: true, ..Default::default() };
+        assert_eq!(text(|o| kv(o, &kv_ab(), style)), "\\x61\n\\x31\n");
+    }
+
+    #[test]
+    fn put_and_del_with_prev_kv() {
+        let p = PutResponse { prev_kv: Some(kv_ab()), ..Default::default() };
+        assert_eq!(text(|o| put(o, &p, KvStyle::default())), "OK\na\n1\n");
+        let d = DeleteRangeResponse { deleted: 1, prev_kvs: vec![kv_ab()], ..Default::default() };
+        assert_eq!(text(|o| del(o, &d, KvStyle::default())), "1\na\n1\n");
+    }
+
+    #[test]
+    fn txn_separates_ops_with_blank_lines() {
+        let r = TxnResponse {
+            succeeded: false,
+            responses: vec![
+                ResponseOp { response: Some(Response::ResponsePut(PutResponse::default())) },
+                ResponseOp {
+                    response: Some(Response::ResponseRange(RangeResponse { kvs: vec![kv_ab()], ..Default::default() })),
+                },
+                ResponseOp { response: Some(Response::ResponseDeleteRange(DeleteRangeResponse::default())) },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(text(|o| txn(o, &r, KvStyle::default())), "FAILURE\n\nOK\n\na\n1\n\n0\n");
+    }
+}
