@@ -10,6 +10,7 @@ mod durability;
 mod etcdctl_flow;
 mod kv_client;
 mod raw_grpc;
+mod stratactl_vs_etcdctl;
 
 use testkit::Member;
 

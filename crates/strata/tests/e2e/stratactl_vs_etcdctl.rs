@@ -1,0 +1,62 @@
+//! `stratactl` against strata prints what `etcdctl` 3.4.23 prints against
+//! etcd 3.4.23, step by step (`testdata/ctl_steps.txt`: one shell line per
+//! step, `$C` is the CLI with its endpoint). Compared: stdout with ids and
+//! Raft terms masked, the exit code, and the final `Error:` line.
+//! Steps left out on purpose, with the reason, are in docs/compatibility.md
+//! (version text, the program name in cobra's unknown-command error, 3.5+
+//! flags that 3.4 rejects, etcdctl 3.4's single-quote bug, protobuf bytes that
+//! embed the Raft term, the env/flag conflict that etcdctl reports as a log
+//! line).
+
+use std::process::Command;
+
+use testkit::{Member, have_etcd, mask_ids};
+
+use crate::{need_etcdctl, strata};
+
+const STEPS: &str = include_str!("testdata/ctl_steps.txt");
+
+fn session(cli: &str, m: &Member) -> Vec<String> {
+    STEPS
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(line)
+                .env("C", format!("{cli} --endpoints {}", m.endpoint()))
+                .env("ETCDCTL_API", "3")
+                .output()
+                .expect("run step");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let error = stderr.lines().rev().find(|l| l.starts_with("Error:")).unwrap_or("");
+            format!(
+                "$ {line}\n{}{error}\n[exit {}]\n",
+                mask_ids(&String::from_utf8_lossy(&out.stdout)),
+                out.status.code().unwrap_or(-1)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn stratactl_on_strata_prints_what_etcdctl_prints_on_etcd() {
+    need_etcdctl!();
+    if !have_etcd() {
+        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
+        return;
+    }
+    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let want = session("/usr/bin/etcdctl", &etcd);
+    drop(etcd);
+    let s = strata(&[]);
+    let got = session(env!("CARGO_BIN_EXE_stratactl"), &s);
+    assert_eq!(want.len(), got.len());
+    let diffs: Vec<String> = want
+        .iter()
+        .zip(&got)
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("etcdctl/etcd:\n{w}stratactl/strata:\n{g}"))
+        .collect();
+    assert!(diffs.is_empty(), "{} of {} steps differ:\n{}", diffs.len(), want.len(), diffs.join("\n"));
+}
