@@ -71,6 +71,13 @@ fn unknown_flags_and_bad_values_fail_start() {
     let out = run(&["--auto-compaction-mode", "foo", "--data-dir", "/nonexistent/x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown auto-compaction-mode \\\"foo\\\""), "{out:?}");
+    // etcd's environment variables are read too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["--data-dir", "/nonexistent/x"])
+        .env("ETCD_AUTO_COMPACTION_MODE", "bar")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown auto-compaction-mode \\\"bar\\\""), "{out:?}");
     let out = run(&["--auto-compaction-retention", "abc", "--data-dir", "/nonexistent/x"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid duration"), "{out:?}");
 }
