@@ -1,0 +1,266 @@
+//! Command-line flags. The names are those of etcd's `tools/benchmark` where it has the
+//! flag (`--endpoints`, `--clients`, `--conns`, `--total`, `--rate`, `--key-size`,
+//! `--val-size`, `--key-space-size`, `--sequential-keys`, `--consistency`); the rest
+//! (`--duration`, `--warmup`, `--launch`, `compare`) are ours.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::time::Duration;
+
+/// `strata-bench`: a load generator for any etcd-v3 endpoint.
+#[derive(Debug, Parser)]
+#[command(name = "strata-bench", version, about, long_about = None)]
+pub struct Cli {
+    /// Flags every workload takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The workload to run, or `compare`.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags that shape the load, whatever the workload.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// gRPC endpoints, comma separated; connections are spread over them round-robin.
+    #[arg(long, global = true, value_delimiter = ',', default_value = "127.0.0.1:2379")]
+    pub endpoints: Vec<String>,
+    /// Requests in flight at once (each client waits for its answer before the next).
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// gRPC connections; clients are spread over them round-robin.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: u32,
+    /// Requests to send, after the warm-up (default 10000 when --duration is not given).
+    #[arg(long, global = true, conflicts_with = "duration")]
+    pub total: Option<u64>,
+    /// Send requests for this long, after the warm-up (e.g. `10s`, `1m30s`, `500ms`).
+    #[arg(long, global = true, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Requests per second across all clients; 0 means no limit.
+    #[arg(long, global = true, default_value_t = 0)]
+    pub rate: u64,
+    /// Load the server this long first, without recording anything (e.g. `1s`).
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+    /// Start this server command on loopback with a fresh data dir, load it, and report its
+    /// CPU time and peak RSS. etcd-style flags are appended; --endpoints is ignored.
+    #[arg(long, global = true, value_name = "CMD ARGS...")]
+    pub launch: Option<String>,
+    /// A request not answered within this time counts as a DeadlineExceeded error.
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "10s")]
+    pub request_timeout: Duration,
+    /// Time allowed to connect to an endpoint.
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "2s")]
+    pub dial_timeout: Duration,
+    /// With --launch: how long the server may take to serve its first linearizable read.
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "120s")]
+    pub startup_timeout: Duration,
+    /// Seed of the key and value generators; equal seeds give equal request streams.
+    #[arg(long, global = true, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// What `strata-bench` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// One workload.
+    #[command(flatten)]
+    Workload(WorkloadCmd),
+    /// Alternate two launched servers (A B, B A, …) on one workload and print ratios A/B.
+    Compare(CompareArgs),
+}
+
+/// The workloads.
+#[derive(Debug, Clone, Subcommand)]
+pub enum WorkloadCmd {
+    /// Puts keys.
+    Put(PutArgs),
+    /// Reads single keys or prefixes.
+    Range(RangeArgs),
+    /// A Kubernetes-style optimistic update loop: Range, then Txn(mod_revision unchanged → put).
+    Txn(TxnArgs),
+    /// Not available yet: watchers on a prefix, put-to-event latency (issue 4).
+    Watch,
+    /// Not available yet: lease keep-alive rate (issue 4).
+    Lease,
+}
+
+/// Flags of `put`.
+#[derive(Debug, Clone, Args)]
+pub struct PutArgs {
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub val_size: usize,
+    /// Number of distinct keys written.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+    /// Write keys in order (0, 1, 2, … wrapping at --key-space-size) instead of at random.
+    #[arg(long)]
+    pub sequential_keys: bool,
+}
+
+/// Read consistency, as etcd's benchmark spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Consistency {
+    /// Linearizable: the member confirms it is up to date through Raft first.
+    #[value(name = "l")]
+    Linearizable,
+    /// Serializable: the member answers from its local store.
+    #[value(name = "s")]
+    Serializable,
+}
+
+/// Flags of `range`.
+#[derive(Debug, Clone, Args)]
+pub struct RangeArgs {
+    /// `l` (linearizable) or `s` (serializable).
+    #[arg(long, value_enum, default_value = "l")]
+    pub consistency: Consistency,
+    /// Key size in bytes (of the keys read and preloaded).
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size in bytes of preloaded keys.
+    #[arg(long, default_value_t = 256)]
+    pub val_size: usize,
+    /// Keys are drawn at random from this many.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+    /// 0: get single keys. N > 0: scan the prefix of N bytes of the drawn key, i.e. every
+    /// key sharing its first N bytes (keys are zero-padded decimal numbers, so with
+    /// --key-size 8, N = 6 scans 100 keys).
+    #[arg(long, default_value_t = 0)]
+    pub prefix_len: usize,
+    /// Put keys 0..N first (in Txn batches, not measured).
+    #[arg(long, default_value_t = 0)]
+    pub preload: u64,
+}
+
+/// Flags of `txn`.
+#[derive(Debug, Clone, Args)]
+pub struct TxnArgs {
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub val_size: usize,
+    /// 0: each client owns one key, so a conflict means the server lost an update.
+    /// N > 0: all clients update N shared keys drawn at random, so they conflict.
+    #[arg(long, default_value_t = 0)]
+    pub key_space_size: u64,
+}
+
+/// Flags of `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Server command A (launched as with --launch).
+    #[arg(long, value_name = "CMD ARGS...")]
+    pub a: String,
+    /// Server command B.
+    #[arg(long, value_name = "CMD ARGS...")]
+    pub b: String,
+    /// Pairs of runs; A goes first in odd rounds, B in even ones.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// The workload both servers run.
+    #[command(subcommand)]
+    pub workload: WorkloadCmd,
+}
+
+/// Parses a duration the way Go's `time.ParseDuration` does (`300ms`, `1.5s`, `1m30s`,
+/// `2h`; units `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), and also a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let invalid = || format!("invalid duration {s:?} (e.g. 10s, 500ms, 1m30s)");
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| invalid());
+    }
+    let mut total_secs = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        total_secs += value * scale;
+    }
+    Duration::try_from_secs_f64(total_secs).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        let ok = |s: &str| parse_duration(s).expect(s);
+        assert_eq!(ok("10s"), Duration::from_secs(10));
+        assert_eq!(ok("500ms"), Duration::from_millis(500));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("1.5s"), Duration::from_millis(1500));
+        assert_eq!(ok("2h"), Duration::from_secs(7200));
+        assert_eq!(ok("250us"), Duration::from_micros(250));
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("3"), Duration::from_secs(3));
+        for bad in ["", "s", "10x", "1..5s", "-1s", "10 s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("strata-bench").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_workload() {
+        let cli = parse(&["--clients", "16", "put", "--key-size", "16", "--duration", "5s"]).expect("parses");
+        assert_eq!(cli.global.clients, 16);
+        assert_eq!(cli.global.duration, Some(Duration::from_secs(5)));
+        assert_eq!(cli.global.endpoints, ["127.0.0.1:2379"]);
+        let Command::Workload(WorkloadCmd::Put(put)) = cli.command else { panic!("not put: {:?}", cli.command) };
+        assert_eq!((put.key_size, put.val_size, put.key_space_size, put.sequential_keys), (16, 256, 1, false));
+    }
+
+    #[test]
+    fn endpoints_split_on_commas_and_consistency_takes_etcds_letters() {
+        let cli = parse(&["--endpoints", "a:1,b:2", "range", "--consistency", "s", "--prefix-len", "6"]).expect("ok");
+        assert_eq!(cli.global.endpoints, ["a:1", "b:2"]);
+        let Command::Workload(WorkloadCmd::Range(r)) = cli.command else { panic!("not range") };
+        assert_eq!(r.consistency, Consistency::Serializable);
+        assert_eq!(r.prefix_len, 6);
+        assert!(parse(&["range", "--consistency", "x"]).is_err());
+    }
+
+    #[test]
+    fn total_and_duration_exclude_each_other_and_clients_must_be_positive() {
+        assert!(parse(&["--total", "5", "--duration", "1s", "put"]).is_err());
+        assert!(parse(&["--clients", "0", "put"]).is_err());
+        assert!(parse(&["--warmup", "fast", "put"]).is_err());
+    }
+
+    #[test]
+    fn compare_takes_two_commands_and_a_workload() {
+        let cli = parse(&["compare", "--a", "strata", "--b", "etcd --x", "--rounds", "2", "txn", "--duration", "3s"])
+            .expect("parses");
+        let Command::Compare(c) = cli.command else { panic!("not compare") };
+        assert_eq!((c.a.as_str(), c.b.as_str(), c.rounds), ("strata", "etcd --x", 2));
+        assert!(matches!(c.workload, WorkloadCmd::Txn(_)));
+        assert_eq!(cli.global.duration, Some(Duration::from_secs(3)));
+    }
+}

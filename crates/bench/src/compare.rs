@@ -1,0 +1,164 @@
+//! `compare`: two launched servers on one workload, alternated A B, B A, A B … so that
+//! drift of a shared, noisy machine falls on both, reported as the ratio A/B per round
+//! with its median and range.
+
+use crate::cli::{CompareArgs, GlobalArgs};
+use crate::measure::{Target, measure};
+use crate::report::{CompareTag, Report};
+use crate::stats::{Spread, ratios};
+use crate::workload::Workload;
+use anyhow::bail;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A compared figure and how to read it from a report.
+struct Metric {
+    name: &'static str,
+    get: fn(&Report) -> Option<f64>,
+}
+
+const METRICS: [Metric; 6] = [
+    Metric { name: "throughput_rps", get: |r| Some(r.throughput_rps) },
+    Metric { name: "p50_ms", get: |r| Some(r.latency_ms.p50) },
+    Metric { name: "p99_ms", get: |r| Some(r.latency_ms.p99) },
+    Metric { name: "cpu_us_per_op", get: |r| r.server_cpu_us_per_op },
+    Metric { name: "peak_rss_bytes", get: |r| r.server_peak_rss_bytes.map(|b| b as f64) },
+    Metric { name: "startup_ms", get: |r| r.startup_ms },
+];
+
+/// Runs the rounds, printing each run's JSON line as it ends, then the table of ratios
+/// (stderr) and their JSON line. `Ok(false)` if some run had no successful request.
+pub async fn compare(global: &GlobalArgs, args: &CompareArgs) -> anyhow::Result<bool> {
+    if global.launch.is_some() {
+        bail!("compare launches --a and --b itself; --launch does not apply");
+    }
+    let workload = Workload::new(&args.workload, global.seed)?;
+    let name = workload.name();
+    let mut workload = Arc::new(workload);
+    let mut a: Vec<Report> = Vec::new();
+    let mut b: Vec<Report> = Vec::new();
+    for round in 1..=args.rounds {
+        let order = if round % 2 == 1 { ["a", "b"] } else { ["b", "a"] };
+        for side in order {
+            let cmd = if side == "a" { &args.a } else { &args.b };
+            let mut report = measure(global, &workload, &Target::Launch(cmd.clone())).await?;
+            report.compare = Some(CompareTag { side, round, cmd: cmd.clone() });
+            println!("{}", report.json());
+            eprintln!("round {round} {}: {}", side.to_uppercase(), one_line(&report));
+            if side == "a" {
+                a.push(report)
+            } else {
+                b.push(report)
+            }
+            // A fresh workload per run, so `--sequential-keys` starts at key 0 each time.
+            workload = Arc::new(Workload::new(&args.workload, global.seed)?);
+        }
+    }
+    eprint!("{}", table(&a, &b));
+    let mut out = Map::new();
+    for m in &METRICS {
+        let per_round = ratios(&values(&a, m), &values(&b, m));
+        let spread = Spread::of(&per_round);
+        out.insert(
+            m.name.into(),
+            json!({
+                "per_round": per_round.iter().map(|&r| round4(r)).collect::<Vec<_>>(),
+                "median": spread.map(|s| round4(s.median)),
+                "min": spread.map(|s| round4(s.min)),
+                "max": spread.map(|s| round4(s.max)),
+            }),
+        );
+    }
+    let params = a.first().map(|r| r.params.clone()).unwrap_or_default();
+    let summary = json!({
+        "compare": { "a": args.a, "b": args.b, "rounds": args.rounds, "workload": name, "params": strip_launch(params) },
+        "ratios": Value::Object(out),
+    });
+    println!("{summary}");
+    Ok(a.iter().chain(&b).all(|r| r.succeeded() > 0))
+}
+
+/// Four decimals of a ratio are more than the noise allows; NaN (no ratio) stays NaN,
+/// which serde_json writes as `null`.
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn values(reports: &[Report], m: &Metric) -> Vec<Option<f64>> {
+    reports.iter().map(m.get).collect()
+}
+
+fn strip_launch(mut params: Map<String, Value>) -> Map<String, Value> {
+    params.remove("launch");
+    params
+}
+
+fn one_line(r: &Report) -> String {
+    let errors: u64 = r.errors.values().sum();
+    format!(
+        "{:.1} req/s, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
+        r.throughput_rps,
+        r.latency_ms.p50,
+        r.latency_ms.p99,
+        r.server_cpu_us_per_op.map_or("-".into(), |u| format!("{u:.1}")),
+        r.server_peak_rss_bytes.unwrap_or(0) as f64 / (1024.0 * 1024.0),
+        r.startup_ms.map_or("-".into(), |s| format!("{s:.0}")),
+    )
+}
+
+/// Per metric: A, B and A/B for each round, then the median, min and max of A/B.
+fn table(a: &[Report], b: &[Report]) -> String {
+    let mut out = format!("{:<16} {:>7} {:>14} {:>14} {:>8}\n", "metric", "round", "A", "B", "A/B");
+    for m in &METRICS {
+        let (va, vb) = (values(a, m), values(b, m));
+        let r = ratios(&va, &vb);
+        for (i, ((x, y), ratio)) in va.iter().zip(&vb).zip(&r).enumerate() {
+            let cell = |v: &Option<f64>| match v {
+                None => "-".to_owned(),
+                Some(v) if v.abs() >= 1e5 => format!("{v:.0}"),
+                Some(v) => format!("{v:.3}"),
+            };
+            let name = if i == 0 { m.name } else { "" };
+            out.push_str(&format!("{name:<16} {:>7} {:>14} {:>14} {ratio:>8.3}\n", i + 1, cell(x), cell(y)));
+        }
+        if let Some(s) = Spread::of(&r) {
+            out.push_str(&format!(
+                "{:<16} {:>7} median {:.3}, min {:.3}, max {:.3}\n",
+                "", "A/B", s.median, s.min, s.max
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Recorder;
+    use std::time::Duration;
+
+    fn report(rps_secs: u64, rss: u64) -> Report {
+        let mut rec = Recorder::default();
+        for _ in 0..100 {
+            rec.ok(Duration::from_millis(1));
+        }
+        let usage = crate::report::ServerUsage {
+            cpu: Duration::from_millis(100),
+            peak_rss_bytes: rss,
+            startup: Duration::from_millis(10),
+        };
+        Report::new("put", Map::new(), &rec, Duration::from_secs(rps_secs), Some(usage))
+    }
+
+    #[test]
+    fn table_shows_each_round_and_the_ratio_spread() {
+        let a = [report(1, 200), report(2, 200)];
+        let b = [report(2, 100), report(2, 100)];
+        let t = table(&a, &b);
+        assert!(t.contains("throughput_rps         1        100.000         50.000    2.000"), "{t}");
+        assert!(t.contains("A/B median 1.500, min 1.000, max 2.000"), "{t}");
+        assert!(t.contains("peak_rss_bytes         1        200.000        100.000    2.000"), "{t}");
+        let big = table(&[report(1, 300_000)], &[report(1, 100_000)]);
+        assert!(big.contains("peak_rss_bytes         1         300000         100000    3.000"), "{big}");
+    }
+}

@@ -1,0 +1,227 @@
+//! `--launch`: a server process started on loopback with a fresh data dir and etcd's
+//! flags, watched through `/proc`, and stopped with SIGTERM.
+//!
+//! The same appended flags start `strata` and etcd 3.4 alike. `ETCD_UNSUPPORTED_ARCH` is
+//! set to Go's name of this architecture, which etcd 3.4 needs to start on arm64 and
+//! which everything else ignores.
+
+use anyhow::{Context, bail};
+use api::etcdserverpb::RangeRequest;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// A launched server. Dropping it kills the process and deletes its directory; [`Server::stop`]
+/// stops it politely first.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pid: u32,
+    /// Holds the data dir and the log; deleted on drop.
+    dir: TempDir,
+    endpoint: String,
+    startup: Duration,
+}
+
+impl Server {
+    /// Starts `cmd` (split on whitespace; no shell quoting) and waits until it serves a
+    /// linearizable Range, at most `timeout`.
+    pub async fn start(cmd: &str, timeout: Duration) -> anyhow::Result<Server> {
+        let mut words = cmd.split_whitespace();
+        let program = words.next().context("--launch needs a command")?;
+        let dir = tempfile::Builder::new().prefix("strata-bench-").tempdir().context("creating a temp dir")?;
+        let (client_url, peer_url) = free_loopback_urls()?;
+        let log = std::fs::File::create(dir.path().join("server.log")).context("creating the server log")?;
+        let mut command = Command::new(program);
+        command
+            .args(words)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("default={peer_url}")])
+            .env("ETCD_UNSUPPORTED_ARCH", go_arch())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().context("sharing the server log")?)
+            .stderr(log)
+            .kill_on_drop(true);
+        let spawned = Instant::now();
+        let child = command.spawn().with_context(|| format!("starting {program}"))?;
+        let pid = child.id().context("the server exited at once")?;
+        let mut server = Server { child, pid, dir, endpoint: client_url, startup: Duration::ZERO };
+        server.wait_ready(spawned, timeout).await?;
+        server.startup = spawned.elapsed();
+        Ok(server)
+    }
+
+    /// Polls with a linearizable Range until one succeeds.
+    async fn wait_ready(&mut self, spawned: Instant, timeout: Duration) -> anyhow::Result<()> {
+        let endpoints = [self.endpoint.clone()];
+        let mut client = None;
+        loop {
+            self.check_running()?;
+            if spawned.elapsed() > timeout {
+                bail!("the server served no linearizable read within {timeout:?}\n{}", self.log_tail());
+            }
+            if client.is_none() {
+                client = client::Client::connect(&endpoints, Duration::from_millis(200)).await.ok();
+            }
+            if let Some(c) = &client {
+                let read = c.range(RangeRequest { key: b"strata-bench-ready".to_vec(), ..Default::default() });
+                if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), read).await {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The client URL it listens on.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// From spawning the process to its first served linearizable read.
+    pub fn startup(&self) -> Duration {
+        self.startup
+    }
+
+    /// An error with the log's tail if the process has exited.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
+        match self.child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => bail!("the server exited ({status}); its log ends with:\n{}", self.log_tail()),
+            Err(e) => Err(e).context("checking the server process"),
+        }
+    }
+
+    /// CPU time the process has used so far, user and system, from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let path = format!("/proc/{}/stat", self.pid);
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let ticks = parse_cpu_ticks(&stat).with_context(|| format!("parsing {path}"))?;
+        Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks_per_sec()? as f64))
+    }
+
+    /// The process's peak resident set size (`VmHWM` in `/proc/<pid>/status`).
+    pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.pid);
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        parse_vmhwm_bytes(&status).with_context(|| format!("no VmHWM in {path}"))
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the process to exit (then kills it); the
+    /// directory is deleted when `self` is dropped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        // Once reaped, the pid may belong to another process: never signal it then.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return Ok(());
+        }
+        let pid = Pid::from_raw(i32::try_from(self.pid).context("pid out of range")?);
+        if kill(pid, Signal::SIGTERM).is_ok()
+            && tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_ok()
+        {
+            return Ok(());
+        }
+        self.child.kill().await.context("killing the server")?;
+        eprintln!("strata-bench: the server ignored SIGTERM for 10 s and was killed");
+        Ok(())
+    }
+
+    /// The last 30 lines of the server's output.
+    pub fn log_tail(&self) -> String {
+        let path: PathBuf = self.dir.path().join("server.log");
+        let log = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// Two `http://127.0.0.1:<port>` URLs on ports free a moment ago.
+fn free_loopback_urls() -> anyhow::Result<(String, String)> {
+    let a = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    let b = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    let url = |l: &TcpListener| l.local_addr().map(|addr| format!("http://{addr}"));
+    Ok((url(&a)?, url(&b)?))
+}
+
+/// Go's `GOARCH` for this machine, what `ETCD_UNSUPPORTED_ARCH` is compared with.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+fn clock_ticks_per_sec() -> anyhow::Result<u64> {
+    use nix::unistd::{SysconfVar, sysconf};
+    let ticks = sysconf(SysconfVar::CLK_TCK).context("sysconf(CLK_TCK)")?.context("CLK_TCK is not defined")?;
+    u64::try_from(ticks).ok().filter(|&t| t > 0).context("CLK_TCK is not positive")
+}
+
+/// `utime + stime` in clock ticks from the text of `/proc/<pid>/stat`. The command name
+/// (field 2) is in parentheses and may hold spaces and parentheses itself, so fields are
+/// counted from the last `)`: utime and stime are fields 14 and 15.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace().skip(11); // field 3 (state) is index 0
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// `VmHWM` (peak RSS) in bytes from the text of `/proc/<pid>/status`, where it is in kB.
+pub fn parse_vmhwm_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let mut words = line["VmHWM:".len()..].split_whitespace();
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => Some(value * 1024),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT: &str = "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 12051 0 3 0 \
+                        1234 567 0 0 20 0 9 0 885123 1049341952 10765 18446744073709551615 1 1 0 0 0 0 0 \
+                        4096 17663 0 0 0 17 1 0 0 0 0 0";
+
+    const STATUS: &str = "Name:\tetcd\nUmask:\t0022\nState:\tS (sleeping)\nPid:\t4242\n\
+                          VmPeak:\t 11218700 kB\nVmSize:\t 11218700 kB\nVmHWM:\t   43960 kB\nVmRSS:\t   43060 kB\nThreads:\t9\n";
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime_counted_after_the_command_name() {
+        assert_eq!(parse_cpu_ticks(STAT), Some(1234 + 567));
+        assert_eq!(parse_cpu_ticks("1 (x) S 1 2"), None, "truncated");
+        assert_eq!(parse_cpu_ticks("no parenthesis"), None);
+    }
+
+    #[test]
+    fn peak_rss_is_vmhwm_in_bytes() {
+        assert_eq!(parse_vmhwm_bytes(STATUS), Some(43960 * 1024));
+        assert_eq!(parse_vmhwm_bytes("VmRSS:\t 1 kB\n"), None);
+        assert_eq!(parse_vmhwm_bytes("VmHWM:\t 12 MB\n"), None, "an unknown unit is not guessed");
+    }
+
+    #[test]
+    fn this_process_can_be_read_the_same_way() {
+        let me = std::process::id();
+        let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).expect("procfs");
+        let status = std::fs::read_to_string(format!("/proc/{me}/status")).expect("procfs");
+        assert!(parse_cpu_ticks(&stat).is_some(), "{stat}");
+        assert!(parse_vmhwm_bytes(&status).is_some_and(|b| b > 0), "{status}");
+        assert!(clock_ticks_per_sec().is_ok());
+    }
+}

@@ -1,0 +1,186 @@
+//! The result of one run: a JSON line for machines (stdout) and a table for people (stderr).
+
+use crate::stats::{LatencyMs, Recorder};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One run's numbers. Latencies and throughput count successful requests only; `requests`
+/// counts every answered (or timed-out) request, `errors` the failed ones by gRPC code.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `put`, `range` or `txn`.
+    pub workload: String,
+    /// The flags that shaped the run.
+    pub params: Map<String, Value>,
+    /// Requests sent and finished, failed ones included.
+    pub requests: u64,
+    /// Failed requests by grpc-go's name of their code.
+    pub errors: BTreeMap<String, u64>,
+    /// `txn` only: updates whose compare failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<u64>,
+    /// Wall time of the measured phase.
+    pub duration_s: f64,
+    /// Successful requests per second.
+    pub throughput_rps: f64,
+    /// Percentiles of successful requests.
+    pub latency_ms: LatencyMs,
+    /// `--launch`: server CPU time (user + system) during the measured phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_s: Option<f64>,
+    /// `--launch`: `server_cpu_s` per successful request, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_op: Option<f64>,
+    /// `--launch`: the server's peak RSS over its whole life (`VmHWM`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_peak_rss_bytes: Option<u64>,
+    /// `--launch`: from spawning the server to its first served linearizable read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_ms: Option<f64>,
+    /// `compare`: which server and round this run was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareTag>,
+}
+
+/// Where a run sits in a `compare`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareTag {
+    /// `a` or `b`.
+    pub side: &'static str,
+    /// 1-based.
+    pub round: u32,
+    /// The launched command.
+    pub cmd: String,
+}
+
+/// What `--launch` measured of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerUsage {
+    /// CPU time during the measured phase.
+    pub cpu: Duration,
+    /// Peak RSS in bytes.
+    pub peak_rss_bytes: u64,
+    /// Spawn to first linearizable read.
+    pub startup: Duration,
+}
+
+impl Report {
+    /// Puts a run's records together.
+    pub fn new(
+        workload: &str,
+        params: Map<String, Value>,
+        recorder: &Recorder,
+        elapsed: Duration,
+        server: Option<ServerUsage>,
+    ) -> Report {
+        let ok = recorder.succeeded();
+        let secs = elapsed.as_secs_f64();
+        Report {
+            workload: workload.to_owned(),
+            params,
+            requests: ok + recorder.failed(),
+            errors: recorder.errors().iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+            conflicts: (workload == "txn").then(|| recorder.conflicts()),
+            duration_s: round3(secs),
+            throughput_rps: round3(if secs > 0.0 { ok as f64 / secs } else { 0.0 }),
+            latency_ms: recorder.latency_ms(),
+            server_cpu_s: server.map(|s| round3(s.cpu.as_secs_f64())),
+            server_cpu_us_per_op: server.and_then(|s| (ok > 0).then(|| round3(s.cpu.as_secs_f64() * 1e6 / ok as f64))),
+            server_peak_rss_bytes: server.map(|s| s.peak_rss_bytes),
+            startup_ms: server.map(|s| round3(s.startup.as_secs_f64() * 1e3)),
+            compare: None,
+        }
+    }
+
+    /// Requests answered without error.
+    pub fn succeeded(&self) -> u64 {
+        self.requests - self.errors.values().sum::<u64>()
+    }
+
+    /// The JSON line.
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).expect("a report is plain data and always serializes")
+    }
+
+    /// The readable table.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(&str, String)> = Vec::new();
+        let errors = if self.errors.is_empty() {
+            "0".to_owned()
+        } else {
+            self.errors.iter().map(|(code, n)| format!("{code} {n}")).collect::<Vec<_>>().join(", ")
+        };
+        rows.push(("requests", format!("{} (errors: {errors})", self.requests)));
+        if let Some(c) = self.conflicts {
+            rows.push(("conflicts", c.to_string()));
+        }
+        rows.push(("duration", format!("{:.3} s", self.duration_s)));
+        rows.push(("throughput", format!("{:.1} req/s", self.throughput_rps)));
+        let l = &self.latency_ms;
+        rows.push((
+            "latency (ms)",
+            format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}", l.p50, l.p90, l.p99, l.p999, l.max),
+        ));
+        if let Some(cpu) = self.server_cpu_s {
+            let per_op = self.server_cpu_us_per_op.map_or("-".to_owned(), |u| format!("{u:.1}"));
+            rows.push(("server cpu", format!("{cpu:.2} s ({per_op} µs/op)")));
+        }
+        if let Some(rss) = self.server_peak_rss_bytes {
+            rows.push(("server peak rss", format!("{:.1} MiB", rss as f64 / (1024.0 * 1024.0))));
+        }
+        if let Some(ms) = self.startup_ms {
+            rows.push(("server startup", format!("{ms:.0} ms")));
+        }
+        let params: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut out = format!("{} {}\n", self.workload, params.join(" "));
+        for (name, value) in rows {
+            out.push_str(&format!("  {name:<16} {value}\n"));
+        }
+        out
+    }
+}
+
+/// Three decimals are plenty and keep the JSON lines short.
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder() -> Recorder {
+        let mut r = Recorder::default();
+        for _ in 0..99 {
+            r.ok(Duration::from_millis(2));
+        }
+        r.error(tonic::Code::Unavailable);
+        r
+    }
+
+    #[test]
+    fn json_has_the_agreed_fields_and_server_fields_only_when_launched() {
+        let report = Report::new("put", Map::new(), &recorder(), Duration::from_secs(2), None);
+        let v: Value = serde_json::from_str(&report.json()).expect("json");
+        assert_eq!(v["requests"], 100);
+        assert_eq!(v["errors"]["Unavailable"], 1);
+        assert_eq!(v["throughput_rps"], 49.5);
+        assert_eq!(v["latency_ms"]["p99"], 2.0);
+        assert!(v.get("server_cpu_s").is_none() && v.get("conflicts").is_none());
+
+        let usage = ServerUsage {
+            cpu: Duration::from_millis(990),
+            peak_rss_bytes: 1 << 20,
+            startup: Duration::from_millis(50),
+        };
+        let report = Report::new("txn", Map::new(), &recorder(), Duration::from_secs(2), Some(usage));
+        let v: Value = serde_json::from_str(&report.json()).expect("json");
+        assert_eq!(v["server_cpu_us_per_op"], 10000.0, "per successful request");
+        assert_eq!(v["server_peak_rss_bytes"], 1 << 20);
+        assert_eq!(v["startup_ms"], 50.0);
+        assert_eq!(v["conflicts"], 0);
+        assert!(report.table().contains("server peak rss  1.0 MiB"), "{}", report.table());
+    }
+}
