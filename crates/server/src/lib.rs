@@ -102,7 +102,17 @@ pub async fn run(
     let kv = KvServer::new(kv_service::KvService::new(member.clone()))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
-    let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new)).boxed();
+    // Small gRPC frames must not wait for Nagle's algorithm to meet the
+    // client's delayed ACK (a 40 ms stall per request otherwise).
+    let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new))
+        .map(|conn| {
+            conn.inspect(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+                }
+            })
+        })
+        .boxed();
     tracing::info!("ready to serve client requests");
     let served = tonic::transport::Server::builder()
         .layer(message_size::MessageSizeLayer)
