@@ -93,10 +93,24 @@ impl RaftLogDb {
     /// whole batch: this is the group commit of concurrent client writes).
     /// An existing entry at the same index is overwritten.
     pub fn append<'a>(&self, entries: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<()> {
+        self.append_with_committed(entries, None)
+    }
+
+    /// [`RaftLogDb::append`], also recording the last committed log id in the
+    /// same durable transaction (so saving it costs no commit of its own).
+    pub fn append_with_committed<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, &'a [u8])>,
+        committed: Option<&[u8]>,
+    ) -> Result<()> {
         self.write(|txn| {
             let mut log = txn.open_table(LOG).map_err(storage("open raft log table"))?;
             for (index, bytes) in entries {
                 log.insert(index, bytes).map_err(storage("append raft log"))?;
+            }
+            if let Some(c) = committed {
+                let mut meta = txn.open_table(LOG_META).map_err(storage("open raft meta table"))?;
+                meta.insert(META_COMMITTED, c).map_err(storage("put raft meta"))?;
             }
             Ok(())
         })

@@ -34,12 +34,15 @@ const HEADER_LEN: usize = 17;
 #[derive(Clone)]
 pub(crate) struct LogStore {
     db: RaftLogDb,
+    /// The committed log id last handed to `save_committed`, written with the
+    /// next append rather than in a transaction of its own.
+    committed: Option<Vec<u8>>,
     _in_use: InUse,
 }
 
 impl LogStore {
     pub(crate) fn new(db: RaftLogDb, in_use: InUse) -> LogStore {
-        LogStore { db, _in_use: in_use }
+        LogStore { db, committed: None, _in_use: in_use }
     }
 }
 
@@ -154,15 +157,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         blocking(move || db.save_vote(&bytes)).await
     }
 
-    /// Saved without an fsync (see [`RaftLogDb::save_committed`]): it only
-    /// shortens the re-apply at start-up, it is not needed for safety.
+    /// Kept in memory and written with the next append: it only shortens the
+    /// re-apply at start-up, it is not needed for safety, and a redb commit of
+    /// its own per batch cost more CPU than the rest of the log write.
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        let bytes = committed.as_ref().map(encode_json).transpose()?;
-        self.db.save_committed(bytes.as_deref()).map_err(io_err)
+        self.committed = committed.as_ref().map(encode_json).transpose()?;
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
-        decode_json(self.db.committed().map_err(io_err)?)
+        match &self.committed {
+            Some(bytes) => decode_json(Some(bytes.clone())),
+            None => decode_json(self.db.committed().map_err(io_err)?),
+        }
     }
 
     /// Writes the whole batch in one durable redb transaction, then reports it
@@ -180,7 +187,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map(|e| Ok((e.log_id.index, encode_entry(&e)?)))
             .collect::<io::Result<Vec<(u64, Vec<u8>)>>>()?;
         let db = self.db.clone();
-        blocking(move || db.append(rows.iter().map(|(i, b)| (*i, b.as_slice())))).await?;
+        let committed = self.committed.clone();
+        blocking(move || db.append_with_committed(rows.iter().map(|(i, b)| (*i, b.as_slice())), committed.as_deref()))
+            .await?;
         callback.io_completed(Ok(()));
         Ok(())
     }
