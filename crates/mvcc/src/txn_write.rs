@@ -133,6 +133,26 @@ impl<'s> TxnWrite<'s> {
         Ok(Committed { rev, changes: self.changes })
     }
 
+    /// Ends this transaction's revision without committing the backend
+    /// transaction, and continues with the next revision in it. Readers see
+    /// nothing of either until the last transaction of the chain ends with
+    /// [`TxnWrite::end`], which commits them all at once: the apply loop
+    /// turns a run of committed Raft entries into one storage commit this way.
+    pub fn chain(mut self, consistent_index: &[u8]) -> Result<(Committed, TxnWrite<'s>)> {
+        self.txn.put_meta(MetaKey::ConsistentIndex, consistent_index)?;
+        let rev = self.rev();
+        let committed = Committed { rev, changes: std::mem::take(&mut self.changes) };
+        let next = TxnWrite {
+            store: self.store,
+            _writer: self._writer,
+            txn: self.txn,
+            begin_rev: rev,
+            changes: Vec::new(),
+            force_durable: self.force_durable,
+        };
+        Ok((committed, next))
+    }
+
     fn next_rev(&self) -> Revision {
         Revision::new(self.begin_rev + 1, self.changes.len() as i64)
     }

@@ -10,7 +10,7 @@ use crate::error::ApplyError;
 /// so an implementation that loses its last commits (non-durable commits and a
 /// crash) simply gets those entries again.
 ///
-/// Calls may block (they run on Tokio's blocking pool).
+/// Calls may block briefly: they run on the state machine's task.
 pub trait Apply: Send + Sync + 'static {
     /// The opaque `raft_state` blob stored by the last successful
     /// `apply`/`apply_meta` (None on a fresh member).
@@ -24,4 +24,30 @@ pub trait Apply: Send + Sync + 'static {
 
     /// Records `raft_state` for a blank or membership entry (no effect on user data).
     fn apply_meta(&self, index: u64, raft_state: &[u8]) -> Result<(), ApplyError>;
+
+    /// Applies a run of committed entries, in order, returning one response
+    /// per entry (empty for blank and membership entries). Raft answers the
+    /// proposers only after this returns, so an implementation may make the
+    /// whole run visible and durable at once (one storage commit instead of
+    /// one per entry), as long as each entry's effect and its `raft_state`
+    /// are stored together. The default applies them one by one.
+    fn apply_batch(&self, entries: &[BatchEntry<'_>]) -> Result<Vec<Vec<u8>>, ApplyError> {
+        entries
+            .iter()
+            .map(|e| match e.data {
+                Some(data) => self.apply(e.index, data, &e.raft_state),
+                None => self.apply_meta(e.index, &e.raft_state).map(|()| Vec::new()),
+            })
+            .collect()
+    }
+}
+
+/// One entry of [`Apply::apply_batch`].
+#[derive(Debug)]
+pub struct BatchEntry<'a> {
+    pub index: u64,
+    /// The proposed request; `None` for a blank or membership entry.
+    pub data: Option<&'a [u8]>,
+    /// The Raft state after this entry (see [`Apply::apply`]).
+    pub raft_state: Vec<u8>,
 }

@@ -47,6 +47,6 @@ mod raft_state;
 mod state_machine;
 mod type_config;
 
-pub use apply::Apply;
+pub use apply::{Apply, BatchEntry};
 pub use error::{ApplyError, RaftError, Result, WriteError};
 pub use node::{RaftConfig, RaftNode};

@@ -14,7 +14,7 @@ use futures::{Stream, StreamExt};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 
-use crate::apply::Apply;
+use crate::apply::{Apply, BatchEntry};
 use crate::error::io_err;
 use crate::node::InUse;
 use crate::raft_state::RaftState;
@@ -51,31 +51,33 @@ impl StateMachine {
     }
 }
 
-/// Applies `chunk` in log order; stops at the first failure, which is fatal.
+/// Applies `chunk` in log order with one [`Apply::apply_batch`] call, then
+/// publishes the applied index and answers the proposers. A failure is fatal.
 fn apply_chunk(
     apply: &dyn Apply,
     state: &mut RaftState,
     applied_index: &AtomicU64,
     chunk: Vec<EntryResponder>,
 ) -> Result<(), String> {
-    for (entry, responder) in chunk {
-        let index = entry.log_id.index;
-        let response = match entry.payload {
-            EntryPayload::Normal(req) => {
-                let blob = state.encode(&entry.log_id);
-                apply.apply(index, &req.0, &blob).map_err(|e| e.to_string())?
-            }
-            EntryPayload::Blank => {
-                apply.apply_meta(index, &state.encode(&entry.log_id)).map_err(|e| e.to_string())?;
-                Vec::new()
-            }
+    let Some(last) = chunk.last().map(|(e, _)| e.log_id.index) else { return Ok(()) };
+    let mut batch = Vec::with_capacity(chunk.len());
+    for (entry, _) in &chunk {
+        let data = match &entry.payload {
+            EntryPayload::Normal(req) => Some(req.0.as_slice()),
+            EntryPayload::Blank => None,
             EntryPayload::Membership(m) => {
-                *state = RaftState::new(StoredMembership::new(Some(entry.log_id), m))?;
-                apply.apply_meta(index, &state.encode(&entry.log_id)).map_err(|e| e.to_string())?;
-                Vec::new()
+                *state = RaftState::new(StoredMembership::new(Some(entry.log_id), m.clone()))?;
+                None
             }
         };
-        applied_index.store(index, Ordering::Release);
+        batch.push(BatchEntry { index: entry.log_id.index, data, raft_state: state.encode(&entry.log_id) });
+    }
+    let responses = apply.apply_batch(&batch).map_err(|e| e.to_string())?;
+    if responses.len() != chunk.len() {
+        return Err(format!("apply_batch answered {} of {} entries", responses.len(), chunk.len()));
+    }
+    applied_index.store(last, Ordering::Release);
+    for ((_, responder), response) in chunk.into_iter().zip(responses) {
         if let Some(responder) = responder {
             responder.send(response);
         }

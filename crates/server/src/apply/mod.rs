@@ -34,6 +34,28 @@ impl Applier {
         Applier { store, compactions }
     }
 
+    /// Applies one request in `w` and encodes the answer for the proposer.
+    fn apply_one(&self, w: &mut mvcc::TxnWrite<'_>, data: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+        let result = match InternalRaftRequest::decode(data) {
+            Ok(req) => self.dispatch(&mut View::Write(w), &req),
+            Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),
+        };
+        if let Err(EtcdError::Internal(msg)) = &result
+            && w.has_changes()
+        {
+            // Half a transaction is in the index: do not commit it.
+            return Err(raft::ApplyError::new(msg.clone()));
+        }
+        let out = match result {
+            Ok(response) => ApplyResult { response: Some(response), error: None },
+            Err(e) => ApplyResult {
+                response: None,
+                error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }),
+            },
+        };
+        Ok(out.encode_to_vec())
+    }
+
     fn dispatch(&self, view: &mut View<'_, '_>, req: &InternalRaftRequest) -> EtcdResult<Response> {
         if let Some(p) = &req.put {
             kv::check_put(view, p)?;
@@ -64,25 +86,28 @@ impl raft::Apply for Applier {
 
     fn apply(&self, _index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
         let mut w = self.store.write().map_err(fatal)?;
-        let result = match InternalRaftRequest::decode(data) {
-            Ok(req) => self.dispatch(&mut View::Write(&mut w), &req),
-            Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),
-        };
-        if let Err(EtcdError::Internal(msg)) = &result
-            && w.has_changes()
-        {
-            // Half a transaction is in the index: do not commit it.
-            return Err(raft::ApplyError::new(msg.clone()));
-        }
+        let out = self.apply_one(&mut w, data)?;
         w.end(raft_state).map_err(fatal)?;
-        let out = match result {
-            Ok(response) => ApplyResult { response: Some(response), error: None },
-            Err(e) => ApplyResult {
-                response: None,
-                error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }),
-            },
-        };
-        Ok(out.encode_to_vec())
+        Ok(out)
+    }
+
+    /// One storage commit for the whole run: each entry is a revision of its
+    /// own ([`mvcc::TxnWrite::chain`]), all become visible together.
+    fn apply_batch(&self, entries: &[raft::BatchEntry<'_>]) -> Result<Vec<Vec<u8>>, raft::ApplyError> {
+        let mut w = self.store.write().map_err(fatal)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            out.push(match e.data {
+                Some(data) => self.apply_one(&mut w, data)?,
+                None => Vec::new(),
+            });
+            if i + 1 == entries.len() {
+                w.end(&e.raft_state).map_err(fatal)?;
+                break;
+            }
+            w = w.chain(&e.raft_state).map_err(fatal)?.1;
+        }
+        Ok(out)
     }
 
     fn apply_meta(&self, _index: u64, raft_state: &[u8]) -> Result<(), raft::ApplyError> {
