@@ -22,8 +22,10 @@
 //! ```
 
 mod error;
+mod key_range;
 
 pub use error::{Error, Result, go_code_name};
+pub use key_range::prefix_end;
 
 use api::etcdserverpb::kv_client::KvClient;
 use api::etcdserverpb::{

@@ -61,34 +61,10 @@ impl Range {
         let mut range_end = Vec::new();
         if self.prefix_len > 0 {
             key.truncate(self.prefix_len);
-            range_end = prefix_end(&key);
+            range_end = client::prefix_end(&key);
         }
         let serializable = self.consistency == Consistency::Serializable;
         c.kv.range(RangeRequest { key, range_end, serializable, ..Default::default() }).await?;
         Ok(Done::Ok)
-    }
-}
-
-/// The end of the range of keys starting with `prefix`, as etcd's `clientv3.GetPrefixRangeEnd`.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_end_increments_the_last_byte_below_ff() {
-        assert_eq!(prefix_end(b"000042"), b"000043");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff"), b"\0");
     }
 }
