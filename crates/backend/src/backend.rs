@@ -72,7 +72,7 @@ impl Backend {
 
 /// A consistent read-only view.
 pub struct ReadTxn {
-    txn: redb::ReadTransaction,
+    pub(crate) txn: redb::ReadTransaction,
 }
 
 impl ReadTxn {
@@ -141,7 +141,7 @@ impl ReadTxn {
 
 /// The write transaction. Dropping it without [`WriteTxn::commit`] aborts.
 pub struct WriteTxn {
-    txn: redb::WriteTransaction,
+    pub(crate) txn: redb::WriteTransaction,
 }
 
 impl WriteTxn {

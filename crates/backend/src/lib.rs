@@ -1,10 +1,10 @@
 //! backend: the only crate that names redb.
 //!
 //! It owns the two files of a member's data dir — `member/state.redb` (the
-//! state machine: the `key` and `meta` tables of [`schema`]) and
+//! state machine: the `key`, `meta` and `lease` tables of [`schema`]) and
 //! `member/raft.redb` (the Raft log, [`RaftLogDb`]) — and nothing above it
 //! sees a redb type. It knows byte layouts of table *keys* only as far as
-//! ordering needs; what a value means belongs to `mvcc` and `raft`.
+//! ordering needs; what a value means belongs to `mvcc`, `lease` and `raft`.
 //!
 //! ```no_run
 //! use backend::{Backend, MetaKey};
@@ -16,6 +16,7 @@
 //! ```
 mod backend;
 mod error;
+mod lease_table;
 mod raft_log;
 pub mod schema;
 

@@ -15,6 +15,13 @@ pub(crate) const KEY: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::
 /// Meta key name → value. Names are listed in [`MetaKey`].
 pub(crate) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
 
+/// Lease id (8 bytes, the id's two's-complement bits big-endian, as etcd's
+/// `lease` bucket) → protobuf-encoded `leasepb.Lease` (encoded by the `lease`
+/// crate). Added without a [`SCHEMA_VERSION`] bump: the change is backward
+/// compatible, since a file written before the table existed reads as having
+/// no leases, and redb leaves a table it is not asked about untouched.
+pub(crate) const LEASE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("lease");
+
 /// The version of this layout; bumped with an upgrade path on every change.
 pub const SCHEMA_VERSION: u64 = 1;
 
