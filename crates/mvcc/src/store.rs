@@ -125,6 +125,36 @@ impl Store {
         Ok(TxnRead::new(self.clone(), rev, txn))
     }
 
+    /// Every change with `from <= mod_revision <= to`, in revision order, read
+    /// from the backend (a watcher catching up). A change whose `version` is 0
+    /// is a deletion (its `KeyValue` carries only the key and `mod_revision`).
+    /// Fails with [`Error::Compacted`] if `from` is below the compacted revision.
+    pub fn history(&self, from: i64, to: i64) -> Result<Vec<KeyValue>> {
+        let txn = {
+            let _index = self.index();
+            let compacted = self.compact_rev();
+            if from < compacted {
+                return Err(Error::Compacted { requested: from, compacted });
+            }
+            self.inner.backend.begin_read()?
+        };
+        let mut out = Vec::new();
+        let mut corrupt = None;
+        let start = Revision::new(from, 0).to_bytes(false);
+        let end = Revision::new(to.saturating_add(1), 0).to_bytes(false);
+        txn.scan_revisions(&start, Some(&end), |k, v| {
+            match KeyValue::decode(v) {
+                Some(kv) => out.push(kv),
+                None => corrupt = Some(k.to_vec()),
+            }
+            corrupt.is_none()
+        })?;
+        match corrupt {
+            Some(rev_key) => Err(Error::Corrupt { rev_key }),
+            None => Ok(out),
+        }
+    }
+
     /// Starts the write transaction (waits for the previous one to end).
     pub fn write(&self) -> Result<TxnWrite<'_>> {
         let guard = self.writer();

@@ -93,6 +93,13 @@ pub struct Config {
     /// Committed entries between two Raft snapshots.
     #[arg(long = "snapshot-count", env = "ETCD_SNAPSHOT_COUNT", default_value_t = 100_000)]
     pub snapshot_count: u64,
+    /// Period of progress notifications to watchers that asked for them.
+    #[arg(
+        long = "experimental-watch-progress-notify-interval",
+        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
+        default_value = "10m"
+    )]
+    pub watch_progress_notify_interval: String,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long = "log-level", env = "ETCD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -124,6 +131,16 @@ impl Config {
     /// The data dir, defaulting to `<name>.strata`.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.strata", self.name)))
+    }
+
+    /// The watch progress interval; etcd raises values below 100 ms to 100 ms.
+    pub fn watch_progress_notify_interval(&self) -> Result<Duration, ConfigError> {
+        let d = parse_go_duration(&self.watch_progress_notify_interval).ok_or_else(|| ConfigError::Invalid {
+            flag: "experimental-watch-progress-notify-interval",
+            value: self.watch_progress_notify_interval.clone(),
+            reason: "not a duration".into(),
+        })?;
+        Ok(d.max(Duration::from_millis(100)))
     }
 
     /// Checks the values etcd checks at start-up.

@@ -25,16 +25,18 @@ mod kv_service;
 pub mod member;
 mod message_size;
 pub mod validate;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use api::etcdserverpb::kv_server::KvServer;
+use api::etcdserverpb::watch_server::WatchServer;
 use backend::Backend;
 use futures::StreamExt;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
 
 pub use config::Config;
@@ -82,13 +84,15 @@ pub async fn run(
     let (store, resume) = mvcc::Store::open(backend)?;
 
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
-    let (finished_tx, finished_rx) = watch::channel(if resume.is_some() { -1 } else { store.compact_rev() });
+    let (finished_tx, finished_rx) =
+        tokio::sync::watch::channel(if resume.is_some() { -1 } else { store.compact_rev() });
     if let Some(job) = resume {
         let _ = jobs_tx.send(job);
     }
     let compactor = tokio::spawn(compactor::run(store.clone(), jobs_rx, finished_tx, cfg.compaction_batch_limit));
 
-    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx));
+    let hub = watch::WatchHub::new(store.rev());
+    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx, hub.clone()));
     let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
     raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
@@ -100,6 +104,10 @@ pub async fn run(
     let syncer = tokio::spawn(sync_periodically(store.clone()));
 
     let kv = KvServer::new(kv_service::KvService::new(member.clone()))
+        .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
+        .max_encoding_message_size(usize::MAX);
+    let progress_every = cfg.watch_progress_notify_interval()?;
+    let watch = WatchServer::new(watch::WatchService::new(member.clone(), hub, progress_every))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
     // Small gRPC frames must not wait for Nagle's algorithm to meet the
@@ -117,6 +125,7 @@ pub async fn run(
     let served = tonic::transport::Server::builder()
         .layer(message_size::MessageSizeLayer)
         .add_service(kv)
+        .add_service(watch)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 

@@ -15,23 +15,27 @@ use api::etcdserverpb::{CompactionResponse, InternalRaftRequest, ResponseHeader}
 use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
 use mvcc::Store;
 use prost::Message;
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
 
 pub use kv::range;
 pub use txn::{is_read_only, is_serializable, txn};
-pub use view::View;
+pub use view::{View, to_pb};
 
 use crate::error::{EtcdError, EtcdResult};
+use crate::watch::WatchHub;
 
 /// Applies committed entries; see the module doc.
 pub struct Applier {
     store: Store,
     compactions: mpsc::UnboundedSender<mvcc::Compaction>,
+    hub: Arc<WatchHub>,
 }
 
 impl Applier {
-    pub fn new(store: Store, compactions: mpsc::UnboundedSender<mvcc::Compaction>) -> Applier {
-        Applier { store, compactions }
+    pub fn new(store: Store, compactions: mpsc::UnboundedSender<mvcc::Compaction>, hub: Arc<WatchHub>) -> Applier {
+        Applier { store, compactions, hub }
     }
 
     /// Applies one request in `w` and encodes the answer for the proposer.
@@ -87,7 +91,8 @@ impl raft::Apply for Applier {
     fn apply(&self, _index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
         let mut w = self.store.write().map_err(fatal)?;
         let out = self.apply_one(&mut w, data)?;
-        w.end(raft_state).map_err(fatal)?;
+        let committed = w.end(raft_state).map_err(fatal)?;
+        self.hub.publish(vec![committed]);
         Ok(out)
     }
 
@@ -96,17 +101,22 @@ impl raft::Apply for Applier {
     fn apply_batch(&self, entries: &[raft::BatchEntry<'_>]) -> Result<Vec<Vec<u8>>, raft::ApplyError> {
         let mut w = self.store.write().map_err(fatal)?;
         let mut out = Vec::with_capacity(entries.len());
+        let mut committed = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             out.push(match e.data {
                 Some(data) => self.apply_one(&mut w, data)?,
                 None => Vec::new(),
             });
             if i + 1 == entries.len() {
-                w.end(&e.raft_state).map_err(fatal)?;
+                committed.push(w.end(&e.raft_state).map_err(fatal)?);
                 break;
             }
-            w = w.chain(&e.raft_state).map_err(fatal)?.1;
+            let (c, next) = w.chain(&e.raft_state).map_err(fatal)?;
+            committed.push(c);
+            w = next;
         }
+        // Watchers hear of the run once it is visible to readers.
+        self.hub.publish(committed);
         Ok(out)
     }
 

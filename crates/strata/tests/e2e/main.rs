@@ -11,6 +11,7 @@ mod etcdctl_flow;
 mod kv_client;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;
+mod watch;
 
 use testkit::Member;
 
