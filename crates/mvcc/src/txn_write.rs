@@ -52,6 +52,12 @@ impl<'s> TxnWrite<'s> {
         self.store.compact_rev()
     }
 
+    /// The backend transaction underneath, for state that must commit with
+    /// this revision but is not key history (the lessor's `lease` table).
+    pub fn backend_txn(&mut self) -> &mut WriteTxn {
+        &mut self.txn
+    }
+
     /// Whether the transaction has changed anything yet.
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()

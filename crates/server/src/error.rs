@@ -29,6 +29,10 @@ pub enum EtcdError {
     FutureRev,
     #[error("etcdserver: requested lease not found")]
     LeaseNotFound,
+    #[error("etcdserver: lease already exists")]
+    LeaseExists,
+    #[error("etcdserver: too large lease TTL")]
+    TtlTooLarge,
     #[error("etcdserver: no leader")]
     NoLeader,
     #[error("etcdserver: leader changed")]
@@ -50,7 +54,8 @@ impl EtcdError {
             EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge => {
                 Code::InvalidArgument
             }
-            Compacted | FutureRev => Code::OutOfRange,
+            Compacted | FutureRev | TtlTooLarge => Code::OutOfRange,
+            LeaseExists => Code::FailedPrecondition,
             LeaseNotFound => Code::NotFound,
             NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
             Internal(_) => Code::Internal,
@@ -79,6 +84,17 @@ impl From<mvcc::Error> for EtcdError {
         match e {
             mvcc::Error::Compacted { .. } => EtcdError::Compacted,
             mvcc::Error::FutureRev { .. } => EtcdError::FutureRev,
+            other => EtcdError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<lease::Error> for EtcdError {
+    fn from(e: lease::Error) -> EtcdError {
+        match e {
+            lease::Error::NotFound { .. } | lease::Error::Expired { .. } => EtcdError::LeaseNotFound,
+            lease::Error::AlreadyExists { .. } => EtcdError::LeaseExists,
+            lease::Error::TtlTooLarge { .. } => EtcdError::TtlTooLarge,
             other => EtcdError::Internal(other.to_string()),
         }
     }

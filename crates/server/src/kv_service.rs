@@ -57,10 +57,6 @@ impl Kv for KvService {
     async fn put(&self, req: Request<PutRequest>) -> Result<GrpcResponse<PutResponse>, Status> {
         let p = req.into_inner();
         validate::put(&p)?;
-        if p.lease != 0 {
-            // TODO(issue 4): leases; until then no lease exists.
-            return Err(EtcdError::LeaseNotFound.into());
-        }
         let irr = InternalRaftRequest { put: Some(p), ..Default::default() };
         match self.member.propose(irr).await? {
             Response::Put(mut resp) => {
@@ -98,7 +94,7 @@ impl Kv for KvService {
                 }
                 self.member.store.read().map_err(EtcdError::from)?
             };
-            apply::txn(&mut View::Read(&read), &t)?
+            apply::txn(&mut View::Read(&read), &t, &|_| false)?
         } else {
             let irr = InternalRaftRequest { txn: Some(t), ..Default::default() };
             match self.member.propose(irr).await? {

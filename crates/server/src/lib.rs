@@ -22,6 +22,8 @@ pub mod config;
 pub mod error;
 pub mod identity;
 mod kv_service;
+mod lease_service;
+pub mod leases;
 pub mod member;
 mod message_size;
 pub mod validate;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::etcdserverpb::kv_server::KvServer;
+use api::etcdserverpb::lease_server::LeaseServer;
 use api::etcdserverpb::watch_server::WatchServer;
 use backend::Backend;
 use futures::StreamExt;
@@ -59,6 +62,8 @@ pub enum ServerError {
     Mvcc(#[from] mvcc::Error),
     #[error("raft: {0}")]
     Raft(#[from] raft::RaftError),
+    #[error("lease: {0}")]
+    Lease(String),
     #[error("serving client requests: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -92,7 +97,10 @@ pub async fn run(
     let compactor = tokio::spawn(compactor::run(store.clone(), jobs_rx, finished_tx, cfg.compaction_batch_limit));
 
     let hub = watch::WatchHub::new(store.rev());
-    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx, hub.clone()));
+    // etcd's minimum lease TTL: ceil(1.5 × election timeout).
+    let min_ttl_secs = (cfg.election_timeout_ms * 3).div_ceil(2000) as i64;
+    let leases = Arc::new(leases::Leases::restore(&store, min_ttl_secs)?);
+    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx, hub.clone(), leases.clone()));
     let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
     raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
@@ -100,7 +108,10 @@ pub async fn run(
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
 
     let limits = Limits { max_request_bytes: cfg.max_request_bytes, max_txn_ops: cfg.max_txn_ops };
-    let member = Arc::new(Member::new(store.clone(), node.clone(), ids, limits, finished_rx));
+    // A single member leads from here on; its lessor starts counting.
+    leases.lessor().promote(leases.now(), std::time::Duration::from_millis(cfg.election_timeout_ms));
+    let member = Arc::new(Member::new(store.clone(), leases, node.clone(), ids, limits, finished_rx));
+    let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
     let syncer = tokio::spawn(sync_periodically(store.clone()));
 
     let kv = KvServer::new(kv_service::KvService::new(member.clone()))
@@ -126,11 +137,13 @@ pub async fn run(
         .layer(message_size::MessageSizeLayer)
         .add_service(kv)
         .add_service(watch)
+        .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 
     tracing::info!("stopping member");
     syncer.abort();
+    expirer.abort();
     compactor.abort();
     node.shutdown().await;
     let synced = store.sync();

@@ -2,6 +2,7 @@
 //! the operations every service needs: propose, read index, fill a header.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub struct Limits {
 /// A running member.
 pub struct Member {
     pub store: Store,
+    pub leases: Arc<crate::leases::Leases>,
     pub raft: RaftNode,
     pub member_id: u64,
     pub cluster_id: u64,
@@ -39,6 +41,7 @@ pub struct Member {
 impl Member {
     pub fn new(
         store: Store,
+        leases: Arc<crate::leases::Leases>,
         raft: RaftNode,
         ids: (u64, u64),
         limits: Limits,
@@ -46,6 +49,7 @@ impl Member {
     ) -> Member {
         Member {
             store,
+            leases,
             raft,
             member_id: ids.0,
             cluster_id: ids.1,
@@ -107,6 +111,8 @@ fn error_from_apply(code: i32, message: &str) -> EtcdError {
         EtcdError::FutureRev,
         EtcdError::LeaseNotFound,
         EtcdError::DuplicateKey,
+        EtcdError::LeaseExists,
+        EtcdError::TtlTooLarge,
     ];
     known
         .into_iter()

@@ -82,15 +82,14 @@ pub fn range(view: &View<'_, '_>, r: &RangeRequest) -> EtcdResult<RangeResponse>
 
 /// The checks etcd makes before a put changes anything: a lease must exist,
 /// and `ignore_value`/`ignore_lease` need a previous version of the key.
-pub fn check_put(view: &View<'_, '_>, p: &PutRequest) -> EtcdResult<()> {
+pub fn check_put(view: &View<'_, '_>, p: &PutRequest, lease_exists: &dyn Fn(i64) -> bool) -> EtcdResult<()> {
     if p.ignore_value || p.ignore_lease {
         let rr = view.range(KeyRange::Single(&p.key), RangeOptions::default())?;
         if rr.kvs.is_empty() {
             return Err(EtcdError::KeyNotFound);
         }
     }
-    if p.lease != 0 {
-        // TODO(issue 4): look the lease up in the lessor.
+    if p.lease != 0 && !lease_exists(p.lease) {
         return Err(EtcdError::LeaseNotFound);
     }
     Ok(())

@@ -11,7 +11,9 @@ mod kv;
 mod txn;
 mod view;
 
-use api::etcdserverpb::{CompactionResponse, InternalRaftRequest, ResponseHeader};
+use api::etcdserverpb::{
+    CompactionResponse, InternalRaftRequest, LeaseGrantResponse, LeaseRevokeResponse, ResponseHeader,
+};
 use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
 use mvcc::Store;
 use prost::Message;
@@ -24,6 +26,7 @@ pub use txn::{is_read_only, is_serializable, txn};
 pub use view::{View, to_pb};
 
 use crate::error::{EtcdError, EtcdResult};
+use crate::leases::Leases;
 use crate::watch::WatchHub;
 
 /// Applies committed entries; see the module doc.
@@ -31,11 +34,17 @@ pub struct Applier {
     store: Store,
     compactions: mpsc::UnboundedSender<mvcc::Compaction>,
     hub: Arc<WatchHub>,
+    leases: Arc<Leases>,
 }
 
 impl Applier {
-    pub fn new(store: Store, compactions: mpsc::UnboundedSender<mvcc::Compaction>, hub: Arc<WatchHub>) -> Applier {
-        Applier { store, compactions, hub }
+    pub fn new(
+        store: Store,
+        compactions: mpsc::UnboundedSender<mvcc::Compaction>,
+        hub: Arc<WatchHub>,
+        leases: Arc<Leases>,
+    ) -> Applier {
+        Applier { store, compactions, hub, leases }
     }
 
     /// Applies one request in `w` and encodes the answer for the proposer.
@@ -62,14 +71,14 @@ impl Applier {
 
     fn dispatch(&self, view: &mut View<'_, '_>, req: &InternalRaftRequest) -> EtcdResult<Response> {
         if let Some(p) = &req.put {
-            kv::check_put(view, p)?;
+            kv::check_put(view, p, &|id| self.leases.exists(id))?;
             return Ok(Response::Put(kv::put(view, p)?));
         }
         if let Some(d) = &req.delete_range {
             return Ok(Response::DeleteRange(kv::delete_range(view, d)?));
         }
         if let Some(t) = &req.txn {
-            return Ok(Response::Txn(txn::txn(view, t)?));
+            return Ok(Response::Txn(txn::txn(view, t, &|id| self.leases.exists(id))?));
         }
         if let Some(c) = &req.compaction {
             let job = view.writer()?.compact(c.revision)?;
@@ -78,6 +87,27 @@ impl Applier {
             let _ = self.compactions.send(job);
             let header = Some(ResponseHeader { revision: view.rev(), ..ResponseHeader::default() });
             return Ok(Response::Compaction(CompactionResponse { header }));
+        }
+        if let Some(g) = &req.lease_grant {
+            let now = self.leases.now();
+            let info = self.leases.lessor().grant(view.writer()?.backend_txn(), g.id, g.ttl, now)?;
+            let header = Some(ResponseHeader { revision: view.rev(), ..ResponseHeader::default() });
+            return Ok(Response::LeaseGrant(LeaseGrantResponse {
+                header,
+                id: info.id,
+                ttl: info.ttl_secs,
+                error: String::new(),
+            }));
+        }
+        if let Some(r) = &req.lease_revoke {
+            let w = view.writer()?;
+            let keys = self.leases.lessor().revoke(w.backend_txn(), r.id)?;
+            // Every attached key goes in this one revision.
+            for key in &keys {
+                w.delete_range(mvcc::KeyRange::Single(key))?;
+            }
+            let header = Some(ResponseHeader { revision: view.rev(), ..ResponseHeader::default() });
+            return Ok(Response::LeaseRevoke(LeaseRevokeResponse { header }));
         }
         Err(EtcdError::Internal("unknown raft request".into()))
     }
@@ -92,6 +122,7 @@ impl raft::Apply for Applier {
         let mut w = self.store.write().map_err(fatal)?;
         let out = self.apply_one(&mut w, data)?;
         let committed = w.end(raft_state).map_err(fatal)?;
+        self.leases.observe(&committed.changes);
         self.hub.publish(vec![committed]);
         Ok(out)
     }
@@ -108,10 +139,14 @@ impl raft::Apply for Applier {
                 None => Vec::new(),
             });
             if i + 1 == entries.len() {
-                committed.push(w.end(&e.raft_state).map_err(fatal)?);
+                let c = w.end(&e.raft_state).map_err(fatal)?;
+                self.leases.observe(&c.changes);
+                committed.push(c);
                 break;
             }
             let (c, next) = w.chain(&e.raft_state).map_err(fatal)?;
+            // Attach before the next entry: it may revoke the lease.
+            self.leases.observe(&c.changes);
             committed.push(c);
             w = next;
         }

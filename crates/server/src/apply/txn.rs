@@ -31,13 +31,13 @@ pub fn is_serializable(t: &TxnRequest) -> bool {
 
 /// Runs a txn: evaluates every compare on the state before it, checks the
 /// operations of the chosen branches, then executes them.
-pub fn txn(view: &mut View<'_, '_>, t: &TxnRequest) -> EtcdResult<TxnResponse> {
+pub fn txn(view: &mut View<'_, '_>, t: &TxnRequest, lease_exists: &dyn Fn(i64) -> bool) -> EtcdResult<TxnResponse> {
     let mut path = Vec::new();
     compare_to_path(view, t, &mut path)?;
     // Nothing may fail after the first write: the index and the backend
     // transaction cannot be rolled back halfway.
     let begin_rev = view.rev();
-    check_ops(view, t, &path, &mut 0, begin_rev)?;
+    check_ops(view, t, &path, &mut 0, begin_rev, lease_exists)?;
     let mut at = 0;
     let mut resp = exec(view, t, &path, &mut at)?;
     resp.header = Some(ResponseHeader { revision: view.rev(), ..ResponseHeader::default() });
@@ -116,17 +116,24 @@ fn compare_kv(c: &Compare, target: CompareTarget, kv: &mvcc::KeyValue) -> bool {
 
 /// etcd's `checkRequests` with `checkPut` and `checkRange`, on the branches
 /// the compares chose.
-fn check_ops(view: &View<'_, '_>, t: &TxnRequest, path: &[bool], at: &mut usize, rev: i64) -> EtcdResult<()> {
+fn check_ops(
+    view: &View<'_, '_>,
+    t: &TxnRequest,
+    path: &[bool],
+    at: &mut usize,
+    rev: i64,
+    lease_exists: &dyn Fn(i64) -> bool,
+) -> EtcdResult<()> {
     let ok = path[*at];
     *at += 1;
     for op in branch(t, ok) {
         match &op.request {
-            Some(Request::RequestPut(p)) => kv::check_put(view, p)?,
+            Some(Request::RequestPut(p)) => kv::check_put(view, p, lease_exists)?,
             Some(Request::RequestRange(r)) if r.revision > rev => return Err(EtcdError::FutureRev),
             Some(Request::RequestRange(r)) if r.revision > 0 && r.revision < view.compact_rev() => {
                 return Err(EtcdError::Compacted);
             }
-            Some(Request::RequestTxn(inner)) => check_ops(view, inner, path, at, rev)?,
+            Some(Request::RequestTxn(inner)) => check_ops(view, inner, path, at, rev, lease_exists)?,
             _ => {}
         }
     }

@@ -86,7 +86,7 @@ fn unknown_flags_and_bad_values_fail_start() {
 async fn services_not_built_yet_answer_unimplemented() {
     let m = strata(&[]);
     let mut c = client(&m).await;
-    let (code, _) = status(c.lease_grant(10, None).await.expect_err("lease"));
+    let (code, _) = status(c.member_list().await.expect_err("cluster"));
     assert_eq!(code, Code::Unimplemented);
     let (code, _) = status(c.status().await.expect_err("maintenance"));
     assert_eq!(code, Code::Unimplemented);

@@ -9,6 +9,7 @@ mod differential;
 mod durability;
 mod etcdctl_flow;
 mod kv_client;
+mod lease;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;
 mod watch;

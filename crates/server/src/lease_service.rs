@@ -1,0 +1,165 @@
+//! The `etcdserverpb.Lease` gRPC service. Grants and revokes go through Raft;
+//! keep-alives, time-to-live and the list are answered by this member's
+//! lessor, which is the leader's (a single member is always leader; issue 6
+//! forwards them when it is not).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use api::etcdserverpb::lease_server::Lease;
+use api::etcdserverpb::{
+    InternalRaftRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, ResponseHeader,
+};
+use api::stratapb::apply_result::Response as Applied;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::EtcdError;
+use crate::member::Member;
+
+/// The Lease service over one member.
+#[derive(Clone)]
+pub struct LeaseService {
+    member: Arc<Member>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl LeaseService {
+    pub fn new(member: Arc<Member>) -> LeaseService {
+        // Ids mix the member id with a counter seeded from the clock, as
+        // etcd's request-id generator does, so restarts do not reuse them.
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        LeaseService { member, next_id: Arc::new(AtomicU64::new(seed)) }
+    }
+
+    fn fresh_id(&self) -> i64 {
+        loop {
+            let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let id = ((self.member.member_id << 40) ^ n) as i64 & i64::MAX;
+            if id != 0 && !self.member.leases.exists(id) {
+                return id;
+            }
+        }
+    }
+
+    fn header(&self) -> Option<ResponseHeader> {
+        let mut h = Some(ResponseHeader { revision: self.member.store.rev(), ..ResponseHeader::default() });
+        self.member.fill_header(&mut h);
+        h
+    }
+}
+
+type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Lease for LeaseService {
+    type LeaseKeepAliveStream = KeepAliveStream;
+
+    async fn lease_grant(&self, req: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
+        let mut g = req.into_inner();
+        if g.id == 0 {
+            g.id = self.fresh_id();
+        }
+        let irr = InternalRaftRequest { lease_grant: Some(g), ..Default::default() };
+        match self.member.propose(irr).await? {
+            Applied::LeaseGrant(mut resp) => {
+                self.member.fill_header(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
+        }
+    }
+
+    async fn lease_revoke(&self, req: Request<LeaseRevokeRequest>) -> Result<Response<LeaseRevokeResponse>, Status> {
+        let r = req.into_inner();
+        if !self.member.leases.exists(r.id) {
+            return Err(EtcdError::LeaseNotFound.into());
+        }
+        let irr = InternalRaftRequest { lease_revoke: Some(r), ..Default::default() };
+        match self.member.propose(irr).await? {
+            Applied::LeaseRevoke(mut resp) => {
+                self.member.fill_header(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
+        }
+    }
+
+    async fn lease_keep_alive(
+        &self,
+        req: Request<Streaming<LeaseKeepAliveRequest>>,
+    ) -> Result<Response<KeepAliveStream>, Status> {
+        let mut inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(16);
+        let svc = self.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(k)) = inbound.next().await {
+                let leases = &svc.member.leases;
+                let now = leases.now();
+                // An unknown or already expired lease answers TTL 0, as etcd's does.
+                let ttl = leases.lessor().renew(k.id, now).unwrap_or(0);
+                let resp = LeaseKeepAliveResponse { header: svc.header(), id: k.id, ttl };
+                if tx.send(Ok(resp)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn lease_time_to_live(
+        &self,
+        req: Request<LeaseTimeToLiveRequest>,
+    ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let r = req.into_inner();
+        let leases = &self.member.leases;
+        let info = leases.lessor().time_to_live(r.id, leases.now(), r.keys);
+        let resp = match info {
+            Some(i) => LeaseTimeToLiveResponse {
+                header: self.header(),
+                id: r.id,
+                ttl: i.remaining_secs,
+                granted_ttl: i.ttl_secs,
+                keys: i.keys,
+            },
+            None => LeaseTimeToLiveResponse { header: self.header(), id: r.id, ttl: -1, ..Default::default() },
+        };
+        Ok(Response::new(resp))
+    }
+
+    async fn lease_leases(&self, _req: Request<LeaseLeasesRequest>) -> Result<Response<LeaseLeasesResponse>, Status> {
+        let mut ids = self.member.leases.lessor().leases();
+        ids.sort_unstable();
+        let leases = ids.into_iter().map(|id| LeaseStatus { id }).collect();
+        Ok(Response::new(LeaseLeasesResponse { header: self.header(), leases }))
+    }
+}
+
+/// Proposes a revoke for every expired lease, through Raft (never deleting
+/// keys directly), every [`lease::EXPIRY_CHECK_INTERVAL`].
+pub async fn revoke_expired(member: Arc<Member>) {
+    let mut tick = tokio::time::interval(lease::EXPIRY_CHECK_INTERVAL);
+    loop {
+        tick.tick().await;
+        let expired = {
+            let leases = &member.leases;
+            let now = leases.now();
+            leases.lessor().expired(now, lease::EXPIRED_BATCH_LIMIT)
+        };
+        for id in expired {
+            let irr = InternalRaftRequest { lease_revoke: Some(LeaseRevokeRequest { id }), ..Default::default() };
+            match member.propose(irr).await {
+                Ok(_) | Err(EtcdError::LeaseNotFound) => {}
+                Err(e) => {
+                    tracing::warn!(lease = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease")
+                }
+            }
+        }
+    }
+}
