@@ -13,6 +13,7 @@ mod lease;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;
 mod watch;
+mod watch_model;
 
 use testkit::Member;
 
