@@ -134,6 +134,7 @@ impl Stream_ {
             no_put: c.filters.contains(&FILTER_NOPUT),
             no_delete: c.filters.contains(&FILTER_NODELETE),
             progress_notify: c.progress_notify,
+            fragment_limit: c.fragment.then_some(self.svc.member.limits.max_request_bytes + 512 * 1024),
         };
         let created = WatchResponse { header: self.header(current), watch_id: id, created: true, ..Default::default() };
         if !self.send(created).await {

@@ -31,6 +31,9 @@ pub struct Spec {
     pub no_put: bool,
     pub no_delete: bool,
     pub progress_notify: bool,
+    /// With `fragment`, responses larger than this are split (etcd:
+    /// `--max-request-bytes` + 512 KiB).
+    pub fragment_limit: Option<usize>,
 }
 
 pub type Outbox = mpsc::Sender<Result<WatchResponse, Status>>;
@@ -89,8 +92,10 @@ pub async fn run(
                     Some(ResponseHeader { revision: if replay { latest } else { rc.rev }, ..Default::default() });
                 member.fill_header(&mut header);
                 let resp = WatchResponse { header, watch_id: spec.id, events, ..WatchResponse::default() };
-                if out.send(Ok(resp)).await.is_err() {
-                    return;
+                for part in fragments(resp, spec.fragment_limit) {
+                    if out.send(Ok(part)).await.is_err() {
+                        return;
+                    }
                 }
             }
             next = to + 1;
@@ -108,6 +113,30 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Splits a response whose encoding exceeds `limit` into several, each but the
+/// last flagged `fragment`, each holding at least one event (etcd's
+/// `sendFragments`). Without a limit the response goes whole.
+fn fragments(resp: WatchResponse, limit: Option<usize>) -> Vec<WatchResponse> {
+    use prost::Message;
+    let Some(limit) = limit else { return vec![resp] };
+    if resp.encoded_len() <= limit || resp.events.len() < 2 {
+        return vec![resp];
+    }
+    let template = WatchResponse { events: Vec::new(), ..resp.clone() };
+    let mut parts = Vec::new();
+    let mut current = template.clone();
+    for event in resp.events {
+        let size = current.encoded_len() + event.encoded_len() + 8;
+        if !current.events.is_empty() && size > limit {
+            current.fragment = true;
+            parts.push(std::mem::replace(&mut current, template.clone()));
+        }
+        current.events.push(event);
+    }
+    parts.push(current);
+    parts
 }
 
 /// The changes of `from..=to`, grouped by revision.

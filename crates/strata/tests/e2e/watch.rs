@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchFilterType, WatchOptions, WatchResponse, WatchStream};
 
+use futures::StreamExt;
+
 use crate::{client, strata};
 
 async fn next(stream: &mut WatchStream) -> WatchResponse {
@@ -146,4 +148,52 @@ async fn txn_events_arrive_in_one_response_and_future_start_waits() {
         ],
         "revision 2 is before the start; revision 3's events come together in sub-revision order"
     );
+}
+
+#[tokio::test]
+async fn large_responses_are_fragmented_on_request() {
+    use api::etcdserverpb::watch_client::WatchClient;
+    use api::etcdserverpb::{WatchCreateRequest, WatchRequest, watch_request::RequestUnion};
+    let m = strata(&[]);
+    let mut c = client(&m).await;
+    for i in 0..5 {
+        c.put(format!("big/{i}"), vec![b'x'; 1_000_000], None).await.expect("put 1 MB");
+    }
+    let create = |fragment| WatchRequest {
+        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+            key: b"big/".to_vec(),
+            range_end: b"big0".to_vec(),
+            prev_kv: true,
+            fragment,
+            ..Default::default()
+        })),
+    };
+    let mut raw = WatchClient::connect(format!("http://{}", m.endpoint())).await.expect("connect");
+    raw = raw.max_decoding_message_size(64 << 20);
+    let mut whole = raw.watch(futures_stream(create(false))).await.expect("watch").into_inner();
+    let mut split = raw.watch(futures_stream(create(true))).await.expect("watch").into_inner();
+    assert!(whole.message().await.expect("ok").expect("created").created);
+    assert!(split.message().await.expect("ok").expect("created").created);
+    // One revision whose five delete events carry ~1 MB previous values each.
+    c.delete("big/", Some(etcd_client::DeleteOptions::new().with_prefix())).await.expect("delete");
+    let one = whole.message().await.expect("ok").expect("events");
+    assert_eq!((one.events.len(), one.fragment), (5, false), "without the flag the response goes whole");
+    let mut flags = Vec::new();
+    let mut events = 0;
+    while events < 5 {
+        let part = split.message().await.expect("ok").expect("fragment");
+        events += part.events.len();
+        flags.push(part.fragment);
+    }
+    assert_eq!(events, 5);
+    assert!(flags.len() >= 2, "split into {} responses", flags.len());
+    assert_eq!(flags.last(), Some(&false), "the last fragment is unflagged");
+    assert!(flags[..flags.len() - 1].iter().all(|f| *f), "the others are flagged: {flags:?}");
+}
+
+/// A request stream that sends `first` and then stays open.
+fn futures_stream(
+    first: api::etcdserverpb::WatchRequest,
+) -> impl futures::Stream<Item = api::etcdserverpb::WatchRequest> {
+    futures::stream::iter([first]).chain(futures::stream::pending())
 }
