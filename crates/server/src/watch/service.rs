@@ -46,10 +46,30 @@ impl Watch for WatchService {
     type WatchStream = WatchStream;
 
     async fn watch(&self, req: Request<Streaming<WatchRequest>>) -> Result<Response<WatchStream>, Status> {
+        // clientv3's WithRequireLeader: a stream that must not outlive the leader.
+        let require_leader = req.metadata().get("hasleader").is_some_and(|v| v.as_bytes() == b"true");
+        if require_leader && self.member.raft.leader().is_none() {
+            return Err(Status::unavailable("etcdserver: no leader"));
+        }
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        if require_leader {
+            tokio::spawn(close_without_leader(self.member.clone(), tx.clone()));
+        }
         let stream = Stream_ { svc: self.clone(), out: tx, watchers: HashMap::new(), next_id: 0 };
         tokio::spawn(stream.serve(req.into_inner()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// Ends a require-leader stream with etcd's error once the member has no leader.
+async fn close_without_leader(member: Arc<Member>, out: Outbox) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    while !out.is_closed() {
+        tick.tick().await;
+        if member.raft.leader().is_none() {
+            let _ = out.send(Err(Status::unavailable("etcdserver: no leader"))).await;
+            return;
+        }
     }
 }
 

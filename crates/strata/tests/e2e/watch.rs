@@ -197,3 +197,21 @@ fn futures_stream(
 ) -> impl futures::Stream<Item = api::etcdserverpb::WatchRequest> {
     futures::stream::iter([first]).chain(futures::stream::pending())
 }
+
+#[tokio::test]
+async fn require_leader_streams_are_served_while_there_is_a_leader() {
+    use api::etcdserverpb::watch_client::WatchClient;
+    use api::etcdserverpb::{WatchCreateRequest, WatchRequest, watch_request::RequestUnion};
+    let m = strata(&[]);
+    let mut raw = WatchClient::connect(format!("http://{}", m.endpoint())).await.expect("connect");
+    let create = WatchRequest {
+        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+            key: b"x".to_vec(),
+            ..Default::default()
+        })),
+    };
+    let mut req = tonic::Request::new(futures_stream(create));
+    req.metadata_mut().insert("hasleader", "true".parse().expect("metadata"));
+    let mut stream = raw.watch(req).await.expect("a member with a leader accepts the stream").into_inner();
+    assert!(stream.message().await.expect("ok").expect("created").created);
+}
