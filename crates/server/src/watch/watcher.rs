@@ -80,16 +80,24 @@ pub async fn run(
                     return;
                 }
             };
-            // Replaying the past carries the current revision in the header,
-            // live events their own (etcd does the same).
+            // Catching up (more than one revision pending) sends the events of
+            // up to CATCH_UP_REVISIONS revisions in one response with the
+            // current revision in its header, as etcd's unsynced watchers do;
+            // a watcher in step gets one response per revision, headed by it.
             let replay = latest > next;
+            let mut batches: Vec<(i64, Vec<Event>)> = Vec::new();
             for rc in revisions {
                 let events = events_of(&spec, &member, &rc);
                 if events.is_empty() {
                     continue;
                 }
-                let mut header =
-                    Some(ResponseHeader { revision: if replay { latest } else { rc.rev }, ..Default::default() });
+                match batches.last_mut() {
+                    Some((_, batch)) if replay => batch.extend(events),
+                    _ => batches.push((if replay { latest } else { rc.rev }, events)),
+                }
+            }
+            for (revision, events) in batches {
+                let mut header = Some(ResponseHeader { revision, ..Default::default() });
                 member.fill_header(&mut header);
                 let resp = WatchResponse { header, watch_id: spec.id, events, ..WatchResponse::default() };
                 for part in fragments(resp, spec.fragment_limit) {
