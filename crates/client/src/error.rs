@@ -32,6 +32,10 @@ pub enum Error {
         /// The status message, e.g. "etcdserver: mvcc: required revision has been compacted".
         message: String,
     },
+    /// A bidirectional stream (watch, lease keep-alive) has ended, so nothing more can
+    /// be sent on it; its last response or error says why.
+    #[error("stream closed")]
+    StreamClosed,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -39,7 +43,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
-        Error::Rpc { code: status.code(), message: status.message().to_owned() }
+        Error::Rpc { code: go_code(&status), message: status.message().to_owned() }
+    }
+}
+
+/// The code grpc-go would have given: a connection that breaks under a call (the member
+/// went away) is `Unavailable` there, the code etcd's clients retry on; tonic reports it
+/// as `Unknown` with an HTTP/2 error that has no reset reason.
+fn go_code(status: &tonic::Status) -> tonic::Code {
+    if status.code() == tonic::Code::Unknown && status.message().starts_with("h2 protocol error: ") {
+        tonic::Code::Unavailable
+    } else {
+        status.code()
     }
 }
 
@@ -96,6 +111,13 @@ mod tests {
         let e = Error::from(tonic::Status::out_of_range("etcdserver: mvcc: required revision has been compacted"));
         assert_eq!(e.to_string(), "etcdserver: mvcc: required revision has been compacted");
         assert_eq!(e.code(), Some(tonic::Code::OutOfRange));
+    }
+
+    #[test]
+    fn a_broken_connection_is_unavailable() {
+        let e = Error::from(tonic::Status::unknown("h2 protocol error: error reading a body from connection"));
+        assert_eq!(e.code(), Some(tonic::Code::Unavailable));
+        assert_eq!(Error::from(tonic::Status::unknown("other")).code(), Some(tonic::Code::Unknown));
     }
 
     #[test]

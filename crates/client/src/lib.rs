@@ -1,11 +1,13 @@
-//! `client`: a thin async client for etcd's v3 KV API, over the gRPC stubs generated in
-//! `api`. It talks to Strata and to etcd alike.
+//! `client`: a thin async client for etcd's v3 KV, Watch and Lease APIs, over the gRPC
+//! stubs generated in `api`. It talks to Strata and to etcd alike.
 //!
-//! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn) and
-//! turning a `tonic::Status` into [`Error`]. It deliberately adds nothing on top of the
-//! wire messages: requests and responses are the generated `api::etcdserverpb` types, and
-//! there is no retry, balancing, auth or TLS yet. Callers put their own deadline around a
-//! call (`tokio::time::timeout`), as etcdctl's `--command-timeout` does.
+//! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn),
+//! opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]) and turning a
+//! `tonic::Status` into [`Error`]. It deliberately adds nothing on top of the wire
+//! messages: requests and responses are the generated `api::etcdserverpb` types, and
+//! there is no retry, watch resumption, keep-alive scheduling, balancing, auth or TLS.
+//! Callers put their own deadline around a call (`tokio::time::timeout`), as etcdctl's
+//! `--command-timeout` does.
 //!
 //! ```no_run
 //! # async fn example() -> client::Result<()> {
@@ -21,11 +23,16 @@
 //! # }
 //! ```
 
+mod duplex;
 mod error;
 mod key_range;
+mod lease;
+mod watch;
 
 pub use error::{Error, Result, go_code_name};
 pub use key_range::prefix_end;
+pub use lease::LeaseKeepAlive;
+pub use watch::Watcher;
 
 use api::etcdserverpb::kv_client::KvClient;
 use api::etcdserverpb::{
@@ -40,6 +47,7 @@ use tonic::transport::{Channel, Endpoint};
 pub struct Client {
     channel: Channel,
     endpoint: String,
+    require_leader: bool,
 }
 
 impl Client {
@@ -52,7 +60,7 @@ impl Client {
             let endpoint = endpoint(ep)?.connect_timeout(dial_timeout).timeout(Duration::from_secs(3600));
             match tokio::time::timeout(dial_timeout, endpoint.connect()).await {
                 Ok(Ok(channel)) => {
-                    return Ok(Client { channel, endpoint: ep.clone() });
+                    return Ok(Client { channel, endpoint: ep.clone(), require_leader: false });
                 }
                 Ok(Err(e)) => last = format!("{ep}: {}", source_chain(&e)),
                 Err(_) => last = format!("{ep}: dial timeout"),
@@ -64,6 +72,15 @@ impl Client {
     /// The endpoint this client is connected to, as it was given.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Whether the watch and keep-alive streams this client opens carry etcd's
+    /// require-leader metadata (clientv3's `WithRequireLeader`, which etcdctl sets on
+    /// both): a member without a leader then closes them with "etcdserver: no leader"
+    /// instead of leaving them silent. Unary calls are not affected.
+    pub fn require_leader(mut self, yes: bool) -> Client {
+        self.require_leader = yes;
+        self
     }
 
     /// The generated KV stub on this connection, for calls this type does not wrap.

@@ -1,7 +1,7 @@
 //! The command line: etcdctl's global flags and environment variables, cobra's command
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
-use crate::command::{compaction, del, get, put, txn};
+use crate::command::{compaction, del, get, lease, put, txn, watch};
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +37,10 @@ pub enum Command {
     Txn(txn::TxnArgs),
     /// Compacts the event history in etcd
     Compaction(compaction::CompactionArgs),
+    /// Watches events stream on keys or prefixes
+    Watch(watch::WatchArgs),
+    /// Lease related commands
+    Lease(lease::LeaseArgs),
     /// Prints the version of stratactl
     Version,
 }
@@ -124,12 +128,13 @@ const VALUE_FLAGS: &[&str] = &[
 
 /// Parses `args` (program name first) into a [`Cli`]. `Ok(None)` means help was printed.
 pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
+    let os_args = args.clone();
     if let Some(i) = command_index(&args) {
         let typed = args[i].to_string_lossy().into_owned();
         let name = resolve(&typed).inspect_err(|e| {
             eprintln!("Error: {}\nRun 'stratactl --help' for usage.", e.message);
         })?;
-        if !matches!(name, "get" | "put" | "del" | "txn" | "compaction" | "version" | "help") {
+        if !matches!(name, "get" | "put" | "del" | "txn" | "compaction" | "watch" | "lease" | "version" | "help") {
             return Err(CtlError::error(format!("stratactl does not implement \"{name}\" yet")));
         }
         args[i] = name.into();
@@ -144,7 +149,10 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
         Err(e) => return Err(clap_error(&e)),
     };
     check_env_conflicts(&matches)?;
-    let cli = Cli::from_arg_matches(&matches).map_err(|e| clap_error(&e))?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| clap_error(&e))?;
+    if let Some(Command::Watch(w)) = &mut cli.command {
+        w.os_args = os_args;
+    }
     if cli.command.is_none() {
         let _ = Cli::command().print_help();
         return Ok(None);
@@ -244,7 +252,7 @@ pub fn clap_error(e: &clap::Error) -> CtlError {
         Some(ContextValue::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let flag = |s: String| s.split([' ', '=']).next().unwrap_or_default().to_owned();
+    let flag = |s: String| s.split([' ', '=', '[']).next().unwrap_or_default().to_owned();
     let msg = match e.kind() {
         ErrorKind::UnknownArgument => {
             let arg = ctx(ContextKind::InvalidArg);
@@ -328,6 +336,11 @@ mod tests {
         assert_eq!(
             e.message,
             r#"invalid argument "x" for "--rev" flag: strconv.ParseInt: parsing "x": invalid syntax"#
+        );
+        let e = parse(os(&["x", "lease", "timetolive", "1", "--keys=maybe"])).expect_err("bad bool");
+        assert_eq!(
+            e.message,
+            r#"invalid argument "maybe" for "--keys" flag: strconv.ParseBool: parsing "maybe": invalid syntax"#
         );
     }
 }

@@ -14,6 +14,8 @@ pub enum ExitCode {
     InvalidInput = 3,
     /// 4: a valid flag with an unsupported value (output format, sort order, …).
     BadFeature = 4,
+    /// 5: the server canceled the watch.
+    Interrupted = 5,
     /// 128: wrong arguments.
     BadArgs = 128,
 }
@@ -26,6 +28,9 @@ pub struct CtlError {
     pub code: ExitCode,
     /// The text after `Error: `.
     pub message: String,
+    /// The command has already said what went wrong (etcdctl's bare `os.Exit`): exit
+    /// with `code` and print nothing.
+    pub quiet: bool,
 }
 
 impl CtlError {
@@ -51,7 +56,12 @@ impl CtlError {
 
     /// Any code with `message`.
     pub fn new(code: ExitCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), quiet: false }
+    }
+
+    /// Exit with `code` without printing anything more.
+    pub fn quiet(code: ExitCode) -> Self {
+        Self { code, message: String::new(), quiet: true }
     }
 }
 

@@ -125,6 +125,38 @@ fn unescape(chars: &mut std::str::CharIndices<'_>, out: &mut Vec<u8>) -> Option<
     Some(())
 }
 
+/// Go's `%016x` of an int64, which is how etcdctl prints lease ids: lower-case hex
+/// zero-padded to 16 characters, a negative value as its sign and magnitude.
+pub fn hex016(v: i64) -> String {
+    if v < 0 { format!("-{:015x}", v.unsigned_abs()) } else { format!("{v:016x}") }
+}
+
+/// A Go string as `encoding/json` writes it: invalid UTF-8 replaced by U+FFFD, `<`, `>`
+/// and `&` escaped for HTML, control characters other than `\n`, `\r` and `\t` as
+/// `\u00XX`.
+pub fn json_string(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for c in String::from_utf8_lossy(bytes).chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Go's `strconv.ParseInt(s, radix, 64)`, with its error text.
 pub fn parse_int(s: &str, radix: u32) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -203,6 +235,21 @@ mod tests {
         assert_eq!(unquote_prefix(r#""open"#), None);
         assert_eq!(unquote_prefix(r#""bad\q""#), None);
         assert_eq!(unquote_prefix("plain"), None);
+    }
+
+    #[test]
+    fn hex016_pads_like_go() {
+        assert_eq!(hex016(0x1234), "0000000000001234");
+        assert_eq!(hex016(0x3fb3a20a86435420), "3fb3a20a86435420");
+        assert_eq!(hex016(-1), "-000000000000001");
+        assert_eq!(hex016(i64::MIN), "-8000000000000000");
+    }
+
+    #[test]
+    fn json_strings_escape_like_encoding_json() {
+        assert_eq!(json_string(b""), r#""""#);
+        assert_eq!(json_string(b"a\"b\\<&>\n\x01"), r#""a\"b\\\u003c\u0026\u003e\n\u0001""#);
+        assert_eq!(json_string(b"\xff"), "\"\u{fffd}\"");
     }
 
     #[test]

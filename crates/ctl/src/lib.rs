@@ -6,7 +6,7 @@
 //! does not reimplement the wire protocol (that is the `client` crate) nor imitate
 //! etcdctl's Go client log lines on stderr.
 //!
-//! So far: `get`, `put`, `del`, `txn`, `compaction` and `version`.
+//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease` and `version`.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:
@@ -31,14 +31,16 @@ where
     T: Into<OsString>,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let stdin = std::io::stdin();
-    let mut stdin = stdin.lock();
+    // Not `stdin().lock()`: `watch -i` reads the process's stdin on a thread of its own.
+    let mut stdin = std::io::BufReader::new(std::io::stdin());
     let mut stdout = std::io::stdout();
     let mut io = Io { stdin: &mut stdin, stdout: &mut stdout };
     match run_with(args, &mut io) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("{e}");
+            if !e.quiet {
+                eprintln!("{e}");
+            }
             e.code as i32
         }
     }

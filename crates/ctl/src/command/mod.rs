@@ -5,9 +5,11 @@
 pub mod compaction;
 pub mod del;
 pub mod get;
+pub mod lease;
 pub mod put;
 pub mod txn;
 pub mod version;
+pub mod watch;
 
 use crate::cli::{Command, GlobalFlags};
 use crate::error::{CtlError, Result};
@@ -15,7 +17,8 @@ use std::future::Future;
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-/// Where a command reads its input and writes its output.
+/// Where a command reads its input and writes its output. (`watch -i` reads the
+/// process's stdin itself: see `watch::interactive`.)
 pub struct Io<'a> {
     /// Standard input (put values, txn requests).
     pub stdin: &'a mut dyn BufRead,
@@ -39,6 +42,8 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Del(a) => del::run(global, a, io).await,
         Command::Txn(a) => txn::run(global, a, io).await,
         Command::Compaction(a) => compaction::run(global, a, io).await,
+        Command::Watch(a) => watch::run(global, a, io).await,
+        Command::Lease(a) => lease::run(global, a, io).await,
         Command::Version => {
             version::run(io);
             Ok(())

@@ -1,9 +1,12 @@
 //! `-w fields`: one `"Name" : value` line per field (`printer_fields.go`); strings are
 //! Go-quoted (`%q`), numbers and booleans as `fmt.Println` prints them.
 
+use crate::command::watch::WatchUpdate;
 use crate::gosyntax::quote;
+use crate::printer::simple::event_type;
 use api::etcdserverpb::{
-    DeleteRangeResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op::Response,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use std::fmt::Display;
@@ -67,6 +70,56 @@ pub fn txn(out: &mut Vec<u8>, r: &TxnResponse) {
             Some(Response::ResponseRange(r)) => get(out, r),
             other => field(out, "Unknown", quote(format!("{other:?}").as_bytes())),
         }
+    }
+}
+
+/// `watch`: the header, then per event its type, the previous kv and the kv.
+pub fn watch(out: &mut Vec<u8>, r: &WatchUpdate) {
+    header(out, Some(&r.header));
+    for e in r.events.iter().flatten() {
+        field(out, "Type", event_type(e.r#type));
+        if let Some(prev) = &e.prev_kv {
+            kv(out, "Prev", prev);
+        }
+        kv(out, "", e.kv.as_ref().unwrap_or(&KeyValue::default()));
+    }
+}
+
+/// `lease grant`.
+pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse) {
+    header(out, r.header.as_ref());
+    field(out, "ID", r.id);
+    field(out, "TTL", r.ttl);
+}
+
+/// `lease revoke`.
+pub fn lease_revoke(out: &mut Vec<u8>, r: &LeaseRevokeResponse) {
+    header(out, r.header.as_ref());
+}
+
+/// `lease keep-alive`.
+pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
+    header(out, r.header.as_ref());
+    field(out, "ID", r.id);
+    field(out, "TTL", r.ttl);
+}
+
+/// `lease timetolive`: the keys are listed whenever the response has them.
+pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse) {
+    header(out, r.header.as_ref());
+    field(out, "ID", r.id);
+    field(out, "TTL", r.ttl);
+    field(out, "GrantedTTL", r.granted_ttl);
+    for k in &r.keys {
+        field(out, "Key", quote(k));
+    }
+}
+
+/// `lease list`.
+pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
+    header(out, r.header.as_ref());
+    for l in &r.leases {
+        field(out, "ID", l.id);
     }
 }
 

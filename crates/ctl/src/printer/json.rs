@@ -4,10 +4,14 @@
 //! declaration order, and oneofs as Go interface fields named after the Go type
 //! (`{"Response":{"ResponsePut":{…}}}`).
 
+use crate::command::watch::WatchUpdate;
+use crate::gosyntax::json_string;
 use api::etcdserverpb::{
-    DeleteRangeResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, TxnResponse, response_op::Response,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, TxnResponse,
+    response_op::Response,
 };
-use api::mvccpb::KeyValue;
+use api::mvccpb::{Event, KeyValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -59,6 +63,11 @@ impl Obj {
         self.0.push('}');
         self.0
     }
+}
+
+/// A field that is never omitted (no `omitempty` in its tag, or no tag at all).
+fn always(obj: Obj, name: &str, v: impl ToString) -> Obj {
+    obj.raw(name, &v.to_string())
 }
 
 /// Appends `json` and a newline, as `fmt.Println` does.
@@ -120,6 +129,76 @@ pub fn txn(r: &TxnResponse) -> String {
         .bool("succeeded", r.succeeded)
         .list("responses", r.responses.iter().map(response_op).collect())
         .finish()
+}
+
+/// clientv3's `WatchResponse` (`watch`): Go field names without json tags, so nothing is
+/// omitted; `Events` is `null` for the response that reports a closed stream, `[]` when
+/// a response from the member has none.
+pub fn watch(r: &WatchUpdate) -> String {
+    let events = match &r.events {
+        Some(events) => format!("[{}]", events.iter().map(event).collect::<Vec<_>>().join(",")),
+        None => "null".to_owned(),
+    };
+    let obj = Obj::default().raw("Header", &header(&r.header)).raw("Events", &events);
+    let obj = always(obj, "CompactRevision", r.compact_revision);
+    always(always(obj, "Canceled", r.canceled), "Created", r.created).finish()
+}
+
+/// `mvccpb.Event`; PUT is 0, so its type is omitted.
+fn event(e: &Event) -> String {
+    Obj::default()
+        .int("type", i64::from(e.r#type))
+        .opt("kv", e.kv.as_ref().map(kv))
+        .opt("prev_kv", e.prev_kv.as_ref().map(kv))
+        .finish()
+}
+
+/// clientv3's lease responses embed `*pb.ResponseHeader`, and encoding/json promotes
+/// the fields of an embedded struct: the header's fields open the object, unnested.
+fn embedded_header(h: Option<&ResponseHeader>) -> Obj {
+    match h {
+        Some(h) => Obj::default()
+            .uint("cluster_id", h.cluster_id)
+            .uint("member_id", h.member_id)
+            .int("revision", h.revision)
+            .uint("raft_term", h.raft_term),
+        None => Obj::default(),
+    }
+}
+
+/// clientv3's `LeaseGrantResponse` (`lease grant`).
+pub fn lease_grant(r: &LeaseGrantResponse) -> String {
+    let obj = always(always(embedded_header(r.header.as_ref()), "ID", r.id), "TTL", r.ttl);
+    obj.raw("Error", &json_string(r.error.as_bytes())).finish()
+}
+
+/// `LeaseRevokeResponse` (`lease revoke`), the protobuf struct itself.
+pub fn lease_revoke(r: &LeaseRevokeResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).finish()
+}
+
+/// clientv3's `LeaseKeepAliveResponse` (`lease keep-alive`).
+pub fn lease_keep_alive(r: &LeaseKeepAliveResponse) -> String {
+    always(always(embedded_header(r.header.as_ref()), "ID", r.id), "TTL", r.ttl).finish()
+}
+
+/// clientv3's `LeaseTimeToLiveResponse` (`lease timetolive`): lower-case tags without
+/// `omitempty`; no keys is Go's nil slice, `null`.
+pub fn lease_time_to_live(r: &LeaseTimeToLiveResponse) -> String {
+    let keys = if r.keys.is_empty() {
+        "null".to_owned()
+    } else {
+        let quoted: Vec<String> = r.keys.iter().map(|k| format!("\"{}\"", STANDARD.encode(k))).collect();
+        format!("[{}]", quoted.join(","))
+    };
+    let obj = always(embedded_header(r.header.as_ref()), "id", r.id);
+    always(always(obj, "ttl", r.ttl), "granted-ttl", r.granted_ttl).raw("keys", &keys).finish()
+}
+
+/// clientv3's `LeaseLeasesResponse` (`lease list`); its slice is never nil.
+pub fn lease_leases(r: &LeaseLeasesResponse) -> String {
+    let leases: Vec<String> = r.leases.iter().map(|l| format!("{{\"id\":{}}}", l.id)).collect();
+    embedded_header(r.header.as_ref()).raw("leases", &format!("[{}]", leases.join(","))).finish()
 }
 
 /// `ResponseOp`: the oneof is an interface field without a json tag, so it is named

@@ -6,8 +6,12 @@ pub mod json;
 pub mod protobuf;
 pub mod simple;
 
+use crate::command::watch::WatchUpdate;
 use crate::error::{CtlError, Result};
-use api::etcdserverpb::{DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse};
+use api::etcdserverpb::{
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, PutResponse, RangeResponse, TxnResponse,
+};
 
 /// A `--write-out` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,4 +122,86 @@ impl Printer {
         }
         Ok(())
     }
+
+    /// `watch`, once per response delivered to the watcher. Like etcdctl, an unsupported
+    /// format fails here, at the first response, not before.
+    pub fn watch(&self, out: &mut Vec<u8>, r: &WatchUpdate) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::watch(out, r, self.kv_style()),
+            Format::Json => json::line(out, json::watch(r)),
+            Format::Fields => fields::watch(out, r),
+            Format::Protobuf => protobuf::watch(out, r),
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// `lease grant`.
+    pub fn lease_grant(&self, out: &mut Vec<u8>, r: &LeaseGrantResponse) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::lease_grant(out, r),
+            Format::Json => json::line(out, json::lease_grant(r)),
+            Format::Fields => fields::lease_grant(out, r),
+            Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// `lease revoke <id>`. clientv3's `LeaseRevokeResponse` is a defined type over the
+    /// protobuf struct, which drops its methods: etcdctl cannot marshal it.
+    pub fn lease_revoke(&self, out: &mut Vec<u8>, id: i64, r: &LeaseRevokeResponse) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::lease_revoke(out, id),
+            Format::Json => json::line(out, json::lease_revoke(r)),
+            Format::Fields => fields::lease_revoke(out, r),
+            Format::Protobuf => {
+                return Err(CtlError::bad_feature(format!(
+                    "marshal unsupported for type clientv3.LeaseRevokeResponse ({{{}}})",
+                    protobuf::header_text(r.header.as_ref())
+                )));
+            }
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// `lease keep-alive`, once per renewal.
+    pub fn lease_keep_alive(&self, out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::lease_keep_alive(out, r),
+            Format::Json => json::line(out, json::lease_keep_alive(r)),
+            Format::Fields => fields::lease_keep_alive(out, r),
+            Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// `lease timetolive [--keys]`.
+    pub fn lease_time_to_live(&self, out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse, keys: bool) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::lease_time_to_live(out, r, keys),
+            Format::Json => json::line(out, json::lease_time_to_live(r)),
+            Format::Fields => fields::lease_time_to_live(out, r),
+            Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// `lease list`.
+    pub fn lease_leases(&self, out: &mut Vec<u8>, r: &LeaseLeasesResponse) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::lease_leases(out, r),
+            Format::Json => json::line(out, json::lease_leases(r)),
+            Format::Fields => fields::lease_leases(out, r),
+            Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
+            Format::Table => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,14 @@
-//! `-w simple`, etcdctl's default: `OK`, counts, and key/value lines
-//! (`printer_simple.go`). Keys and values are written as raw bytes.
+//! `-w simple`, etcdctl's default: `OK`, counts, key/value lines, watch events and
+//! lease sentences (`printer_simple.go`). Keys and values are written as raw bytes.
 
-use api::etcdserverpb::{DeleteRangeResponse, PutResponse, RangeResponse, TxnResponse, response_op::Response};
+use crate::command::watch::WatchUpdate;
+use crate::gosyntax::hex016;
+use api::etcdserverpb::{
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    PutResponse, RangeResponse, TxnResponse, response_op::Response,
+};
 use api::mvccpb::KeyValue;
+use api::mvccpb::event::EventType;
 
 /// How key/value pairs are printed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,6 +75,69 @@ pub fn txn(out: &mut Vec<u8>, r: &TxnResponse, style: KvStyle) {
             other => out.extend_from_slice(format!("unexpected response {other:?}\n").as_bytes()),
         }
     }
+}
+
+/// `watch`: per event its type, the previous kv when there is one, then the kv (a
+/// DELETE's value line is empty).
+pub fn watch(out: &mut Vec<u8>, r: &WatchUpdate, style: KvStyle) {
+    for e in r.events.iter().flatten() {
+        out.extend_from_slice(event_type(e.r#type).as_bytes());
+        out.push(b'\n');
+        if let Some(prev) = &e.prev_kv {
+            kv(out, prev, style);
+        }
+        kv(out, e.kv.as_ref().unwrap_or(&KeyValue::default()), style);
+    }
+}
+
+/// An event type as Go's `%v` prints the enum: its name, or the number if unknown.
+pub fn event_type(t: i32) -> String {
+    EventType::try_from(t).map(|t| t.as_str_name().to_owned()).unwrap_or_else(|_| t.to_string())
+}
+
+/// `lease grant`.
+pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse) {
+    line(out, format!("lease {} granted with TTL({}s)", hex016(r.id), r.ttl));
+}
+
+/// `lease revoke`: the id given, as the response carries none.
+pub fn lease_revoke(out: &mut Vec<u8>, id: i64) {
+    line(out, format!("lease {} revoked", hex016(id)));
+}
+
+/// `lease keep-alive`, one line per renewal.
+pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
+    line(out, format!("lease {} keepalived with TTL({})", hex016(r.id), r.ttl));
+}
+
+/// `lease timetolive [--keys]`; the keys as Go's `%v` of a string slice (`[a b]`).
+pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse, keys: bool) {
+    if r.granted_ttl == 0 && r.ttl == -1 {
+        line(out, format!("lease {} already expired", hex016(r.id)));
+        return;
+    }
+    out.extend_from_slice(
+        format!("lease {} granted with TTL({}s), remaining({}s)", hex016(r.id), r.granted_ttl, r.ttl).as_bytes(),
+    );
+    if keys {
+        out.extend_from_slice(b", attached keys([");
+        out.extend_from_slice(&r.keys.join(&b' '));
+        out.extend_from_slice(b"])");
+    }
+    out.push(b'\n');
+}
+
+/// `lease list`.
+pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
+    line(out, format!("found {} leases", r.leases.len()));
+    for l in &r.leases {
+        line(out, hex016(l.id));
+    }
+}
+
+fn line(out: &mut Vec<u8>, text: String) {
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
 }
 
 #[cfg(test)]

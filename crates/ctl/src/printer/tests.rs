@@ -1,0 +1,244 @@
+//! Watch and lease output in every format, against etcdctl 3.4.23's (captured from
+//! etcd 3.4.23 with the same responses).
+
+use super::*;
+use crate::error::ExitCode;
+use api::etcdserverpb::{LeaseStatus, ResponseHeader};
+use api::mvccpb::{Event, KeyValue};
+
+const HDR: ResponseHeader =
+    ResponseHeader { cluster_id: 2375181864447732657, member_id: 9368506742490709939, revision: 4, raft_term: 2 };
+const LEASE: i64 = 0x3fb3a20a86435420;
+
+fn print(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    f(&Printer::new(format, false), &mut out)?;
+    Ok(out)
+}
+
+fn text(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> String {
+    String::from_utf8(print(format, f).expect("prints")).expect("utf-8")
+}
+
+fn fields_header(revision: i64) -> String {
+    format!(
+        "\"ClusterID\" : 2375181864447732657\n\"MemberID\" : 9368506742490709939\n\"Revision\" : {revision}\n\"RaftTerm\" : 2\n"
+    )
+}
+
+/// put w1 a (rev 8), then delete w1 (rev 10) seen with --prev-kv.
+fn updates() -> (WatchUpdate, WatchUpdate) {
+    let a = KeyValue {
+        key: b"w1".to_vec(),
+        create_revision: 8,
+        mod_revision: 8,
+        version: 1,
+        value: b"a".to_vec(),
+        lease: 0,
+    };
+    let put = WatchUpdate {
+        header: ResponseHeader { revision: 8, ..HDR },
+        events: Some(vec![Event { r#type: 0, kv: Some(a.clone()), prev_kv: None }]),
+        ..Default::default()
+    };
+    let gone = KeyValue { key: b"w1".to_vec(), mod_revision: 10, ..Default::default() };
+    let del = WatchUpdate {
+        header: ResponseHeader { revision: 10, ..HDR },
+        events: Some(vec![Event { r#type: 1, kv: Some(gone), prev_kv: Some(a) }]),
+        ..Default::default()
+    };
+    (put, del)
+}
+
+#[test]
+fn watch_simple_prints_type_prev_kv_and_kv() {
+    let (put, del) = updates();
+    assert_eq!(text(Format::Simple, |p, o| p.watch(o, &put)), "PUT\nw1\na\n");
+    assert_eq!(text(Format::Simple, |p, o| p.watch(o, &del)), "DELETE\nw1\na\nw1\n\n");
+    let hex = Printer::new(Format::Simple, true);
+    let mut out = Vec::new();
+    hex.watch(&mut out, &put).expect("prints");
+    assert_eq!(out, b"PUT\n\\x77\\x31\n\\x61\n");
+}
+
+#[test]
+fn watch_json_is_clientv3s_struct() {
+    let (_, del) = updates();
+    assert_eq!(
+        text(Format::Json, |p, o| p.watch(o, &del)),
+        r#"{"Header":{"cluster_id":2375181864447732657,"member_id":9368506742490709939,"revision":10,"raft_term":2},"Events":[{"type":1,"kv":{"key":"dzE=","mod_revision":10},"prev_kv":{"key":"dzE=","create_revision":8,"mod_revision":8,"version":1,"value":"YQ=="}}],"CompactRevision":0,"Canceled":false,"Created":false}
+"#
+    );
+    let compacted = WatchUpdate {
+        header: ResponseHeader { revision: 0, ..HDR },
+        events: Some(vec![]),
+        compact_revision: 9,
+        canceled: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        text(Format::Json, |p, o| p.watch(o, &compacted)),
+        r#"{"Header":{"cluster_id":2375181864447732657,"member_id":9368506742490709939,"raft_term":2},"Events":[],"CompactRevision":9,"Canceled":true,"Created":false}
+"#
+    );
+    let refused = WatchUpdate::closed("mvcc: watcher range is empty".into());
+    assert_eq!(
+        text(Format::Json, |p, o| p.watch(o, &refused)),
+        "{\"Header\":{},\"Events\":null,\"CompactRevision\":0,\"Canceled\":true,\"Created\":false}\n"
+    );
+}
+
+#[test]
+fn watch_fields_lists_header_then_events() {
+    let (_, del) = updates();
+    let expected = fields_header(10)
+        + r#""Type" : DELETE
+"PrevKey" : "w1"
+"PrevCreateRevision" : 8
+"PrevModRevision" : 8
+"PrevVersion" : 1
+"PrevValue" : "a"
+"PrevLease" : 0
+"Key" : "w1"
+"CreateRevision" : 0
+"ModRevision" : 10
+"Version" : 0
+"Value" : ""
+"Lease" : 0
+"#;
+    assert_eq!(text(Format::Fields, |p, o| p.watch(o, &del)), expected);
+}
+
+#[test]
+fn watch_protobuf_rebuilds_the_response_without_the_watch_id() {
+    let compacted = WatchUpdate {
+        header: ResponseHeader { revision: 0, ..HDR },
+        events: Some(vec![]),
+        compact_revision: 9,
+        canceled: true,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    Printer::new(Format::Protobuf, false).watch(&mut out, &compacted).expect("prints");
+    assert_eq!(&out[out.len() - 4..], [0x20, 0x01, 0x28, 0x09]);
+    let mut out = Vec::new();
+    Printer::new(Format::Protobuf, false).watch(&mut out, &WatchUpdate::closed("x".into())).expect("prints");
+    assert_eq!(out, [0x0a, 0x00, 0x20, 0x01]);
+}
+
+#[test]
+fn unsupported_formats_fail_when_printing() {
+    let (put, _) = updates();
+    let e = print(Format::Table, |p, o| p.watch(o, &put)).expect_err("table");
+    assert_eq!((e.code, e.message.as_str()), (ExitCode::BadFeature, "table not supported as output format"));
+    let e = print(Format::Table, |p, o| p.lease_leases(o, &LeaseLeasesResponse::default())).expect_err("table");
+    assert_eq!(e.message, "table not supported as output format");
+}
+
+#[test]
+fn lease_grant_in_every_format() {
+    let r = LeaseGrantResponse { header: Some(HDR), id: LEASE, ttl: 100, error: String::new() };
+    assert_eq!(text(Format::Simple, |p, o| p.lease_grant(o, &r)), "lease 3fb3a20a86435420 granted with TTL(100s)\n");
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_grant(o, &r)),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"ID\":4590190611306599456,\"TTL\":100,\"Error\":\"\"}\n"
+    );
+    assert_eq!(
+        text(Format::Fields, |p, o| p.lease_grant(o, &r)),
+        fields_header(4) + "\"ID\" : 4590190611306599456\n\"TTL\" : 100\n"
+    );
+    let mut header_only = Vec::new();
+    protobuf::write(&mut header_only, &HDR);
+    assert_eq!(print(Format::Protobuf, |p, o| p.lease_grant(o, &r)).expect("prints"), header_only);
+}
+
+#[test]
+fn lease_revoke_in_every_format() {
+    let r = LeaseRevokeResponse { header: Some(HDR) };
+    assert_eq!(text(Format::Simple, |p, o| p.lease_revoke(o, LEASE, &r)), "lease 3fb3a20a86435420 revoked\n");
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_revoke(o, LEASE, &r)),
+        "{\"header\":{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2}}\n"
+    );
+    assert_eq!(text(Format::Fields, |p, o| p.lease_revoke(o, LEASE, &r)), fields_header(4));
+    let e = print(Format::Protobuf, |p, o| p.lease_revoke(o, LEASE, &r)).expect_err("cannot marshal");
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (
+            ExitCode::BadFeature,
+            "marshal unsupported for type clientv3.LeaseRevokeResponse ({cluster_id:2375181864447732657 member_id:9368506742490709939 revision:4 raft_term:2 })"
+        )
+    );
+}
+
+#[test]
+fn lease_time_to_live_in_every_format() {
+    let r = LeaseTimeToLiveResponse {
+        header: Some(HDR),
+        id: LEASE,
+        ttl: 299,
+        granted_ttl: 300,
+        keys: vec![b"lk1".to_vec(), b"lk2".to_vec()],
+    };
+    assert_eq!(
+        text(Format::Simple, |p, o| p.lease_time_to_live(o, &r, true)),
+        "lease 3fb3a20a86435420 granted with TTL(300s), remaining(299s), attached keys([lk1 lk2])\n"
+    );
+    assert_eq!(
+        text(Format::Simple, |p, o| p.lease_time_to_live(o, &r, false)),
+        "lease 3fb3a20a86435420 granted with TTL(300s), remaining(299s)\n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_time_to_live(o, &r, true)),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"id\":4590190611306599456,\"ttl\":299,\"granted-ttl\":300,\"keys\":[\"bGsx\",\"bGsy\"]}\n"
+    );
+    assert_eq!(
+        text(Format::Fields, |p, o| p.lease_time_to_live(o, &r, true)),
+        fields_header(4)
+            + "\"ID\" : 4590190611306599456\n\"TTL\" : 299\n\"GrantedTTL\" : 300\n\"Key\" : \"lk1\"\n\"Key\" : \"lk2\"\n"
+    );
+    let expired = LeaseTimeToLiveResponse { header: Some(HDR), id: 0x1234, ttl: -1, granted_ttl: 0, keys: vec![] };
+    assert_eq!(
+        text(Format::Simple, |p, o| p.lease_time_to_live(o, &expired, true)),
+        "lease 0000000000001234 already expired\n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_time_to_live(o, &expired, false)),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"id\":4660,\"ttl\":-1,\"granted-ttl\":0,\"keys\":null}\n"
+    );
+}
+
+#[test]
+fn lease_list_and_keep_alive_in_every_format() {
+    let list =
+        LeaseLeasesResponse { header: Some(HDR), leases: vec![LeaseStatus { id: LEASE }, LeaseStatus { id: 6 }] };
+    assert_eq!(
+        text(Format::Simple, |p, o| p.lease_leases(o, &list)),
+        "found 2 leases\n3fb3a20a86435420\n0000000000000006\n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_leases(o, &list)),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"leases\":[{\"id\":4590190611306599456},{\"id\":6}]}\n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_leases(o, &LeaseLeasesResponse { header: Some(HDR), leases: vec![] })),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"leases\":[]}\n"
+    );
+    assert_eq!(
+        text(Format::Fields, |p, o| p.lease_leases(o, &list)),
+        fields_header(4) + "\"ID\" : 4590190611306599456\n\"ID\" : 6\n"
+    );
+    let ka = LeaseKeepAliveResponse { header: Some(HDR), id: LEASE, ttl: 30 };
+    assert_eq!(
+        text(Format::Simple, |p, o| p.lease_keep_alive(o, &ka)),
+        "lease 3fb3a20a86435420 keepalived with TTL(30)\n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.lease_keep_alive(o, &ka)),
+        "{\"cluster_id\":2375181864447732657,\"member_id\":9368506742490709939,\"revision\":4,\"raft_term\":2,\"ID\":4590190611306599456,\"TTL\":30}\n"
+    );
+    assert_eq!(
+        text(Format::Fields, |p, o| p.lease_keep_alive(o, &ka)),
+        fields_header(4) + "\"ID\" : 4590190611306599456\n\"TTL\" : 30\n"
+    );
+}
