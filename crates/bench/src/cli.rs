@@ -1,7 +1,8 @@
 //! Command-line flags. The names are those of etcd's `tools/benchmark` where it has the
 //! flag (`--endpoints`, `--clients`, `--conns`, `--total`, `--rate`, `--key-size`,
-//! `--val-size`, `--key-space-size`, `--sequential-keys`, `--consistency`); the rest
-//! (`--duration`, `--warmup`, `--launch`, `compare`) are ours.
+//! `--val-size`, `--key-space-size`, `--sequential-keys`, `--consistency`, and `watch`'s
+//! `--streams` and `--put-rate`); the rest (`--duration`, `--warmup`, `--launch`,
+//! `compare`, `--watchers`, `--leases`) are ours.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
@@ -79,10 +80,43 @@ pub enum WorkloadCmd {
     Range(RangeArgs),
     /// A Kubernetes-style optimistic update loop: Range, then Txn(mod_revision unchanged → put).
     Txn(TxnArgs),
-    /// Not available yet: watchers on a prefix, put-to-event latency (issue 4).
-    Watch,
-    /// Not available yet: lease keep-alive rate (issue 4).
-    Lease,
+    /// Watchers on one prefix and writers putting under it: put-to-event latency, events
+    /// delivered per second, missed or duplicate events (etcd's `watch-latency`).
+    Watch(WatchArgs),
+    /// Keep-alives of leases granted first, one stream per client (etcd's `lease-keepalive`).
+    Lease(LeaseArgs),
+}
+
+/// Flags of `watch`. `--clients` writers put; `--total` or `--duration` bound the puts.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Watchers, all on the same prefix.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub watchers: u32,
+    /// Watch streams the watchers are spread over, round-robin over --conns
+    /// (default: min(--watchers, 100)).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams: Option<u32>,
+    /// Puts per second across all writers; 0 means as fast as --clients writers go.
+    #[arg(long, default_value_t = 100)]
+    pub put_rate: u64,
+    /// Key size in bytes, after the watched prefix.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size in bytes (at least 16: a sequence number and the send time).
+    #[arg(long, default_value_t = 32)]
+    pub val_size: usize,
+    /// Puts go to this many keys under the prefix, in turn.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+}
+
+/// Flags of `lease`.
+#[derive(Debug, Clone, Args)]
+pub struct LeaseArgs {
+    /// Leases granted before measuring (TTL 60 s); clients renew them round-robin.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub leases: u64,
 }
 
 /// Flags of `put`.
@@ -262,5 +296,21 @@ mod tests {
         assert_eq!((c.a.as_str(), c.b.as_str(), c.rounds), ("strata", "etcd --x", 2));
         assert!(matches!(c.workload, WorkloadCmd::Txn(_)));
         assert_eq!(cli.global.duration, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn watch_and_lease_take_their_own_flags_with_etcds_defaults() {
+        let cli = parse(&["--clients", "16", "watch", "--watchers", "10000", "--put-rate", "0"]).expect("parses");
+        let Command::Workload(WorkloadCmd::Watch(w)) = cli.command else { panic!("not watch") };
+        assert_eq!((w.watchers, w.streams, w.put_rate, w.val_size), (10_000, None, 0, 32));
+        let cli = parse(&["watch"]).expect("parses");
+        let Command::Workload(WorkloadCmd::Watch(w)) = cli.command else { panic!("not watch") };
+        assert_eq!((w.watchers, w.put_rate), (1, 100));
+        assert!(parse(&["watch", "--watchers", "0"]).is_err());
+        assert!(parse(&["watch", "--streams", "0"]).is_err());
+        let cli = parse(&["compare", "--a", "x", "--b", "y", "lease", "--leases", "10000"]).expect("parses");
+        let Command::Compare(c) = cli.command else { panic!("not compare") };
+        assert!(matches!(c.workload, WorkloadCmd::Lease(LeaseArgs { leases: 10_000 })));
+        assert!(parse(&["lease", "--leases", "0"]).is_err());
     }
 }

@@ -17,14 +17,24 @@ struct Metric {
     get: fn(&Report) -> Option<f64>,
 }
 
-const METRICS: [Metric; 6] = [
+/// `throughput_rps` and the latencies are of events for `watch`; its writers' rate and
+/// the memory of its idle watchers follow, and are left out for other workloads.
+const METRICS: [Metric; 8] = [
     Metric { name: "throughput_rps", get: |r| Some(r.throughput_rps) },
     Metric { name: "p50_ms", get: |r| Some(r.latency_ms.p50) },
     Metric { name: "p99_ms", get: |r| Some(r.latency_ms.p99) },
     Metric { name: "cpu_us_per_op", get: |r| r.server_cpu_us_per_op },
     Metric { name: "peak_rss_bytes", get: |r| r.server_peak_rss_bytes.map(|b| b as f64) },
     Metric { name: "startup_ms", get: |r| r.startup_ms },
+    Metric { name: "puts_per_s", get: |r| r.watch.as_ref().map(|w| w.puts_per_s) },
+    Metric { name: "rss_per_watcher_bytes", get: |r| r.watch.as_ref().and_then(|w| w.rss_per_watcher_bytes) },
 ];
+
+/// The metrics some run has a value of.
+fn metrics_of<'m>(a: &[Report], b: &[Report]) -> impl Iterator<Item = &'m Metric> {
+    let present: Vec<bool> = METRICS.iter().map(|m| a.iter().chain(b).any(|r| (m.get)(r).is_some())).collect();
+    METRICS.iter().zip(present).filter(|(_, p)| *p).map(|(m, _)| m)
+}
 
 /// Runs the rounds, printing each run's JSON line as it ends, then the table of ratios
 /// (stderr) and their JSON line. `Ok(false)` if some run had no successful request.
@@ -56,7 +66,7 @@ pub async fn compare(global: &GlobalArgs, args: &CompareArgs) -> anyhow::Result<
     }
     eprint!("{}", table(&a, &b));
     let mut out = Map::new();
-    for m in &METRICS {
+    for m in metrics_of(&a, &b) {
         let per_round = ratios(&values(&a, m), &values(&b, m));
         let spread = Spread::of(&per_round);
         out.insert(
@@ -95,8 +105,10 @@ fn strip_launch(mut params: Map<String, Value>) -> Map<String, Value> {
 
 fn one_line(r: &Report) -> String {
     let errors: u64 = r.errors.values().sum();
+    let unit = if r.watch.is_some() { "events/s" } else { "req/s" };
+    let puts = r.watch.as_ref().map_or(String::new(), |w| format!("{:.1} puts/s, ", w.puts_per_s));
     format!(
-        "{:.1} req/s, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
+        "{puts}{:.1} {unit}, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
         r.throughput_rps,
         r.latency_ms.p50,
         r.latency_ms.p99,
@@ -108,8 +120,8 @@ fn one_line(r: &Report) -> String {
 
 /// Per metric: A, B and A/B for each round, then the median, min and max of A/B.
 fn table(a: &[Report], b: &[Report]) -> String {
-    let mut out = format!("{:<16} {:>7} {:>14} {:>14} {:>8}\n", "metric", "round", "A", "B", "A/B");
-    for m in &METRICS {
+    let mut out = format!("{:<21} {:>5} {:>14} {:>14} {:>8}\n", "metric", "round", "A", "B", "A/B");
+    for m in metrics_of(a, b) {
         let (va, vb) = (values(a, m), values(b, m));
         let r = ratios(&va, &vb);
         for (i, ((x, y), ratio)) in va.iter().zip(&vb).zip(&r).enumerate() {
@@ -119,11 +131,11 @@ fn table(a: &[Report], b: &[Report]) -> String {
                 Some(v) => format!("{v:.3}"),
             };
             let name = if i == 0 { m.name } else { "" };
-            out.push_str(&format!("{name:<16} {:>7} {:>14} {:>14} {ratio:>8.3}\n", i + 1, cell(x), cell(y)));
+            out.push_str(&format!("{name:<21} {:>5} {:>14} {:>14} {ratio:>8.3}\n", i + 1, cell(x), cell(y)));
         }
         if let Some(s) = Spread::of(&r) {
             out.push_str(&format!(
-                "{:<16} {:>7} median {:.3}, min {:.3}, max {:.3}\n",
+                "{:<21} {:>5} median {:.3}, min {:.3}, max {:.3}\n",
                 "", "A/B", s.median, s.min, s.max
             ));
         }
@@ -155,10 +167,42 @@ mod tests {
         let a = [report(1, 200), report(2, 200)];
         let b = [report(2, 100), report(2, 100)];
         let t = table(&a, &b);
-        assert!(t.contains("throughput_rps         1        100.000         50.000    2.000"), "{t}");
+        assert!(t.contains("throughput_rps            1        100.000         50.000    2.000"), "{t}");
         assert!(t.contains("A/B median 1.500, min 1.000, max 2.000"), "{t}");
-        assert!(t.contains("peak_rss_bytes         1        200.000        100.000    2.000"), "{t}");
+        assert!(t.contains("peak_rss_bytes            1        200.000        100.000    2.000"), "{t}");
         let big = table(&[report(1, 300_000)], &[report(1, 100_000)]);
-        assert!(big.contains("peak_rss_bytes         1         300000         100000    3.000"), "{big}");
+        assert!(!t.contains("puts_per_s") && !t.contains("rss_per_watcher"), "watch metrics only for watch: {t}");
+        assert!(big.contains("peak_rss_bytes            1         300000         100000    3.000"), "{big}");
+    }
+
+    #[test]
+    fn watch_runs_compare_writers_and_memory_per_watcher_too() {
+        let watch = |puts_per_s, per_watcher| {
+            let mut r = report(1, 100);
+            r.watch = Some(crate::report::WatchFigures {
+                watchers: 10,
+                streams: 1,
+                puts: 100,
+                put_errors: 0,
+                puts_per_s,
+                put_latency_ms: r.latency_ms,
+                events: 1000,
+                events_per_s: 1000.0,
+                missed_events: 0,
+                duplicate_events: 0,
+                out_of_order_events: 0,
+                rss_before_watchers_bytes: Some(0),
+                rss_with_watchers_bytes: Some(0),
+                rss_per_watcher_bytes: Some(per_watcher),
+            });
+            r
+        };
+        let t = table(&[watch(100.0, 3000.0)], &[watch(50.0, 1000.0)]);
+        assert!(
+            t.contains(&format!("{:<21} {:>5} {:>14} {:>14} {:>8}", "puts_per_s", 1, "100.000", "50.000", "2.000")),
+            "{t}"
+        );
+        assert!(t.contains("rss_per_watcher_bytes     1"), "{t}");
+        assert!(t.contains("3.000\n"), "{t}");
     }
 }

@@ -109,9 +109,18 @@ impl Server {
 
     /// The process's peak resident set size (`VmHWM` in `/proc/<pid>/status`).
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmHWM")
+    }
+
+    /// The process's resident set size now (`VmRSS`).
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmRSS")
+    }
+
+    fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.pid);
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        parse_vmhwm_bytes(&status).with_context(|| format!("no VmHWM in {path}"))
+        parse_status_bytes(&status, field).with_context(|| format!("no {field} in {path}"))
     }
 
     /// Sends SIGTERM and waits up to 10 s for the process to exit (then kills it); the
@@ -179,10 +188,11 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// `VmHWM` (peak RSS) in bytes from the text of `/proc/<pid>/status`, where it is in kB.
-pub fn parse_vmhwm_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let mut words = line["VmHWM:".len()..].split_whitespace();
+/// A memory figure such as `VmHWM` (peak RSS) or `VmRSS` in bytes from the text of
+/// `/proc/<pid>/status`, where it is in kB.
+pub fn parse_status_bytes(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
+    let mut words = line[field.len() + 1..].split_whitespace();
     let value: u64 = words.next()?.parse().ok()?;
     match words.next() {
         Some("kB") => Some(value * 1024),
@@ -209,10 +219,12 @@ mod tests {
     }
 
     #[test]
-    fn peak_rss_is_vmhwm_in_bytes() {
-        assert_eq!(parse_vmhwm_bytes(STATUS), Some(43960 * 1024));
-        assert_eq!(parse_vmhwm_bytes("VmRSS:\t 1 kB\n"), None);
-        assert_eq!(parse_vmhwm_bytes("VmHWM:\t 12 MB\n"), None, "an unknown unit is not guessed");
+    fn peak_rss_is_vmhwm_and_rss_is_vmrss_in_bytes() {
+        assert_eq!(parse_status_bytes(STATUS, "VmHWM"), Some(43960 * 1024));
+        assert_eq!(parse_status_bytes(STATUS, "VmRSS"), Some(43060 * 1024));
+        assert_eq!(parse_status_bytes("VmRSS:\t 1 kB\n", "VmHWM"), None);
+        assert_eq!(parse_status_bytes("VmHWM:\t 12 MB\n", "VmHWM"), None, "an unknown unit is not guessed");
+        assert_eq!(parse_status_bytes("VmHWMx:\t 12 kB\n", "VmHWM"), None, "the whole field name");
     }
 
     #[test]
@@ -221,7 +233,7 @@ mod tests {
         let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).expect("procfs");
         let status = std::fs::read_to_string(format!("/proc/{me}/status")).expect("procfs");
         assert!(parse_cpu_ticks(&stat).is_some(), "{stat}");
-        assert!(parse_vmhwm_bytes(&status).is_some_and(|b| b > 0), "{status}");
+        assert!(parse_status_bytes(&status, "VmHWM").is_some_and(|b| b > 0), "{status}");
         assert!(clock_ticks_per_sec().is_ok());
     }
 }

@@ -1,17 +1,26 @@
-//! One measured run: connect (or launch a server), prepare the keys, warm up, load, and
-//! read the server's CPU time and peak RSS.
+//! One measured run: connect (or launch a server), prepare the keys (or leases), warm up,
+//! load, and read the server's CPU time and peak RSS.
+//!
+//! `watch` has phases of its own after the warm-up (its writers' puts): read the server's
+//! RSS, create the watchers and read it again, then put and drain, with the server's CPU
+//! time taken over putting and draining.
 
 use crate::cli::GlobalArgs;
 use crate::launch::Server;
-use crate::report::{Report, ServerUsage};
+use crate::report::{Report, ServerUsage, WatchFigures};
 use crate::runner::{self, Plan, Stop};
-use crate::workload::Workload;
-use anyhow::Context;
-use api::etcdserverpb::kv_client::KvClient;
+use crate::workload::watch::{Watch, Watchers};
+use crate::workload::{Conn, Workload};
+use anyhow::{Context, ensure};
 use serde_json::{Map, Value, json};
 use std::io::IsTerminal;
 use std::sync::Arc;
-use tonic::transport::Channel;
+use std::time::Duration;
+use tokio::time::Instant;
+use tonic::transport::Endpoint;
+
+/// With `--launch`, the pause between creating the watchers and reading the server's RSS.
+const RSS_SETTLE: Duration = Duration::from_millis(200);
 
 /// Where the load goes.
 #[derive(Debug, Clone)]
@@ -44,8 +53,8 @@ async fn load(
     server: Option<&mut Server>,
     params: Map<String, Value>,
 ) -> anyhow::Result<Report> {
-    let kvs = connect(endpoints, global).await?;
-    workload.prepare(&kvs, global.clients).await.context("preparing keys")?;
+    let conns = connect(endpoints, global).await?;
+    workload.prepare(&conns, global.clients).await.context("preparing the run")?;
     let mut plan = Plan {
         clients: global.clients,
         stop: Stop::After(global.warmup),
@@ -54,17 +63,81 @@ async fn load(
         seed: global.seed,
         progress: std::io::stderr().is_terminal(),
     };
+    if let Workload::Watch(w) = &**workload {
+        ensure!(global.rate == 0, "watch paces its puts with --put-rate; --rate does not apply");
+        plan.rate = w.put_rate();
+    }
     if !global.warmup.is_zero() {
-        runner::run(workload, &kvs, &plan).await;
+        runner::run(workload, &conns, &plan).await?;
     }
     plan.stop = match (global.total, global.duration) {
         (_, Some(d)) => Stop::After(d),
         (Some(n), None) => Stop::Total(n),
         (None, None) => Stop::Total(10_000),
     };
+    if let Workload::Watch(w) = &**workload {
+        return load_watch(global, workload, w, &conns, &plan, server, params).await;
+    }
     let cpu_before = server.as_ref().map(|s| s.cpu_time()).transpose()?;
-    let outcome = runner::run(workload, &kvs, &plan).await;
-    let usage = match (server, cpu_before) {
+    let outcome = runner::run(workload, &conns, &plan).await?;
+    let usage = usage(server, cpu_before)?;
+    Ok(Report::new(workload.name(), params, &outcome.recorder, outcome.elapsed, usage))
+}
+
+/// `watch`: RSS before and with the idle watchers, then the writers, then the drain.
+async fn load_watch(
+    global: &GlobalArgs,
+    workload: &Arc<Workload>,
+    w: &Watch,
+    conns: &[Conn],
+    plan: &Plan,
+    server: Option<&mut Server>,
+    params: Map<String, Value>,
+) -> anyhow::Result<Report> {
+    let rss_before = server.as_deref().map(Server::rss_bytes).transpose()?;
+    let watchers = Watchers::create(conns, w.watchers(), w.streams(), w.epoch(), global.request_timeout).await?;
+    let rss_with = match server.as_deref() {
+        Some(s) => {
+            tokio::time::sleep(RSS_SETTLE).await;
+            Some(s.rss_bytes()?)
+        }
+        None => None,
+    };
+    let cpu_before = server.as_ref().map(|s| s.cpu_time()).transpose()?;
+    let start = Instant::now();
+    let puts = runner::run(workload, conns, plan).await?;
+    let delivery = watchers.finish(w.acked(), global.request_timeout).await;
+    let usage = usage(server, cpu_before)?;
+    // Events keep arriving after the last put: they count until the last one came.
+    let elapsed = delivery.last_event.map_or(puts.elapsed, |t| t.duration_since(start));
+    let mut recorder = delivery.recorder;
+    recorder.merge_errors(&puts.recorder);
+    let mut report = Report::new("watch", params, &recorder, elapsed, usage);
+    let per_s = |n: u64, d: Duration| if d.is_zero() { 0.0 } else { round3(n as f64 / d.as_secs_f64()) };
+    report.watch = Some(WatchFigures {
+        watchers: w.watchers(),
+        streams: w.streams(),
+        puts: puts.recorder.succeeded(),
+        put_errors: puts.recorder.failed(),
+        puts_per_s: per_s(puts.recorder.succeeded(), puts.elapsed),
+        put_latency_ms: puts.recorder.latency_ms(),
+        events: delivery.events,
+        events_per_s: per_s(delivery.events, elapsed),
+        missed_events: delivery.missed,
+        duplicate_events: delivery.duplicates,
+        out_of_order_events: delivery.out_of_order,
+        rss_before_watchers_bytes: rss_before,
+        rss_with_watchers_bytes: rss_with,
+        rss_per_watcher_bytes: rss_before
+            .zip(rss_with)
+            .map(|(before, with)| round3((with as f64 - before as f64) / f64::from(w.watchers()))),
+    });
+    Ok(report)
+}
+
+/// The server's CPU time since `cpu_before` and its peak RSS, with `--launch`.
+fn usage(server: Option<&mut Server>, cpu_before: Option<Duration>) -> anyhow::Result<Option<ServerUsage>> {
+    Ok(match (server, cpu_before) {
         (Some(s), Some(before)) => {
             s.check_running()?;
             Some(ServerUsage {
@@ -74,20 +147,32 @@ async fn load(
             })
         }
         _ => None,
-    };
-    Ok(Report::new(workload.name(), params, &outcome.recorder, outcome.elapsed, usage))
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// `--conns` connections, connection `i` trying the endpoints from the `i`-th on.
-async fn connect(endpoints: &[String], global: &GlobalArgs) -> anyhow::Result<Vec<KvClient<Channel>>> {
-    let mut kvs = Vec::new();
+async fn connect(endpoints: &[String], global: &GlobalArgs) -> anyhow::Result<Vec<Conn>> {
+    let mut conns = Vec::new();
     for i in 0..global.conns as usize {
         let mut rotated = endpoints.to_vec();
         rotated.rotate_left(i % endpoints.len().max(1));
         let client = client::Client::connect(&rotated, global.dial_timeout).await?;
-        kvs.push(client.kv());
+        conns.push(Conn { kv: client.kv(), channel: stream_channel(client.endpoint(), global.dial_timeout)? });
     }
-    Ok(kvs)
+    Ok(conns)
+}
+
+/// A second connection to `endpoint` (which `client` has just reached), opened on first
+/// use. `client::Client` does not hand out its channel, and the streaming services want
+/// a connection of their own anyway.
+fn stream_channel(endpoint: &str, dial_timeout: Duration) -> anyhow::Result<tonic::transport::Channel> {
+    let url = if endpoint.contains("://") { endpoint.to_owned() } else { format!("http://{endpoint}") };
+    let endpoint = Endpoint::from_shared(url).with_context(|| format!("invalid endpoint {endpoint:?}"))?;
+    Ok(endpoint.connect_timeout(dial_timeout).connect_lazy())
 }
 
 /// The run's flags: the load's, then the workload's.

@@ -8,9 +8,15 @@ use std::time::Duration;
 
 /// One run's numbers. Latencies and throughput count successful requests only; `requests`
 /// counts every answered (or timed-out) request, `errors` the failed ones by gRPC code.
+///
+/// For `watch` a request is one event delivery: latency is put-to-event, throughput is
+/// events received per second by all watchers, and `errors` holds failed puts (by code),
+/// broken streams, and `MissedEvent`, `DuplicateEvent`, `OutOfOrderEvent` (one per
+/// watcher and put); the writers' figures are in `watch`. For `lease` a request is one
+/// keep-alive round trip on a client's stream.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `put`, `range` or `txn`.
+    /// `put`, `range`, `txn`, `watch` or `lease`.
     pub workload: String,
     /// The flags that shaped the run.
     pub params: Map<String, Value>,
@@ -39,6 +45,9 @@ pub struct Report {
     /// `--launch`: from spawning the server to its first served linearizable read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub startup_ms: Option<f64>,
+    /// `watch`: the writers and the watchers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchFigures>,
     /// `compare`: which server and round this run was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareTag>,
@@ -53,6 +62,43 @@ pub struct CompareTag {
     pub round: u32,
     /// The launched command.
     pub cmd: String,
+}
+
+/// `watch`'s own figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchFigures {
+    /// Watchers created.
+    pub watchers: u32,
+    /// Watch streams they were spread over.
+    pub streams: u32,
+    /// Puts acknowledged.
+    pub puts: u64,
+    /// Puts that failed.
+    pub put_errors: u64,
+    /// Acknowledged puts per second of the writers' phase.
+    pub puts_per_s: f64,
+    /// Put latency percentiles (put sent → response).
+    pub put_latency_ms: LatencyMs,
+    /// Distinct puts received, summed over watchers.
+    pub events: u64,
+    /// `events` per second, from the first put to the last event received.
+    pub events_per_s: f64,
+    /// Acknowledged puts a watcher never received (within `--request-timeout` after the
+    /// last put), summed over watchers.
+    pub missed_events: u64,
+    /// Puts a watcher received twice.
+    pub duplicate_events: u64,
+    /// Puts a watcher received after a later revision.
+    pub out_of_order_events: u64,
+    /// `--launch`: the server's RSS before the watchers were created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_before_watchers_bytes: Option<u64>,
+    /// `--launch`: its RSS with the watchers created and idle (before any put).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_with_watchers_bytes: Option<u64>,
+    /// `--launch`: (`rss_with_watchers_bytes` − `rss_before_watchers_bytes`) / `watchers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_per_watcher_bytes: Option<f64>,
 }
 
 /// What `--launch` measured of the server.
@@ -90,6 +136,7 @@ impl Report {
             server_cpu_us_per_op: server.and_then(|s| (ok > 0).then(|| round3(s.cpu.as_secs_f64() * 1e6 / ok as f64))),
             server_peak_rss_bytes: server.map(|s| s.peak_rss_bytes),
             startup_ms: server.map(|s| round3(s.startup.as_secs_f64() * 1e3)),
+            watch: None,
             compare: None,
         }
     }
@@ -117,12 +164,35 @@ impl Report {
             rows.push(("conflicts", c.to_string()));
         }
         rows.push(("duration", format!("{:.3} s", self.duration_s)));
-        rows.push(("throughput", format!("{:.1} req/s", self.throughput_rps)));
-        let l = &self.latency_ms;
-        rows.push((
-            "latency (ms)",
-            format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}", l.p50, l.p90, l.p99, l.p999, l.max),
-        ));
+        let latency = |l: &LatencyMs| {
+            format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}", l.p50, l.p90, l.p99, l.p999, l.max)
+        };
+        if let Some(w) = &self.watch {
+            rows.push(("watchers", format!("{} on {} streams", w.watchers, w.streams)));
+            rows.push(("puts", format!("{} ({:.1}/s, errors {})", w.puts, w.puts_per_s, w.put_errors)));
+            rows.push(("put latency (ms)", latency(&w.put_latency_ms)));
+            rows.push(("events", format!("{} ({:.1}/s)", w.events, w.events_per_s)));
+            rows.push((
+                "bad events",
+                format!(
+                    "missed {}, duplicate {}, out of order {}",
+                    w.missed_events, w.duplicate_events, w.out_of_order_events
+                ),
+            ));
+            rows.push(("event latency", format!("{} ms (put sent → event received)", latency(&self.latency_ms))));
+            if let (Some(before), Some(with), Some(per)) =
+                (w.rss_before_watchers_bytes, w.rss_with_watchers_bytes, w.rss_per_watcher_bytes)
+            {
+                let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+                rows.push((
+                    "server rss",
+                    format!("{:.1} → {:.1} MiB with idle watchers ({per:.0} B/watcher)", mib(before), mib(with)),
+                ));
+            }
+        } else {
+            rows.push(("throughput", format!("{:.1} req/s", self.throughput_rps)));
+            rows.push(("latency (ms)", latency(&self.latency_ms)));
+        }
         if let Some(cpu) = self.server_cpu_s {
             let per_op = self.server_cpu_us_per_op.map_or("-".to_owned(), |u| format!("{u:.1}"));
             rows.push(("server cpu", format!("{cpu:.2} s ({per_op} µs/op)")));
@@ -182,5 +252,33 @@ mod tests {
         assert_eq!(v["startup_ms"], 50.0);
         assert_eq!(v["conflicts"], 0);
         assert!(report.table().contains("server peak rss  1.0 MiB"), "{}", report.table());
+    }
+
+    #[test]
+    fn a_watch_report_carries_its_figures_in_json_and_table() {
+        let mut report = Report::new("watch", Map::new(), &recorder(), Duration::from_secs(1), None);
+        report.watch = Some(WatchFigures {
+            watchers: 100,
+            streams: 10,
+            puts: 300,
+            put_errors: 0,
+            puts_per_s: 100.0,
+            put_latency_ms: recorder().latency_ms(),
+            events: 30_000,
+            events_per_s: 10_000.0,
+            missed_events: 0,
+            duplicate_events: 0,
+            out_of_order_events: 0,
+            rss_before_watchers_bytes: Some(10 << 20),
+            rss_with_watchers_bytes: Some(11 << 20),
+            rss_per_watcher_bytes: Some(10485.76),
+        });
+        let v: Value = serde_json::from_str(&report.json()).expect("json");
+        assert_eq!(v["watch"]["events_per_s"], 10_000.0);
+        assert_eq!(v["watch"]["rss_per_watcher_bytes"], 10485.76);
+        let t = report.table();
+        assert!(t.contains("watchers         100 on 10 streams"), "{t}");
+        assert!(t.contains("server rss       10.0 → 11.0 MiB with idle watchers (10486 B/watcher)"), "{t}");
+        assert!(!t.contains("req/s"), "{t}");
     }
 }

@@ -5,17 +5,19 @@
 //! Latency is measured from sending a request to its answer. With `--rate`, a request
 //! that waits for its slot does not count the wait (etcd's benchmark does the same), so
 //! a server that falls behind a fixed rate shows it in throughput, not latency.
+//!
+//! Each client is set up ([`Workload::open`]: `lease` opens its keep-alive stream) before
+//! the clock starts.
 
 use crate::stats::Recorder;
-use crate::workload::{ClientCtx, Done, Rng, Workload};
-use api::etcdserverpb::kv_client::KvClient;
+use crate::workload::{ClientCtx, Conn, Done, Workload};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 /// When a run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +81,19 @@ impl Gate {
     }
 }
 
-/// Runs `workload` with `plan`, client `i` on connection `i % kvs.len()`.
-pub async fn run(workload: &Arc<Workload>, kvs: &[KvClient<Channel>], plan: &Plan) -> Outcome {
-    assert!(!kvs.is_empty(), "a run needs at least one connection");
+/// Runs `workload` with `plan`, client `i` on connection `i % conns.len()`. Fails only
+/// if a client cannot be set up.
+pub async fn run(workload: &Arc<Workload>, conns: &[Conn], plan: &Plan) -> anyhow::Result<Outcome> {
+    assert!(!conns.is_empty(), "a run needs at least one connection");
+    let mut ctxs = Vec::new();
+    for id in 0..u64::from(plan.clients) {
+        let mut ctx = ClientCtx::new(id, &conns[id as usize % conns.len()], plan.seed);
+        let opened = tokio::time::timeout(plan.request_timeout, workload.open(&mut ctx)).await;
+        opened
+            .with_context(|| format!("setting up client {id}: timed out"))?
+            .with_context(|| format!("setting up client {id}"))?;
+        ctxs.push(ctx);
+    }
     let start = Instant::now();
     let far_future = start + Duration::from_secs(100 * 365 * 24 * 3600);
     let gate = Arc::new(Gate {
@@ -95,8 +107,7 @@ pub async fn run(workload: &Arc<Workload>, kvs: &[KvClient<Channel>], plan: &Pla
     });
     let answered = Arc::new(AtomicU64::new(0));
     let mut clients = JoinSet::new();
-    for id in 0..u64::from(plan.clients) {
-        let mut ctx = ClientCtx { id, kv: kvs[id as usize % kvs.len()].clone(), rng: Rng::new(plan.seed, id) };
+    for mut ctx in ctxs {
         let (workload, gate, answered, timeout) =
             (workload.clone(), gate.clone(), answered.clone(), plan.request_timeout);
         clients.spawn(async move {
@@ -128,7 +139,7 @@ pub async fn run(workload: &Arc<Workload>, kvs: &[KvClient<Channel>], plan: &Pla
         ticker.abort();
         bar.finish_and_clear();
     }
-    Outcome { recorder, elapsed }
+    Ok(Outcome { recorder, elapsed })
 }
 
 /// A progress bar on stderr, and the task that updates it until it is aborted.

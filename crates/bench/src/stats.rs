@@ -41,6 +41,22 @@ impl Recorder {
         *self.errors.entry(client::go_code_name(code)).or_default() += 1;
     }
 
+    /// `n` failures that are not gRPC errors (`watch`'s `MissedEvent`, …); nothing is
+    /// recorded for `n == 0`.
+    pub fn count_error(&mut self, name: &'static str, n: u64) {
+        if n > 0 {
+            *self.errors.entry(name).or_default() += n;
+        }
+    }
+
+    /// Only the errors of another recorder, not its latencies (`watch` reports event
+    /// latencies, and failed puts among its errors).
+    pub fn merge_errors(&mut self, other: &Recorder) {
+        for (code, n) in &other.errors {
+            *self.errors.entry(code).or_default() += n;
+        }
+    }
+
     /// A txn whose compare failed (it is also recorded with [`Recorder::ok`]).
     pub fn conflict(&mut self) {
         self.conflicts += 1;
@@ -157,6 +173,12 @@ mod tests {
         assert_eq!(a.errors().get("Unavailable"), Some(&2));
         assert_eq!(a.errors().get("Canceled"), Some(&1), "grpc-go's spelling");
         assert_eq!(a.conflicts(), 1);
+        let mut c = Recorder::default();
+        c.count_error("MissedEvent", 0);
+        assert!(c.errors().is_empty(), "zero is not an error");
+        c.count_error("MissedEvent", 5);
+        c.merge_errors(&a);
+        assert_eq!((c.succeeded(), c.failed(), c.errors().get("MissedEvent")), (0, 8, Some(&5)));
         let l = a.latency_ms();
         assert!((l.p50 - 51.0).abs() < 0.1, "{l:?}");
         assert!((l.p99 - 100.0).abs() < 0.1, "{l:?}");

@@ -13,7 +13,7 @@ fn help_lists_the_workloads_and_compare() {
     let out = bench(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["put", "range", "txn", "compare", "--launch", "--duration", "--warmup"] {
+    for word in ["put", "range", "txn", "watch", "lease", "compare", "--launch", "--duration", "--warmup"] {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
 }
@@ -29,13 +29,12 @@ fn an_unreachable_endpoint_fails_with_status_1_and_says_why() {
 }
 
 #[test]
-fn workloads_still_to_come_fail_plainly_instead_of_reporting_numbers() {
-    for workload in ["watch", "lease"] {
-        let out = bench(&[workload]);
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("issue 4"));
-        assert!(out.stdout.is_empty());
-    }
+fn watch_and_lease_check_their_flags_before_connecting() {
+    let out = bench(&["watch", "--watchers", "2", "--streams", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--streams 3 is more than --watchers 2"));
+    assert_eq!(bench(&["watch", "--val-size", "8"]).status.code(), Some(1), "no room for the stamp");
+    assert_eq!(bench(&["lease", "--leases", "0"]).status.code(), Some(2));
 }
 
 #[test]

@@ -4,17 +4,24 @@
 //! Keys are zero-padded decimal numbers of `--key-size` bytes (`00000042`), so they are
 //! readable with `etcdctl get`, sort in number order, and keys sharing a prefix of N bytes
 //! are consecutive numbers (what `range --prefix-len` scans).
+//!
+//! `put`, `range`, `txn` and `lease` are request loops driven by [`crate::runner`];
+//! `watch` also creates its watchers and receives their events, in [`watch`].
 
+mod lease;
 mod put;
 mod range;
 mod txn;
+pub mod watch;
 
+pub use lease::Lease;
 pub use put::Put;
 pub use range::Range;
 pub use txn::Txn;
+pub use watch::Watch;
 
 use crate::cli::WorkloadCmd;
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use api::etcdserverpb::kv_client::KvClient;
 use api::etcdserverpb::request_op::Request;
 use api::etcdserverpb::{PutRequest, RequestOp, TxnRequest};
@@ -32,6 +39,22 @@ pub enum Workload {
     Range(Range),
     /// `txn`.
     Txn(Txn),
+    /// `watch`: the writers' side is a request loop; the watchers are in [`watch`].
+    Watch(Watch),
+    /// `lease`.
+    Lease(Lease),
+}
+
+/// One gRPC connection: the KV stub, and a channel for the streaming services. The
+/// channel is a second connection to the same endpoint, opened on first use, so watch
+/// streams and keep-alive streams do not share a connection with the writers (as in etcd's
+/// benchmark, whose writer has a connection of its own).
+#[derive(Debug, Clone)]
+pub struct Conn {
+    /// KV on the first connection.
+    pub kv: KvClient<Channel>,
+    /// The second connection, for Watch and Lease.
+    pub channel: Channel,
 }
 
 /// How a request that got an answer went.
@@ -50,8 +73,19 @@ pub struct ClientCtx {
     pub id: u64,
     /// Its stub, on the connection it was given.
     pub kv: KvClient<Channel>,
+    /// That connection's channel for the streaming services.
+    pub channel: Channel,
     /// Its own key generator, seeded from `--seed` and `id`.
     pub rng: Rng,
+    /// `lease`: the client's keep-alive stream, opened by [`Workload::open`].
+    pub keep_alive: Option<lease::KeepAliveStream>,
+}
+
+impl ClientCtx {
+    /// Client `id` of a run seeded with `seed`, on `conn`.
+    pub fn new(id: u64, conn: &Conn, seed: u64) -> ClientCtx {
+        ClientCtx { id, kv: conn.kv.clone(), channel: conn.channel.clone(), rng: Rng::new(seed, id), keep_alive: None }
+    }
 }
 
 impl Workload {
@@ -61,9 +95,8 @@ impl Workload {
             WorkloadCmd::Put(args) => Workload::Put(Put::new(args, seed)?),
             WorkloadCmd::Range(args) => Workload::Range(Range::new(args, seed)?),
             WorkloadCmd::Txn(args) => Workload::Txn(Txn::new(args, seed)?),
-            // TODO(issue 4): watch and lease workloads, once the server has those services.
-            WorkloadCmd::Watch => bail!("watch is not available yet: the server has no Watch service (issue 4)"),
-            WorkloadCmd::Lease => bail!("lease is not available yet: the server has no Lease service (issue 4)"),
+            WorkloadCmd::Watch(args) => Workload::Watch(Watch::new(args, seed)?),
+            WorkloadCmd::Lease(args) => Workload::Lease(Lease::new(args)?),
         })
     }
 
@@ -73,6 +106,8 @@ impl Workload {
             Workload::Put(_) => "put",
             Workload::Range(_) => "range",
             Workload::Txn(_) => "txn",
+            Workload::Watch(_) => "watch",
+            Workload::Lease(_) => "lease",
         }
     }
 
@@ -82,24 +117,40 @@ impl Workload {
             Workload::Put(w) => w.params(),
             Workload::Range(w) => w.params(),
             Workload::Txn(w) => w.params(),
+            Workload::Watch(w) => w.params(),
+            Workload::Lease(w) => w.params(),
         }
     }
 
-    /// Writes what the workload reads before it is measured.
-    pub async fn prepare(&self, kvs: &[KvClient<Channel>], clients: u32) -> anyhow::Result<()> {
+    /// Writes what the workload reads (or grants the leases it renews) before it is
+    /// measured. `watch` creates its watchers later, in [`watch::Watchers::create`].
+    pub async fn prepare(&self, conns: &[Conn], clients: u32) -> anyhow::Result<()> {
+        let kvs: Vec<KvClient<Channel>> = conns.iter().map(|c| c.kv.clone()).collect();
         match self {
-            Workload::Put(_) => Ok(()),
-            Workload::Range(w) => w.prepare(kvs).await,
-            Workload::Txn(w) => w.prepare(kvs, clients).await,
+            Workload::Put(_) | Workload::Watch(_) => Ok(()),
+            Workload::Range(w) => w.prepare(&kvs).await,
+            Workload::Txn(w) => w.prepare(&kvs, clients).await,
+            Workload::Lease(w) => w.prepare(conns).await,
         }
     }
 
-    /// Sends one request (for `txn`, one read-then-update) and waits for its answer.
+    /// Sets a client up before the clock starts: `lease` opens its keep-alive stream.
+    pub async fn open(&self, c: &mut ClientCtx) -> Result<(), tonic::Status> {
+        match self {
+            Workload::Lease(w) => w.open(c).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends one request (for `txn`, one read-then-update; for `lease`, one keep-alive
+    /// and its answer) and waits for its answer.
     pub async fn op(&self, c: &mut ClientCtx) -> Result<Done, tonic::Status> {
         match self {
             Workload::Put(w) => w.op(c).await,
             Workload::Range(w) => w.op(c).await,
             Workload::Txn(w) => w.op(c).await,
+            Workload::Watch(w) => w.op(c).await,
+            Workload::Lease(w) => w.op(c).await,
         }
     }
 }
