@@ -149,7 +149,9 @@ impl Stream_ {
             id,
             key: c.key,
             range_end: c.range_end,
-            start_rev: if c.start_revision > 0 { c.start_revision } else { current + 1 },
+            // 0 means "from now on"; a negative start is kept, so that once
+            // anything is compacted it gets the compacted response (etcd 3.4).
+            start_rev: if c.start_revision == 0 { current + 1 } else { c.start_revision },
             prev_kv: c.prev_kv,
             no_put: c.filters.contains(&FILTER_NOPUT),
             no_delete: c.filters.contains(&FILTER_NODELETE),

@@ -149,6 +149,7 @@ fn fragments(resp: WatchResponse, limit: Option<usize>) -> Vec<WatchResponse> {
 
 /// The changes of `from..=to`, grouped by revision.
 fn changes(member: &Member, hub: &WatchHub, from: i64, to: i64) -> mvcc::Result<Vec<RevisionChanges>> {
+    let from = from.max(1);
     if let Some(recent) = hub.recent(from, to) {
         return Ok(recent);
     }
