@@ -18,6 +18,7 @@
 //! ```
 pub mod apply;
 mod compactor;
+mod concurrency;
 pub mod config;
 pub mod error;
 pub mod identity;
@@ -36,6 +37,8 @@ use std::time::Duration;
 use api::etcdserverpb::kv_server::KvServer;
 use api::etcdserverpb::lease_server::LeaseServer;
 use api::etcdserverpb::watch_server::WatchServer;
+use api::v3electionpb::election_server::ElectionServer;
+use api::v3lockpb::lock_server::LockServer;
 use backend::Backend;
 use futures::StreamExt;
 use tokio::net::TcpListener;
@@ -118,7 +121,7 @@ pub async fn run(
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
     let progress_every = cfg.watch_progress_notify_interval()?;
-    let watch = WatchServer::new(watch::WatchService::new(member.clone(), hub, progress_every))
+    let watch = WatchServer::new(watch::WatchService::new(member.clone(), hub.clone(), progress_every))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
     // Small gRPC frames must not wait for Nagle's algorithm to meet the
@@ -138,6 +141,8 @@ pub async fn run(
         .add_service(kv)
         .add_service(watch)
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
+        .add_service(LockServer::new(concurrency::LockService::new(member.clone(), hub.clone())))
+        .add_service(ElectionServer::new(concurrency::ElectionService::new(member.clone(), hub)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 

@@ -7,13 +7,17 @@
 mod bad_input;
 mod differential;
 mod durability;
+mod election;
 mod etcdctl_flow;
 mod kv_client;
 mod lease;
+mod lock;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;
 mod watch;
+mod watch_lease_ctl;
 mod watch_model;
+mod watch_scripts;
 
 use testkit::Member;
 

@@ -1,0 +1,77 @@
+//! The `v3lockpb.Lock` service: etcd's mutex recipe (`concurrency.Mutex`)
+//! run by the member on behalf of a client's lease.
+
+use std::sync::Arc;
+
+use api::etcdserverpb::range_request::SortOrder;
+use api::etcdserverpb::{DeleteRangeRequest, RangeRequest, TxnRequest};
+use api::v3lockpb::lock_server::Lock;
+use api::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
+use tonic::{Request, Response, Status};
+
+use super::{
+    Cleanup, RecipeError, Recipes, by_create, create_rev_is, get_op, owner_key, prefix_of, put_op, range_kvs, range_op,
+    revision,
+};
+use crate::member::Member;
+use crate::watch::WatchHub;
+
+/// The Lock service over one member.
+#[derive(Clone)]
+pub struct LockService {
+    recipes: Recipes,
+}
+
+impl LockService {
+    pub fn new(member: Arc<Member>, hub: Arc<WatchHub>) -> LockService {
+        LockService { recipes: Recipes::new(member, hub) }
+    }
+}
+
+#[tonic::async_trait]
+impl Lock for LockService {
+    /// Queues the lease's key under `name/` and answers once it is the
+    /// oldest there (etcd's `Mutex.Lock`).
+    async fn lock(&self, req: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
+        let r = req.into_inner();
+        let rc = &self.recipes;
+        let lease = rc.session_lease(r.lease).await?;
+        let prefix = prefix_of(&r.name);
+        let key = owner_key(&r.name, lease);
+        // Queue up unless this lease already is (then its key is reused),
+        // and read the holder in the same revision.
+        let holder = range_op(by_create(&prefix, SortOrder::Ascend, 0));
+        let t = TxnRequest {
+            compare: vec![create_rev_is(&key, 0)],
+            success: vec![put_op(&key, b"", lease), holder.clone()],
+            failure: vec![get_op(&key), holder],
+        };
+        let resp = rc.txn(t).await?;
+        let my_rev = if resp.succeeded {
+            revision(&resp.header)
+        } else {
+            range_kvs(&resp, 0).first().map_or(0, |kv| kv.create_revision)
+        };
+        if range_kvs(&resp, 1).first().is_none_or(|kv| kv.create_revision == my_rev) {
+            return Ok(Response::new(LockResponse { header: resp.header, key }));
+        }
+
+        // From here on, a request that ends without the lock (the client
+        // went away, the member stops) takes its key out of the queue.
+        let cleanup = Cleanup::delete(&rc.member, &key);
+        rc.wait_for_older(&prefix, my_rev, Some(&key)).await?;
+        let mine = rc.range(&RangeRequest { key: key.clone(), ..RangeRequest::default() })?;
+        cleanup.disarm();
+        if mine.kvs.is_empty() {
+            return Err(RecipeError::SessionExpired.into());
+        }
+        Ok(Response::new(LockResponse { header: mine.header, key }))
+    }
+
+    /// Deletes the key a `Lock` answered (etcd's `Delete(key)`).
+    async fn unlock(&self, req: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {
+        let d = DeleteRangeRequest { key: req.into_inner().key, ..DeleteRangeRequest::default() };
+        let resp = self.recipes.delete(d).await?;
+        Ok(Response::new(UnlockResponse { header: resp.header }))
+    }
+}

@@ -1,0 +1,367 @@
+//! The concurrency API: etcd's `v3lockpb.Lock` ([`LockService`]) and
+//! `v3electionpb.Election` ([`ElectionService`]), served by the member.
+//!
+//! etcd 3.4 serves both as a client of its own KV API: the handlers run the
+//! `clientv3/concurrency` recipes (mutex, election, session) over a loopback
+//! connection. Strata runs the same recipes on the member's own operations
+//! instead: every write is a txn proposed through Raft ([`Member::propose`]),
+//! every read a local read after that txn or after a read index, and every
+//! wait a [`RangeWaiter`] on the watch hub that wakes when a key the wait
+//! depends on changes, after which the condition is read again.
+//!
+//! A contender for `name` owns the key `name/<lease id in lowercase hex>`
+//! (etcd's `fmt.Sprintf("%s%x", "name/", lease)`), created only if absent and
+//! attached to the contender's lease, so it disappears with the lease. The
+//! key under `name/` with the smallest create revision holds the lock or
+//! leads the election; the others wait until every older key is deleted.
+//! For example, with leases `0x1a` and `0x2b` locking `l`:
+//!
+//! ```text
+//! txn  put l/1a (lease 1a)      rev 5   l/1a is the oldest: locked
+//! txn  put l/2b (lease 2b)      rev 6   waits for l/1a (create rev 5)
+//! del  l/1a  (unlock / revoke)  rev 7   l/2b is the oldest: locked
+//! ```
+//!
+//! Deliberately not here: nothing is kept in memory across requests (the
+//! store is the only state), and leases are never renewed by the member —
+//! that is the client's job, as with etcd. One deliberate difference from
+//! etcd 3.4: a `Lock` whose own key is deleted while it waits (its lease
+//! expired) fails with "mutex: session is expired", as in etcd 3.5, instead
+//! of succeeding without a key.
+
+mod election_service;
+mod lock_service;
+mod waiter;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use api::etcdserverpb::range_request::{SortOrder, SortTarget};
+use api::etcdserverpb::request_op::Request as Op;
+use api::etcdserverpb::{
+    Compare, DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, LeaseGrantRequest, PutRequest, RangeRequest,
+    RangeResponse, RequestOp, ResponseHeader, TxnRequest, TxnResponse,
+};
+use api::stratapb::apply_result::Response as Applied;
+use tonic::Status;
+
+pub use election_service::ElectionService;
+pub use lock_service::LockService;
+pub use waiter::RangeWaiter;
+
+use crate::apply::{self, View};
+use crate::error::EtcdError;
+use crate::member::Member;
+use crate::validate;
+
+/// TTL of the lease etcd's session grants when a request names none
+/// (`concurrency.defaultSessionTTL`).
+const SESSION_TTL_SECS: i64 = 60;
+
+/// The recipes' own errors. etcd returns them as plain Go errors, which
+/// grpc-go answers with code `Unknown` and the error's text; clients match
+/// on these strings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecipeError {
+    #[error("election: not leader")]
+    NotLeader,
+    #[error("election: no leader")]
+    NoLeader,
+    #[error("mutex: session is expired")]
+    SessionExpired,
+    #[error("\"leader\" field must be provided")]
+    MissingLeaderKey,
+}
+
+impl From<RecipeError> for Status {
+    fn from(e: RecipeError) -> Status {
+        Status::unknown(e.to_string())
+    }
+}
+
+/// An error of the KV operations a recipe runs. etcd's handlers meet them
+/// through their loopback client, which turns every status it knows into a
+/// plain Go error, so they reach the client with code `Unknown` and etcd's
+/// message ("etcdserver: requested lease not found" is `Unknown` here, not
+/// `NotFound` as from `Put`).
+fn via_client(e: EtcdError) -> Status {
+    match e {
+        EtcdError::Internal(_) => e.into(),
+        known => Status::unknown(known.to_string()),
+    }
+}
+
+/// What the two services share: the member, the watch hub to wait on, and
+/// the lease ids of sessions they grant.
+#[derive(Clone)]
+struct Recipes {
+    member: Arc<Member>,
+    hub: Arc<crate::watch::WatchHub>,
+    next_lease: Arc<AtomicU64>,
+}
+
+impl Recipes {
+    fn new(member: Arc<Member>, hub: Arc<crate::watch::WatchHub>) -> Recipes {
+        // Seeded from the clock like the Lease service's ids, so restarts do
+        // not reuse them.
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        Recipes { member, hub, next_lease: Arc::new(AtomicU64::new(seed.rotate_left(17))) }
+    }
+
+    /// The lease of the request's session. etcd's `NewSession` grants a
+    /// fresh lease of [`SESSION_TTL_SECS`] when the request names none, and
+    /// never renews it (the handler orphans the session at once); any other
+    /// id is used as it is, existing or not.
+    async fn session_lease(&self, lease: i64) -> Result<i64, Status> {
+        if lease != 0 {
+            return Ok(lease);
+        }
+        let id = loop {
+            let n = self.next_lease.fetch_add(1, Ordering::Relaxed);
+            let id = ((self.member.member_id << 40) ^ n) as i64 & i64::MAX;
+            if id != 0 && !self.member.leases.exists(id) {
+                break id;
+            }
+        };
+        let grant = LeaseGrantRequest { ttl: SESSION_TTL_SECS, id };
+        let irr = InternalRaftRequest { lease_grant: Some(grant), ..Default::default() };
+        match self.member.propose(irr).await.map_err(via_client)? {
+            Applied::LeaseGrant(g) => Ok(g.id),
+            _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
+        }
+    }
+
+    /// Proposes a txn and completes its header.
+    async fn txn(&self, t: TxnRequest) -> Result<TxnResponse, Status> {
+        match self
+            .member
+            .propose(InternalRaftRequest { txn: Some(t), ..Default::default() })
+            .await
+            .map_err(via_client)?
+        {
+            Applied::Txn(mut resp) => {
+                self.member.fill_header(&mut resp.header);
+                Ok(resp)
+            }
+            _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
+        }
+    }
+
+    /// A delete of one key, as the client's `Delete(key)`.
+    async fn delete(&self, d: DeleteRangeRequest) -> Result<DeleteRangeResponse, Status> {
+        validate::delete_range(&d).map_err(via_client)?;
+        let irr = InternalRaftRequest { delete_range: Some(d), ..Default::default() };
+        match self.member.propose(irr).await.map_err(via_client)? {
+            Applied::DeleteRange(mut resp) => {
+                self.member.fill_header(&mut resp.header);
+                Ok(resp)
+            }
+            _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
+        }
+    }
+
+    /// Waits until the member's state reflects every write committed before
+    /// now, for a linearizable read.
+    async fn read_index(&self) -> Result<(), Status> {
+        self.member.read_index().await.map_err(via_client)
+    }
+
+    /// A range on the member's current state (callers take a read index
+    /// first when the read must be linearizable).
+    fn range(&self, r: &RangeRequest) -> Result<RangeResponse, Status> {
+        let read = self.member.store.read().map_err(|e| via_client(e.into()))?;
+        let mut resp = apply::range(&View::Read(&read), r).map_err(via_client)?;
+        self.member.fill_header(&mut resp.header);
+        Ok(resp)
+    }
+
+    /// Waits until every key under `prefix` created before `my_rev` is
+    /// deleted (etcd's `waitDeletes`). Only deletions can end the wait: create
+    /// revisions only grow, so a put never adds an older key.
+    ///
+    /// With `mine`, a deletion of that key ends the wait with
+    /// `SessionExpired`. This is etcd 3.5's answer, given as soon as the key
+    /// goes rather than after the wait: etcd 3.4's mutex waits on and then
+    /// hands out a lock whose key is gone, which lets two clients hold it.
+    async fn wait_for_older(&self, prefix: &[u8], my_rev: i64, mine: Option<&[u8]>) -> Result<(), Status> {
+        let older = by_create(prefix, SortOrder::Descend, my_rev - 1);
+        let mut waiter = RangeWaiter::new(&self.member, &self.hub, prefix, &older.range_end);
+        loop {
+            let resp = self.range(&older)?;
+            if resp.kvs.is_empty() {
+                return Ok(());
+            }
+            let mut seen = revision(&resp.header);
+            loop {
+                let changes = match waiter.changes_after(seen).await {
+                    Ok((last, changes)) => {
+                        seen = last;
+                        changes
+                    }
+                    // History is gone: read the state again.
+                    Err(EtcdError::Compacted) => break,
+                    Err(e) => return Err(via_client(e)),
+                };
+                let mut deleted = changes.iter().filter(|kv| kv.version == 0);
+                if let Some(mine) = mine
+                    && deleted.clone().any(|kv| kv.key == mine)
+                {
+                    return Err(RecipeError::SessionExpired.into());
+                }
+                if deleted.next().is_some() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn revision(h: &Option<ResponseHeader>) -> i64 {
+    h.as_ref().map_or(0, |h| h.revision)
+}
+
+/// `name/<lease as Go's %x prints an int64>`.
+fn owner_key(name: &[u8], lease: i64) -> Vec<u8> {
+    let hex = if lease < 0 { format!("-{:x}", lease.unsigned_abs()) } else { format!("{lease:x}") };
+    let mut key = prefix_of(name);
+    key.extend_from_slice(hex.as_bytes());
+    key
+}
+
+/// The prefix every contender's key for `name` shares.
+fn prefix_of(name: &[u8]) -> Vec<u8> {
+    let mut p = name.to_vec();
+    p.push(b'/');
+    p
+}
+
+/// etcd's `GetPrefixRangeEnd`: the smallest key greater than every key
+/// starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// The key under `prefix` created first (etcd's `WithFirstCreate`), or with
+/// `max_create_rev`, the one created last at or before it (`WithLastCreate`
+/// and `WithMaxCreateRev`).
+fn by_create(prefix: &[u8], order: SortOrder, max_create_rev: i64) -> RangeRequest {
+    RangeRequest {
+        key: prefix.to_vec(),
+        range_end: prefix_end(prefix),
+        limit: 1,
+        sort_order: order as i32,
+        sort_target: SortTarget::Create as i32,
+        max_create_revision: max_create_rev,
+        ..RangeRequest::default()
+    }
+}
+
+fn create_rev_is(key: &[u8], rev: i64) -> Compare {
+    Compare {
+        result: CompareResult::Equal as i32,
+        target: CompareTarget::Create as i32,
+        key: key.to_vec(),
+        target_union: Some(TargetUnion::CreateRevision(rev)),
+        range_end: Vec::new(),
+    }
+}
+
+fn put_op(key: &[u8], value: &[u8], lease: i64) -> RequestOp {
+    let put = PutRequest { key: key.to_vec(), value: value.to_vec(), lease, ..PutRequest::default() };
+    RequestOp { request: Some(Op::RequestPut(put)) }
+}
+
+fn range_op(r: RangeRequest) -> RequestOp {
+    RequestOp { request: Some(Op::RequestRange(r)) }
+}
+
+fn get_op(key: &[u8]) -> RequestOp {
+    range_op(RangeRequest { key: key.to_vec(), ..RangeRequest::default() })
+}
+
+fn delete_op(key: &[u8]) -> RequestOp {
+    RequestOp { request: Some(Op::RequestDeleteRange(DeleteRangeRequest { key: key.to_vec(), ..Default::default() })) }
+}
+
+/// The key-values of the `i`-th response of a txn, if it is a range.
+fn range_kvs(t: &TxnResponse, i: usize) -> &[api::mvccpb::KeyValue] {
+    use api::etcdserverpb::response_op::Response;
+    match t.responses.get(i).and_then(|r| r.response.as_ref()) {
+        Some(Response::ResponseRange(r)) => &r.kvs,
+        _ => &[],
+    }
+}
+
+/// Undoes a contender's key if the request ends before it succeeds: the
+/// client went away (tonic drops the handler) or the wait failed. etcd
+/// does the same when the request's context is cancelled (the mutex
+/// unlocks, the election resigns).
+struct Cleanup {
+    member: Arc<Member>,
+    undo: Option<TxnRequest>,
+}
+
+impl Cleanup {
+    /// Deletes `key` unconditionally (the mutex's `Unlock`).
+    fn delete(member: &Arc<Member>, key: &[u8]) -> Cleanup {
+        let undo = TxnRequest { success: vec![delete_op(key)], ..TxnRequest::default() };
+        Cleanup { member: member.clone(), undo: Some(undo) }
+    }
+
+    /// Deletes `key` if it is still the one created at `rev` (`Resign`).
+    fn resign(member: &Arc<Member>, key: &[u8], rev: i64) -> Cleanup {
+        let undo =
+            TxnRequest { compare: vec![create_rev_is(key, rev)], success: vec![delete_op(key)], failure: vec![] };
+        Cleanup { member: member.clone(), undo: Some(undo) }
+    }
+
+    fn disarm(mut self) {
+        self.undo = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let Some(undo) = self.undo.take() else { return };
+        // Without a runtime the member is shutting down; the key's lease
+        // still bounds its life.
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let member = self.member.clone();
+        rt.spawn(async move {
+            let irr = InternalRaftRequest { txn: Some(undo), ..Default::default() };
+            if let Err(e) = member.propose(irr).await {
+                tracing::warn!(error = %e, "cannot remove the key of an abandoned lock or campaign");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_key_prints_the_lease_like_go() {
+        assert_eq!(owner_key(b"mylock", 0x694d7a9e8c8f2c1a), b"mylock/694d7a9e8c8f2c1a");
+        assert_eq!(owner_key(b"e", 10), b"e/a");
+        assert_eq!(owner_key(b"", -26), b"/-1a");
+        assert_eq!(owner_key(b"x", i64::MIN), b"x/-8000000000000000");
+    }
+
+    #[test]
+    fn prefix_end_increments_the_last_byte_below_ff() {
+        assert_eq!(prefix_end(b"a/"), b"a0");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff\xff"), [0]);
+    }
+}
