@@ -81,6 +81,34 @@ fn mask_number_after(line: &str, key: &str) -> String {
     result
 }
 
+/// Runs a steps file — one shell line per step, `$C` standing for `cli
+/// --endpoints <endpoint>`, `#` lines skipped — and renders each step as its
+/// command, its stdout passed through `mask`, its last `Error:` line (also
+/// masked) and its exit code, for comparing two CLI/server pairs.
+pub fn run_steps(cli: &str, endpoint: &str, steps: &str, mask: impl Fn(&str) -> String) -> Vec<String> {
+    steps
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|line| {
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(line)
+                .env("C", format!("{cli} --endpoints {endpoint}"))
+                .env("ETCDCTL_API", "3")
+                .output();
+            match out {
+                Ok(out) => {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let error = stderr.lines().rev().find(|l| l.starts_with("Error:")).unwrap_or("");
+                    let stdout = mask(&String::from_utf8_lossy(&out.stdout));
+                    format!("$ {line}\n{stdout}{}\n[exit {}]\n", mask(error), out.status.code().unwrap_or(-1))
+                }
+                Err(e) => format!("$ {line}\ncannot run bash: {e}\n"),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

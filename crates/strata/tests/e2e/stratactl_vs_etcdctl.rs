@@ -8,35 +8,14 @@
 //! embed the Raft term, the env/flag conflict that etcdctl reports as a log
 //! line).
 
-use std::process::Command;
-
-use testkit::{Member, have_etcd, mask_ids};
+use testkit::{Member, have_etcd, mask_ids, run_steps};
 
 use crate::{need_etcdctl, strata};
 
 const STEPS: &str = include_str!("testdata/ctl_steps.txt");
 
 fn session(cli: &str, m: &Member) -> Vec<String> {
-    STEPS
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let out = Command::new("bash")
-                .arg("-c")
-                .arg(line)
-                .env("C", format!("{cli} --endpoints {}", m.endpoint()))
-                .env("ETCDCTL_API", "3")
-                .output()
-                .expect("run step");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let error = stderr.lines().rev().find(|l| l.starts_with("Error:")).unwrap_or("");
-            format!(
-                "$ {line}\n{}{error}\n[exit {}]\n",
-                mask_ids(&String::from_utf8_lossy(&out.stdout)),
-                out.status.code().unwrap_or(-1)
-            )
-        })
-        .collect()
+    run_steps(cli, &m.endpoint(), STEPS, mask_ids)
 }
 
 #[test]

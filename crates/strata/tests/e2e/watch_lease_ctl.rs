@@ -4,9 +4,7 @@
 //! writers and the timing). Compared: stdout with member/cluster ids, terms
 //! and lease ids masked, the exit code and the final `Error:` line.
 
-use std::process::Command;
-
-use testkit::{Member, have_etcd, mask_ids};
+use testkit::{Member, have_etcd, mask_ids, run_steps};
 
 use crate::{need_etcdctl, strata};
 
@@ -40,23 +38,7 @@ fn mask_leases(s: &str) -> String {
 }
 
 fn session(cli: &str, m: &Member) -> Vec<String> {
-    STEPS
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|line| {
-            let out = Command::new("bash")
-                .arg("-c")
-                .arg(line)
-                .env("C", format!("{cli} --endpoints {}", m.endpoint()))
-                .env("ETCDCTL_API", "3")
-                .output()
-                .expect("run step");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let error = stderr.lines().rev().find(|l| l.starts_with("Error:")).unwrap_or("");
-            let stdout = mask_leases(&mask_ids(&String::from_utf8_lossy(&out.stdout)));
-            format!("$ {line}\n{stdout}{}\n[exit {}]\n", mask_leases(error), out.status.code().unwrap_or(-1))
-        })
-        .collect()
+    run_steps(cli, &m.endpoint(), STEPS, |s| mask_leases(&mask_ids(s)))
 }
 
 #[test]
