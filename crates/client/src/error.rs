@@ -36,6 +36,10 @@ pub enum Error {
     /// be sent on it; its last response or error says why.
     #[error("stream closed")]
     StreamClosed,
+    /// A concurrency recipe (lock, election) failed for a reason of its own, e.g.
+    /// "election: not leader" or "lost watcher waiting for delete".
+    #[error("{0}")]
+    Recipe(String),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod concurrency;
 mod duplex;
 mod error;
 mod key_range;

@@ -1,7 +1,7 @@
 //! The command line: etcdctl's global flags and environment variables, cobra's command
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
-use crate::command::{compaction, del, get, lease, put, txn, watch};
+use crate::command::{compaction, del, elect, get, lease, lock, put, txn, watch};
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +41,10 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Lease related commands
     Lease(lease::LeaseArgs),
+    /// Acquires a named lock
+    Lock(lock::LockArgs),
+    /// Observes and participates in leader election
+    Elect(elect::ElectArgs),
     /// Prints the version of stratactl
     Version,
 }
@@ -134,7 +138,10 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
         let name = resolve(&typed).inspect_err(|e| {
             eprintln!("Error: {}\nRun 'stratactl --help' for usage.", e.message);
         })?;
-        if !matches!(name, "get" | "put" | "del" | "txn" | "compaction" | "watch" | "lease" | "version" | "help") {
+        if !matches!(
+            name,
+            "get" | "put" | "del" | "txn" | "compaction" | "watch" | "lease" | "lock" | "elect" | "version" | "help"
+        ) {
             return Err(CtlError::error(format!("stratactl does not implement \"{name}\" yet")));
         }
         args[i] = name.into();

@@ -6,7 +6,7 @@
 //! does not reimplement the wire protocol (that is the `client` crate) nor imitate
 //! etcdctl's Go client log lines on stderr.
 //!
-//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease` and `version`.
+//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect` and `version`.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:

@@ -4,8 +4,10 @@
 
 pub mod compaction;
 pub mod del;
+pub mod elect;
 pub mod get;
 pub mod lease;
+pub mod lock;
 pub mod put;
 pub mod txn;
 pub mod version;
@@ -44,6 +46,8 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Compaction(a) => compaction::run(global, a, io).await,
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,
+        Command::Lock(a) => lock::run(global, a, io).await,
+        Command::Elect(a) => elect::run(global, a, io).await,
         Command::Version => {
             version::run(io);
             Ok(())
@@ -76,6 +80,51 @@ where
     tokio::time::timeout(global.command_timeout, work)
         .await
         .unwrap_or_else(|_| Err(CtlError::error("context deadline exceeded")))
+}
+
+/// Connects as etcdctl's `mustClientFromCmd` does for the long-running commands
+/// (`lock`, `elect`): a blocking dial that fails after `--dial-timeout` with
+/// "context deadline exceeded" and exit code 2.
+pub async fn connect_blocking(global: &GlobalFlags) -> Result<client::Client> {
+    let attempt = async {
+        loop {
+            match client::Client::connect(&global.endpoints, global.dial_timeout).await {
+                Ok(c) => return Ok(c),
+                Err(e @ client::Error::InvalidEndpoint { .. }) => return Err(CtlError::error(e.to_string())),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    };
+    tokio::time::timeout(global.dial_timeout, attempt)
+        .await
+        .unwrap_or_else(|_| Err(CtlError::new(crate::error::ExitCode::BadConnection, "context deadline exceeded")))
+}
+
+/// SIGINT and SIGTERM, which `lock` and `elect` catch to clean up before exiting
+/// (etcdctl's `signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)`).
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts catching both signals.
+    pub fn new() -> Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let io = |e: std::io::Error| CtlError::error(e.to_string());
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).map_err(io)?,
+            terminate: signal(SignalKind::terminate()).map_err(io)?,
+        })
+    }
+
+    /// Resolves when either signal arrives. Cancel safe.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
 }
 
 pub use client::prefix_end;

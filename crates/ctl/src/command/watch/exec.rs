@@ -34,7 +34,7 @@ pub async fn run(exec: &[OsString], revision: i64, event: &Event) -> Result<()> 
 }
 
 /// Go's `*exec.ExitError` text.
-fn exit_text(s: std::process::ExitStatus) -> String {
+pub(crate) fn exit_text(s: std::process::ExitStatus) -> String {
     if let Some(code) = s.code() {
         return format!("exit status {code}");
     }
@@ -56,7 +56,7 @@ fn exit_text(s: std::process::ExitStatus) -> String {
 
 /// Go's text for a command that could not be started: `exec.LookPath`'s errors, or
 /// `fork/exec`'s with the system's (lower-case) error message.
-fn spawn_error_text(program: &OsString, e: &std::io::Error) -> String {
+pub(crate) fn spawn_error_text(program: &OsString, e: &std::io::Error) -> String {
     let p = program.to_string_lossy();
     match e.kind() {
         std::io::ErrorKind::NotFound if !p.contains('/') => {

@@ -16,7 +16,7 @@
 //! ```
 
 mod args;
-mod exec;
+pub(crate) mod exec;
 mod interactive;
 mod stream;
 mod update;
