@@ -109,6 +109,21 @@ pub fn run_steps(cli: &str, endpoint: &str, steps: &str, mask: impl Fn(&str) -> 
         .collect()
 }
 
+/// Compares two renderings of the same steps (`run_steps`), the reference
+/// first: `None` if they agree, else a report of every differing step.
+pub fn step_differences(want: &[String], got: &[String]) -> Option<String> {
+    if want.len() != got.len() {
+        return Some(format!("{} steps rendered against {} reference steps", got.len(), want.len()));
+    }
+    let diffs: Vec<String> = want
+        .iter()
+        .zip(got)
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("etcdctl/etcd:\n{w}stratactl/strata:\n{g}"))
+        .collect();
+    (!diffs.is_empty()).then(|| format!("{} of {} steps differ:\n{}", diffs.len(), want.len(), diffs.join("\n")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

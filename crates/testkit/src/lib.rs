@@ -14,5 +14,5 @@
 mod ctl;
 mod process;
 
-pub use ctl::{CtlOutput, etcdctl, mask_ids, run_ctl, run_steps};
+pub use ctl::{CtlOutput, etcdctl, mask_ids, run_ctl, run_steps, step_differences};
 pub use process::{Member, free_port, have_etcd, have_etcdctl};

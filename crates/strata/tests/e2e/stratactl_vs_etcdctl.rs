@@ -8,7 +8,7 @@
 //! embed the Raft term, the env/flag conflict that etcdctl reports as a log
 //! line).
 
-use testkit::{Member, have_etcd, mask_ids, run_steps};
+use testkit::{Member, have_etcd, mask_ids, run_steps, step_differences};
 
 use crate::{need_etcdctl, strata};
 
@@ -30,12 +30,7 @@ fn stratactl_on_strata_prints_what_etcdctl_prints_on_etcd() {
     drop(etcd);
     let s = strata(&[]);
     let got = session(env!("CARGO_BIN_EXE_stratactl"), &s);
-    assert_eq!(want.len(), got.len());
-    let diffs: Vec<String> = want
-        .iter()
-        .zip(&got)
-        .filter(|(w, g)| w != g)
-        .map(|(w, g)| format!("etcdctl/etcd:\n{w}stratactl/strata:\n{g}"))
-        .collect();
-    assert!(diffs.is_empty(), "{} of {} steps differ:\n{}", diffs.len(), want.len(), diffs.join("\n"));
+    if let Some(report) = step_differences(&want, &got) {
+        panic!("{report}");
+    }
 }

@@ -4,7 +4,7 @@
 //! writers and the timing). Compared: stdout with member/cluster ids, terms
 //! and lease ids masked, the exit code and the final `Error:` line.
 
-use testkit::{Member, have_etcd, mask_ids, run_steps};
+use testkit::{Member, have_etcd, mask_ids, run_steps, step_differences};
 
 use crate::{need_etcdctl, strata};
 
@@ -48,18 +48,25 @@ fn stratactl_watch_and_lease_on_strata_print_what_etcdctl_prints_on_etcd() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
-    let want = session("/usr/bin/etcdctl", &etcd);
-    drop(etcd);
-    let s = strata(&[]);
-    let got = session(env!("CARGO_BIN_EXE_stratactl"), &s);
-    let diffs: Vec<String> = want
-        .iter()
-        .zip(&got)
-        .filter(|(w, g)| w != g)
-        .map(|(w, g)| format!("etcdctl/etcd:\n{w}stratactl/strata:\n{g}"))
-        .collect();
-    assert!(diffs.is_empty(), "{} of {} steps differ:\n{}", diffs.len(), want.len(), diffs.join("\n"));
+    // The steps with background writers race a 1 s sleep; on a loaded 2-core
+    // machine a step can lose that race once. A difference that does not come
+    // back on a second, fresh pair of servers is reported but not failed.
+    let mut report = None;
+    for attempt in 1..=2 {
+        let etcd = Member::start_etcd(&[]).expect("start etcd");
+        let want = session("/usr/bin/etcdctl", &etcd);
+        drop(etcd);
+        let s = strata(&[]);
+        let got = session(env!("CARGO_BIN_EXE_stratactl"), &s);
+        report = step_differences(&want, &got);
+        match &report {
+            None => return,
+            Some(r) => eprintln!("attempt {attempt}: {r}"),
+        }
+    }
+    if let Some(report) = report {
+        panic!("{report}");
+    }
 }
 
 #[test]
