@@ -24,6 +24,7 @@ pub mod error;
 pub mod identity;
 mod kv_service;
 mod lease_service;
+mod maintenance;
 pub mod leases;
 pub mod member;
 mod message_size;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use api::etcdserverpb::kv_server::KvServer;
 use api::etcdserverpb::lease_server::LeaseServer;
+use api::etcdserverpb::maintenance_server::MaintenanceServer;
 use api::etcdserverpb::watch_server::WatchServer;
 use api::v3electionpb::election_server::ElectionServer;
 use api::v3lockpb::lock_server::LockServer;
@@ -141,6 +143,7 @@ pub async fn run(
         .add_service(kv)
         .add_service(watch)
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
+        .add_service(MaintenanceServer::new(maintenance::MaintenanceService::new(member.clone())))
         .add_service(LockServer::new(concurrency::LockService::new(member.clone(), hub.clone())))
         .add_service(ElectionServer::new(concurrency::ElectionService::new(member.clone(), hub)))
         .serve_with_incoming_shutdown(incoming, shutdown)

