@@ -22,6 +22,16 @@ pub(crate) const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::
 /// no leases, and redb leaves a table it is not asked about untouched.
 pub(crate) const LEASE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("lease");
 
+/// Active alarm: member id (8 bytes BE) + alarm type (4 bytes BE) → empty.
+/// Like etcd's `alarm` bucket, alarms survive restarts. Added without a
+/// [`SCHEMA_VERSION`] bump for the same reason as [`LEASE`].
+pub(crate) const ALARM: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("alarm");
+
+/// Every table whose keys are bytes, in the order dumps and copies visit them.
+/// [`META`] (string keys) is the only other table. A new table must be added
+/// here, or defragmentation and snapshots silently drop it.
+pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 3] = [KEY, LEASE, ALARM];
+
 /// The version of this layout; bumped with an upgrade path on every change.
 pub const SCHEMA_VERSION: u64 = 1;
 
