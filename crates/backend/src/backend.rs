@@ -1,7 +1,7 @@
 //! [`Backend`]: the state-machine database of one member.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
@@ -13,10 +13,15 @@ use crate::schema::{KEY, META, MetaKey, SCHEMA_VERSION};
 /// Cloning is cheap; all clones share one open file. Readers never block the
 /// writer and see a consistent snapshot (redb's MVCC read transactions). redb
 /// allows one write transaction at a time: callers serialise writers above.
+///
+/// Defragmentation ([`crate::defrag`]) replaces the open file under all
+/// clones at once: the database handle sits behind a lock that is held only
+/// to clone the handle, and every transaction keeps the handle it began on,
+/// so a reader that began before the swap finishes on the old file.
 #[derive(Clone)]
 pub struct Backend {
-    db: Arc<Database>,
-    path: PathBuf,
+    pub(crate) db: Arc<RwLock<Arc<Database>>>,
+    pub(crate) path: PathBuf,
 }
 
 impl Backend {
@@ -25,11 +30,12 @@ impl Backend {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { op: "create data dir", source })?;
         }
+        crate::defrag::remove_leftover(path)?;
         let db = Database::builder().create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
             other => storage("open state db")(other),
         })?;
-        let backend = Backend { db: Arc::new(db), path: path.to_path_buf() };
+        let backend = Backend { db: Arc::new(RwLock::new(Arc::new(db))), path: path.to_path_buf() };
         backend.init_schema()?;
         Ok(backend)
     }
@@ -59,20 +65,31 @@ impl Backend {
 
     /// Starts a snapshot read.
     pub fn begin_read(&self) -> Result<ReadTxn> {
-        let txn = self.db.begin_read().map_err(storage("begin read"))?;
-        Ok(ReadTxn { txn })
+        let db = self.database();
+        let txn = db.begin_read().map_err(storage("begin read"))?;
+        Ok(ReadTxn { txn, _db: db })
     }
 
     /// Starts the (single) write transaction.
     pub fn begin_write(&self) -> Result<WriteTxn> {
-        let txn = self.db.begin_write().map_err(storage("begin write"))?;
-        Ok(WriteTxn { txn })
+        let db = self.database();
+        let txn = db.begin_write().map_err(storage("begin write"))?;
+        Ok(WriteTxn { txn, _db: db })
+    }
+
+    /// The open database file (the one a defragmentation may replace).
+    pub(crate) fn database(&self) -> Arc<Database> {
+        self.db.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 /// A consistent read-only view.
 pub struct ReadTxn {
     pub(crate) txn: redb::ReadTransaction,
+    /// Keeps the file this view reads open until the view ends, even if a
+    /// defragmentation has replaced it meanwhile. Declared after `txn`, so it
+    /// is dropped after it.
+    _db: Arc<Database>,
 }
 
 impl ReadTxn {
@@ -142,6 +159,7 @@ impl ReadTxn {
 /// The write transaction. Dropping it without [`WriteTxn::commit`] aborts.
 pub struct WriteTxn {
     pub(crate) txn: redb::WriteTransaction,
+    _db: Arc<Database>,
 }
 
 impl WriteTxn {

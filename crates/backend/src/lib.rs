@@ -15,12 +15,14 @@
 //! # Ok::<(), backend::Error>(())
 //! ```
 mod backend;
+mod defrag;
 mod error;
 mod lease_table;
 mod raft_log;
 pub mod schema;
 
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
+pub use defrag::{DefragCopy, DefragReport, defrag_offline};
 pub use error::{Error, Result};
 pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
