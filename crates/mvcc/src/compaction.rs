@@ -44,6 +44,7 @@ impl Compaction {
     /// `finishedCompactRev` durably).
     pub fn step(&mut self, store: &Store, limit: usize) -> Result<bool> {
         let Some(from) = self.next.take() else { return Ok(true) };
+        let _hold = store.hold_compaction();
         let _writer = store.writer();
         let mut txn = store.backend().begin_write()?;
         let end = Revision::new(self.rev + 1, 0).to_bytes(false);

@@ -145,6 +145,22 @@ impl KeyIndex {
         self.generations.len() == 1 && self.generations[0].revs.is_empty()
     }
 
+    /// What [`KeyIndex::compact`] would add to `keep`, without compacting.
+    pub fn keep(&self, at: i64, keep: &mut HashSet<Revision>) {
+        let last = self.generations.len() - 1;
+        let mut gi = 0;
+        while gi < last && self.generations[gi].revs.last().map_or(0, |r| r.main) <= at {
+            gi += 1;
+        }
+        let g = &self.generations[gi];
+        if let Some(n) = g.revs.iter().rposition(|r| r.main <= at) {
+            let only_tombstone_left = g.revs.len() - n == 1 && gi != last;
+            if !only_tombstone_left {
+                keep.insert(g.revs[n]);
+            }
+        }
+    }
+
     fn last_mut(&mut self) -> &mut Generation {
         if self.generations.is_empty() {
             self.generations.push(Generation::default());

@@ -36,6 +36,9 @@ pub(crate) struct Inner {
     /// The revision of the last scheduled compaction; -1 before the first.
     pub(crate) compact_rev: AtomicI64,
     pub(crate) writer: Mutex<()>,
+    /// Held by each compaction batch and by a whole defragmentation, which
+    /// must not see records deleted under it.
+    pub(crate) compaction_hold: Mutex<()>,
     pub(crate) commits_since_durable: AtomicU64,
 }
 
@@ -75,6 +78,7 @@ impl Store {
                 current_rev: AtomicI64::new(current),
                 compact_rev: AtomicI64::new(compact_rev),
                 writer: Mutex::new(()),
+                compaction_hold: Mutex::new(()),
                 commits_since_durable: AtomicU64::new(0),
             }),
         };
@@ -187,6 +191,10 @@ impl Store {
 
     pub(crate) fn writer(&self) -> MutexGuard<'_, ()> {
         self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn hold_compaction(&self) -> MutexGuard<'_, ()> {
+        self.inner.compaction_hold.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, TreeIndex> {

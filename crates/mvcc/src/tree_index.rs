@@ -114,6 +114,16 @@ impl TreeIndex {
         keep
     }
 
+    /// The revisions `<= at` that a compaction at `at` keeps, without
+    /// compacting (etcd's `Keep`, for `HashKV`).
+    pub fn keep(&self, at: i64) -> HashSet<Revision> {
+        let mut keep = HashSet::new();
+        for ki in self.keys.values() {
+            ki.keep(at, &mut keep);
+        }
+        keep
+    }
+
     /// Number of keys with any history.
     pub fn len(&self) -> usize {
         self.keys.len()

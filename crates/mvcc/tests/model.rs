@@ -1,8 +1,10 @@
 //! Model test: the store against a plain map of snapshots, one per revision.
 //!
 //! proptest generates sequences of puts, deletes, multi-op transactions,
-//! compactions and reopens; after every step the store must answer reads at
-//! every revision exactly as the model does, or refuse a compacted one.
+//! compactions, defragmentations and reopens; after every step the store must
+//! answer reads at every revision exactly as the model does, or refuse a
+//! compacted one. `HashKV` must not change when a compaction's deletions
+//! reach the backend, nor with a defragmentation or a reopen.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +28,7 @@ enum Op {
     Delete(u8, u8),
     Txn(Vec<(u8, Option<u8>)>),
     Compact(u8),
+    Defrag,
     Reopen,
 }
 
@@ -35,6 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..6, 0u8..3).prop_map(|(k, w)| Op::Delete(k, w)),
         2 => proptest::collection::vec((0u8..6, proptest::option::of(any::<u8>())), 1..4).prop_map(Op::Txn),
         1 => any::<u8>().prop_map(Op::Compact),
+        1 => Just(Op::Defrag),
         1 => Just(Op::Reopen),
     ]
 }
@@ -162,13 +166,22 @@ proptest! {
                     } else if at > model.rev() {
                         assert!(matches!(res, Err(mvcc::Error::FutureRev { .. })), "compact {at}");
                     } else {
+                        let logical = store.hash_kv(0).expect("hash before the deletions");
                         res.expect("compact").run(&store).expect("run");
+                        assert_eq!(store.hash_kv(0).expect("hash after"), logical, "compaction at {at}");
                         model.compacted = at;
                     }
                 }
+                Op::Defrag => {
+                    let before = store.hash_kv(0).expect("hash");
+                    store.defragment().expect("defrag");
+                    assert_eq!(store.hash_kv(0).expect("hash"), before);
+                }
                 Op::Reopen => {
+                    let before = store.hash_kv(0).expect("hash");
                     drop(store);
                     store = open(dir.path());
+                    assert_eq!(store.hash_kv(0).expect("hash"), before);
                 }
             }
             check(&store, &model);

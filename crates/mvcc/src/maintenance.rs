@@ -1,0 +1,71 @@
+//! Whole-store maintenance: the `HashKV` checksum and defragmentation.
+
+use backend::DefragReport;
+
+use crate::error::{Error, Result};
+use crate::revision::Revision;
+use crate::store::Store;
+
+/// What `HashKV` answers: the checksum, and the revisions it was taken at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashKv {
+    pub hash: u32,
+    /// The current revision of the store when hashed.
+    pub current_rev: i64,
+    /// The compacted revision the hash is relative to.
+    pub compact_rev: i64,
+}
+
+impl Store {
+    /// etcd's `HashByRev`: a CRC-32C (Castagnoli) of the `key` table name and
+    /// every `(revision key, KeyValue)` record with a revision `<= rev`,
+    /// leaving out revisions at or below the compacted one that compaction is
+    /// about to delete, so members agree whether or not their compaction has
+    /// physically finished. Our revision keys and `KeyValue` encoding are
+    /// etcd's, so the same history hashes the same as on etcd — except that
+    /// etcd hashes every record when the compaction keeps none (its
+    /// `len(keep) > 0` test), which makes its hash depend on whether the
+    /// deletions have finished; we always leave them out. `rev == 0` means the
+    /// current revision.
+    pub fn hash_kv(&self, rev: i64) -> Result<HashKv> {
+        let (txn, current_rev, compact_rev, keep) = {
+            let index = self.index();
+            let current_rev = self.rev();
+            let compact_rev = self.compact_rev();
+            if rev > 0 && rev < compact_rev {
+                return Err(Error::Compacted { requested: rev, compacted: compact_rev });
+            }
+            if rev > current_rev {
+                return Err(Error::FutureRev { requested: rev, current: current_rev });
+            }
+            let keep = index.keep(compact_rev);
+            (self.backend().begin_read()?, current_rev, compact_rev, keep)
+        };
+        let rev = if rev == 0 { current_rev } else { rev };
+        let mut h = crc32c::crc32c(b"key");
+        let end = Revision::new(rev + 1, 0).to_bytes(false);
+        txn.scan_revisions(&[], Some(&end), |k, v| {
+            if let Some((r, _)) = Revision::from_bytes(k)
+                && r.main <= compact_rev
+                && !keep.contains(&r)
+            {
+                return true;
+            }
+            h = crc32c::crc32c_append(h, k);
+            h = crc32c::crc32c_append(h, v);
+            true
+        })?;
+        Ok(HashKv { hash: h, current_rev, compact_rev })
+    }
+
+    /// Defragments the backend while the store keeps serving: the copy runs
+    /// without any lock, then the writer is held only for the catch-up and the
+    /// file swap. Compaction waits for the whole run (its deletions would
+    /// otherwise be resurrected by the copy), and so does a second defrag.
+    pub fn defragment(&self) -> Result<DefragReport> {
+        let _hold = self.hold_compaction();
+        let copy = self.backend().defrag_copy()?;
+        let _writer = self.writer();
+        Ok(copy.finish(self.backend())?)
+    }
+}
