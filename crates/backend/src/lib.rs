@@ -14,6 +14,7 @@
 //! w.commit(true)?;
 //! # Ok::<(), backend::Error>(())
 //! ```
+mod alarm_table;
 mod backend;
 mod defrag;
 mod error;
