@@ -198,23 +198,25 @@ impl WriteTxn {
     ) -> Result<DeleteBatch> {
         let mut table = self.txn.open_table(KEY).map_err(storage("open key table"))?;
         let mut doomed = Vec::new();
+        let mut deleted_bytes = 0u64;
         let mut visited = 0usize;
         let mut next = None;
         for item in table.range::<&[u8]>(from..to).map_err(storage("scan key table"))? {
-            let (k, _) = item.map_err(storage("scan key table"))?;
+            let (k, v) = item.map_err(storage("scan key table"))?;
             if visited == limit {
                 next = Some(k.value().to_vec());
                 break;
             }
             visited += 1;
             if drop(k.value()) {
+                deleted_bytes += (k.value().len() + v.value().len()) as u64;
                 doomed.push(k.value().to_vec());
             }
         }
         for k in &doomed {
             table.remove(k.as_slice()).map_err(storage("delete revision"))?;
         }
-        Ok(DeleteBatch { visited, deleted: doomed.len(), next })
+        Ok(DeleteBatch { visited, deleted: doomed.len(), deleted_bytes, next })
     }
 
     /// Number of records in the `key` table.
@@ -256,6 +258,8 @@ impl WriteTxn {
 pub struct DeleteBatch {
     pub visited: usize,
     pub deleted: usize,
+    /// Key and value bytes of the deleted records.
+    pub deleted_bytes: u64,
     /// Where the next pass starts; `None` when the range is exhausted.
     pub next: Option<Vec<u8>>,
 }

@@ -53,6 +53,7 @@ impl Compaction {
             Revision::from_bytes(k).is_some_and(|(r, _)| !keep.contains(&r))
         })?;
         self.deleted += batch.deleted as u64;
+        store.inner.live_bytes.fetch_sub(batch.deleted_bytes, std::sync::atomic::Ordering::AcqRel);
         self.next = batch.next;
         let done = self.next.is_none();
         if done {

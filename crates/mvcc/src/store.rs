@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     /// must not see records deleted under it.
     pub(crate) compaction_hold: Mutex<()>,
     pub(crate) commits_since_durable: AtomicU64,
+    /// Key and value bytes of the records in the backend's `key` table.
+    pub(crate) live_bytes: AtomicU64,
 }
 
 impl Store {
@@ -53,7 +55,9 @@ impl Store {
         let mut index = TreeIndex::default();
         let mut current = 1i64;
         let mut corrupt = None;
+        let mut live_bytes = 0u64;
         read.scan_revisions(&[], None, |k, v| {
+            live_bytes += (k.len() + v.len()) as u64;
             match (Revision::from_bytes(k), KeyValue::decode(v)) {
                 (Some((rev, tombstone)), Some(kv)) => {
                     index.restore(&kv, rev, tombstone);
@@ -80,6 +84,7 @@ impl Store {
                 writer: Mutex::new(()),
                 compaction_hold: Mutex::new(()),
                 commits_since_durable: AtomicU64::new(0),
+                live_bytes: AtomicU64::new(live_bytes),
             }),
         };
         let resume = match (scheduled, finished) {
@@ -110,6 +115,12 @@ impl Store {
     /// The backend (for sizes and maintenance).
     pub fn backend(&self) -> &Backend {
         &self.inner.backend
+    }
+
+    /// Key and value bytes of every revision the backend holds (compaction
+    /// subtracts what it deletes): the logical size of the history.
+    pub fn history_bytes(&self) -> u64 {
+        self.inner.live_bytes.load(Ordering::Acquire)
     }
 
     /// Number of keys with history in the index.

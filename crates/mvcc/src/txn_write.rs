@@ -90,7 +90,7 @@ impl<'s> TxnWrite<'s> {
             value: value.to_vec(),
             lease,
         };
-        self.txn.put_revision(&rev.to_bytes(false), &kv.encode())?;
+        self.record(&rev.to_bytes(false), &kv.encode())?;
         index.put(key, rev);
         drop(index);
         self.changes.push(kv);
@@ -104,7 +104,7 @@ impl<'s> TxnWrite<'s> {
         for key in &keys {
             let rev = self.next_rev();
             let kv = KeyValue { key: key.clone(), mod_revision: rev.main, ..KeyValue::default() };
-            self.txn.put_revision(&rev.to_bytes(true), &kv.encode())?;
+            self.record(&rev.to_bytes(true), &kv.encode())?;
             let live = self.store.index_mut().tombstone(key, rev);
             debug_assert!(live, "deleting a key the index listed as live");
             self.changes.push(kv);
@@ -157,6 +157,12 @@ impl<'s> TxnWrite<'s> {
             force_durable: self.force_durable,
         };
         Ok((committed, next))
+    }
+
+    fn record(&mut self, rev_key: &[u8], value: &[u8]) -> Result<()> {
+        self.txn.put_revision(rev_key, value)?;
+        self.store.inner.live_bytes.fetch_add((rev_key.len() + value.len()) as u64, Ordering::AcqRel);
+        Ok(())
     }
 
     fn next_rev(&self) -> Revision {

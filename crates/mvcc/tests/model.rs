@@ -179,9 +179,11 @@ proptest! {
                 }
                 Op::Reopen => {
                     let before = store.hash_kv(0).expect("hash");
+                    let bytes = store.history_bytes();
                     drop(store);
                     store = open(dir.path());
                     assert_eq!(store.hash_kv(0).expect("hash"), before);
+                    assert_eq!(store.history_bytes(), bytes, "the running count of history bytes is a recount");
                 }
             }
             check(&store, &model);
