@@ -18,8 +18,10 @@ mod alarm_table;
 mod backend;
 mod defrag;
 mod error;
+mod hash;
 mod lease_table;
 mod raft_log;
+mod revision_clock;
 pub mod schema;
 
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};

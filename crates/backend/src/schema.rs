@@ -27,10 +27,17 @@ pub(crate) const LEASE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition
 /// [`SCHEMA_VERSION`] bump for the same reason as [`LEASE`].
 pub(crate) const ALARM: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("alarm");
 
+/// Unix seconds (8 bytes BE) → the revision current then (8 bytes BE): the
+/// revision clock the periodic auto-compactor reads (`revision_clock.rs`).
+/// etcd keeps these samples in memory only. Added without a
+/// [`SCHEMA_VERSION`] bump for the same reason as [`LEASE`]: a file without
+/// it reads as "no samples yet".
+pub(crate) const REVISION_CLOCK: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("revision_clock");
+
 /// Every table whose keys are bytes, in the order dumps and copies visit them.
 /// [`META`] (string keys) is the only other table. A new table must be added
 /// here, or defragmentation and snapshots silently drop it.
-pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 3] = [KEY, LEASE, ALARM];
+pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 4] = [KEY, LEASE, ALARM, REVISION_CLOCK];
 
 /// The version of this layout; bumped with an upgrade path on every change.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -308,6 +308,15 @@ impl Lessor {
         self.leases.get(&id).map(|lease| info(id, lease, now, with_keys))
     }
 
+    /// Number of leases.
+    pub fn len(&self) -> usize {
+        self.leases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leases.is_empty()
+    }
+
     /// Every lease id, soonest expiry first (etcd's `Leases()` order), ties
     /// by id.
     pub fn leases(&self) -> Vec<i64> {

@@ -17,7 +17,8 @@ pub struct HashKv {
 }
 
 impl Store {
-    /// etcd's `HashByRev`: a CRC-32C (Castagnoli) of the `key` table name and
+    /// etcd's `HashByRev`; like etcd, it refuses `rev` at or below the
+    /// compacted revision (stricter than a range). A CRC-32C (Castagnoli) of the `key` table name and
     /// every `(revision key, KeyValue)` record with a revision `<= rev`,
     /// leaving out revisions at or below the compacted one that compaction is
     /// about to delete, so members agree whether or not their compaction has
@@ -32,7 +33,7 @@ impl Store {
             let index = self.index();
             let current_rev = self.rev();
             let compact_rev = self.compact_rev();
-            if rev > 0 && rev < compact_rev {
+            if rev > 0 && rev <= compact_rev {
                 return Err(Error::Compacted { requested: rev, compacted: compact_rev });
             }
             if rev > current_rev {

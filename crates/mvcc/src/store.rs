@@ -17,6 +17,11 @@ use crate::txn_write::TxnWrite;
 /// crash makes Raft re-apply (see `docs/durability.md`).
 const DURABLE_EVERY: u64 = 10_000;
 
+/// Bytes written between two durable commits. redb reuses the pages a
+/// non-durable commit frees only after the next durable one, so large values
+/// written fast would otherwise grow the file by everything they replace.
+const DURABLE_EVERY_BYTES: u64 = 8 * 1024 * 1024;
+
 /// The store. Cloning shares it.
 ///
 /// Readers ([`Store::read`]) see the revision that was current when they
@@ -42,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) commits_since_durable: AtomicU64,
     /// Key and value bytes of the records in the backend's `key` table.
     pub(crate) live_bytes: AtomicU64,
+    /// `live_bytes` at the last durable commit (compaction may take it below).
+    pub(crate) live_bytes_at_durable: AtomicU64,
 }
 
 impl Store {
@@ -85,6 +92,7 @@ impl Store {
                 compaction_hold: Mutex::new(()),
                 commits_since_durable: AtomicU64::new(0),
                 live_bytes: AtomicU64::new(live_bytes),
+                live_bytes_at_durable: AtomicU64::new(live_bytes),
             }),
         };
         let resume = match (scheduled, finished) {
@@ -192,10 +200,13 @@ impl Store {
 
     pub(crate) fn commit(&self, txn: backend::WriteTxn, force_durable: bool) -> Result<()> {
         let n = self.inner.commits_since_durable.fetch_add(1, Ordering::AcqRel) + 1;
-        let durable = force_durable || n >= DURABLE_EVERY;
+        let written = self.inner.live_bytes.load(Ordering::Acquire);
+        let since = written.saturating_sub(self.inner.live_bytes_at_durable.load(Ordering::Acquire));
+        let durable = force_durable || n >= DURABLE_EVERY || since >= DURABLE_EVERY_BYTES;
         txn.commit(durable)?;
         if durable {
             self.inner.commits_since_durable.store(0, Ordering::Release);
+            self.inner.live_bytes_at_durable.store(written, Ordering::Release);
         }
         Ok(())
     }

@@ -24,7 +24,12 @@ pub async fn run(
         loop {
             let s = store.clone();
             let step = tokio::task::spawn_blocking(move || {
+                let deleted = job.deleted();
+                let started = Instant::now();
                 let done = job.step(&s, batch_limit);
+                // The step held the store's writer for this long.
+                metrics::histogram!(crate::metrics::COMPACTION_PAUSE_MS).record(millis(started.elapsed()));
+                metrics::counter!(crate::metrics::COMPACTION_KEYS_TOTAL).increment(job.deleted() - deleted);
                 (job, done)
             })
             .await;
@@ -45,6 +50,7 @@ pub async fn run(
                 }
             }
         }
+        metrics::histogram!(crate::metrics::COMPACTION_TOTAL_MS).record(millis(started.elapsed()));
         tracing::info!(
             compact_revision = rev,
             keys = job.deleted(),
@@ -53,4 +59,8 @@ pub async fn run(
         );
         finished.send_replace(rev);
     }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -71,6 +71,22 @@ pub struct Config {
         allow_negative_numbers = true
     )]
     pub quota_backend_bytes: i64,
+    /// What the quota counts: `in-use` (the bytes the history holds, so
+    /// compaction makes room; the file may grow to twice the quota) or
+    /// `db-size` (the file size, as etcd).
+    #[arg(long = "strata-quota-counting", env = "STRATA_QUOTA_COUNTING", default_value = "in-use",
+          value_parser = ["in-use", "db-size"])]
+    pub quota_counting: String,
+    /// Clear NOSPACE by itself once usage is below 80% of the quota (`false`:
+    /// stay until `alarm disarm`, as etcd).
+    #[arg(long = "strata-nospace-auto-disarm", env = "STRATA_NOSPACE_AUTO_DISARM", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub nospace_auto_disarm: bool,
+    /// Bytes above the quota that small conditional txns (a compactor's or an
+    /// election's bookkeeping) may still write while NOSPACE is active (`0`:
+    /// none, as etcd).
+    #[arg(long = "strata-quota-reserve-bytes", env = "STRATA_QUOTA_RESERVE_BYTES", default_value_t = 1024 * 1024)]
+    pub quota_reserve_bytes: u64,
     /// `periodic` or `revision`.
     #[arg(long = "auto-compaction-mode", env = "ETCD_AUTO_COMPACTION_MODE", default_value = "periodic")]
     pub auto_compaction_mode: String,
@@ -128,6 +144,21 @@ pub enum Retention {
 }
 
 impl Config {
+    /// The quota settings the flags describe.
+    pub fn quota(&self) -> crate::quota::Quota {
+        let counting = if self.quota_counting == "db-size" {
+            crate::quota::Counting::DbSize
+        } else {
+            crate::quota::Counting::InUse
+        };
+        crate::quota::Quota::from_flag(
+            self.quota_backend_bytes,
+            counting,
+            self.nospace_auto_disarm,
+            self.quota_reserve_bytes,
+        )
+    }
+
     /// The data dir, defaulting to `<name>.strata`.
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.strata", self.name)))

@@ -33,8 +33,14 @@ pub enum EtcdError {
     LeaseExists,
     #[error("etcdserver: too large lease TTL")]
     TtlTooLarge,
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
     #[error("etcdserver: no leader")]
     NoLeader,
+    #[error("etcdserver: not leader")]
+    NotLeader,
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
     #[error("etcdserver: leader changed")]
     LeaderChanged,
     #[error("etcdserver: request timed out")]
@@ -55,7 +61,8 @@ impl EtcdError {
                 Code::InvalidArgument
             }
             Compacted | FutureRev | TtlTooLarge => Code::OutOfRange,
-            LeaseExists => Code::FailedPrecondition,
+            LeaseExists | NotLeader | BadLeaderTransferee => Code::FailedPrecondition,
+            NoSpace => Code::ResourceExhausted,
             LeaseNotFound => Code::NotFound,
             NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
             Internal(_) => Code::Internal,

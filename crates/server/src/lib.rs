@@ -16,18 +16,22 @@
 //! server::run(cfg, vec![listener], async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
+mod alarms;
 pub mod apply;
 mod compactor;
 mod concurrency;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod identity;
 mod kv_service;
 mod lease_service;
-mod maintenance;
 pub mod leases;
+mod maintenance;
 pub mod member;
 mod message_size;
+pub mod metrics;
+pub mod quota;
 pub mod validate;
 pub mod watch;
 
@@ -96,6 +100,8 @@ pub async fn run(
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (finished_tx, finished_rx) =
         tokio::sync::watch::channel(if resume.is_some() { -1 } else { store.compact_rev() });
+    let compaction_finished = finished_rx.clone();
+    crate::metrics::install();
     if let Some(job) = resume {
         let _ = jobs_tx.send(job);
     }
@@ -105,7 +111,17 @@ pub async fn run(
     // etcd's minimum lease TTL: ceil(1.5 × election timeout).
     let min_ttl_secs = (cfg.election_timeout_ms * 3).div_ceil(2000) as i64;
     let leases = Arc::new(leases::Leases::restore(&store, min_ttl_secs)?);
-    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx, hub.clone(), leases.clone()));
+    let alarms = Arc::new(alarms::Alarms::restore(&store)?);
+    let quota = cfg.quota();
+    log_quota(&quota);
+    let applier = Arc::new(apply::Applier::new(
+        store.clone(),
+        jobs_tx,
+        hub.clone(),
+        leases.clone(),
+        alarms.clone(),
+        quota.reserve > 0,
+    ));
     let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
     raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
@@ -115,7 +131,8 @@ pub async fn run(
     let limits = Limits { max_request_bytes: cfg.max_request_bytes, max_txn_ops: cfg.max_txn_ops };
     // A single member leads from here on; its lessor starts counting.
     leases.lessor().promote(leases.now(), std::time::Duration::from_millis(cfg.election_timeout_ms));
-    let member = Arc::new(Member::new(store.clone(), leases, node.clone(), ids, limits, finished_rx));
+    let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
+    let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
     let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
     let syncer = tokio::spawn(sync_periodically(store.clone()));
 
@@ -138,20 +155,25 @@ pub async fn run(
         })
         .boxed();
     tracing::info!("ready to serve client requests");
-    let served = tonic::transport::Server::builder()
-        .layer(message_size::MessageSizeLayer)
-        .add_service(kv)
+    let endpoints = http::Endpoints::new(member.clone(), hub.clone(), compaction_finished, cfg.quota_backend_bytes);
+    let grpc = tonic::service::Routes::new(kv)
         .add_service(watch)
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
         .add_service(MaintenanceServer::new(maintenance::MaintenanceService::new(member.clone())))
         .add_service(LockServer::new(concurrency::LockService::new(member.clone(), hub.clone())))
-        .add_service(ElectionServer::new(concurrency::ElectionService::new(member.clone(), hub)))
+        .add_service(ElectionServer::new(concurrency::ElectionService::new(member.clone(), hub)));
+    let served = tonic::transport::Server::builder()
+        // gRPC is h2c; /metrics, /health and /version are HTTP/1.1 on the same port.
+        .accept_http1(true)
+        .layer(message_size::MessageSizeLayer)
+        .add_routes(http::serve_both(grpc, endpoints.router()))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 
     tracing::info!("stopping member");
     syncer.abort();
     expirer.abort();
+    disarmer.abort();
     compactor.abort();
     node.shutdown().await;
     let synced = store.sync();
@@ -159,6 +181,21 @@ pub async fn run(
     synced?;
     tracing::info!("stopped member");
     Ok(())
+}
+
+/// etcd's start-up line about the quota.
+fn log_quota(q: &quota::Quota) {
+    match q.limit {
+        None => tracing::warn!("disabled backend quota"),
+        Some(bytes) => tracing::info!(
+            quota_name = "v3-applier",
+            quota_size_bytes = bytes,
+            counting = ?q.counting,
+            auto_disarm = q.auto_disarm,
+            reserve_bytes = q.reserve,
+            "enabled backend quota"
+        ),
+    }
 }
 
 /// The ids etcd would give this member at bootstrap.

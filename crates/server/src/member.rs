@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use api::etcdserverpb::{InternalRaftRequest, RequestHeader, ResponseHeader};
+use api::etcdserverpb::alarm_request::AlarmAction;
+use api::etcdserverpb::{AlarmMember, AlarmRequest, AlarmType, InternalRaftRequest, RequestHeader, ResponseHeader};
 use api::stratapb::{ApplyResult, apply_result::Response};
 use backend::{Backend, MetaKey};
 use mvcc::Store;
@@ -14,7 +15,9 @@ use prost::Message;
 use raft::RaftNode;
 use tokio::sync::watch;
 
+use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
+use crate::quota::{self, Quota, Usage};
 
 /// Server-side time limit of a proposal (etcd: 5 s + 2 × election timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
@@ -30,6 +33,8 @@ pub struct Limits {
 pub struct Member {
     pub store: Store,
     pub leases: Arc<crate::leases::Leases>,
+    pub alarms: Arc<Alarms>,
+    pub quota: Quota,
     pub raft: RaftNode,
     pub member_id: u64,
     pub cluster_id: u64,
@@ -39,9 +44,12 @@ pub struct Member {
 }
 
 impl Member {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         leases: Arc<crate::leases::Leases>,
+        alarms: Arc<Alarms>,
+        quota: Quota,
         raft: RaftNode,
         ids: (u64, u64),
         limits: Limits,
@@ -50,6 +58,8 @@ impl Member {
         Member {
             store,
             leases,
+            alarms,
+            quota,
             raft,
             member_id: ids.0,
             cluster_id: ids.1,
@@ -78,6 +88,7 @@ impl Member {
 
     /// Proposes a request through Raft and returns what the applier answered.
     pub async fn propose(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
+        Box::pin(self.check_quota(&irr)).await?;
         let id = (self.member_id << 16) ^ self.next_request_id.fetch_add(1, Ordering::Relaxed);
         irr.header = Some(RequestHeader { id, ..RequestHeader::default() });
         let data = irr.encode_to_vec();
@@ -97,8 +108,45 @@ impl Member {
     }
 
     /// The alarms active in the cluster, as `Maintenance.Alarm(GET)` lists them.
-    pub fn active_alarms(&self) -> Vec<api::etcdserverpb::AlarmMember> {
-        Vec::new()
+    pub fn active_alarms(&self) -> Vec<AlarmMember> {
+        self.alarms.list(AlarmType::None)
+    }
+
+    /// How full this member's backend is.
+    pub fn usage(&self) -> Usage {
+        let db_size = self.store.backend().size_bytes();
+        Usage { db_size, in_use: estimate_in_use(self.store.history_bytes(), self.leases.lessor().len(), db_size) }
+    }
+
+    /// etcd's quota check before a proposal: a request that adds data is
+    /// refused while NOSPACE is active (unless the reserve admits it), and
+    /// one that would pass the quota raises NOSPACE and is refused.
+    async fn check_quota(&self, irr: &InternalRaftRequest) -> EtcdResult<()> {
+        let cost = quota::cost(irr);
+        if cost == 0 {
+            return Ok(());
+        }
+        let usage = self.usage();
+        if self.alarms.is_active(AlarmType::Nospace) {
+            return if self.quota.reserve_admits(usage, irr) { Ok(()) } else { Err(EtcdError::NoSpace) };
+        }
+        if self.quota.fits(usage, cost) {
+            return Ok(());
+        }
+        tracing::warn!(
+            quota_size_bytes = self.quota.limit.unwrap_or(0),
+            db_size_bytes = usage.db_size,
+            db_size_in_use_bytes = usage.in_use,
+            "request exceeded backend quota; raising alarm"
+        );
+        let _ = self.set_alarm(AlarmAction::Activate, AlarmType::Nospace).await;
+        Err(EtcdError::NoSpace)
+    }
+
+    /// Proposes raising or clearing an alarm of this member.
+    pub async fn set_alarm(&self, action: AlarmAction, alarm: AlarmType) -> EtcdResult<Response> {
+        let req = AlarmRequest { action: action as i32, member_id: self.member_id, alarm: alarm as i32 };
+        self.propose(InternalRaftRequest { alarm: Some(req), ..Default::default() }).await
     }
 
     /// Waits until the compaction at `rev` has deleted everything it should.
@@ -118,6 +166,7 @@ fn error_from_apply(code: i32, message: &str) -> EtcdError {
         EtcdError::DuplicateKey,
         EtcdError::LeaseExists,
         EtcdError::TtlTooLarge,
+        EtcdError::NoSpace,
     ];
     known
         .into_iter()
@@ -147,4 +196,13 @@ pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Resul
 /// Paths of a member's files under its data dir.
 pub fn member_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("member")
+}
+
+/// Bytes of the backend file holding live data, estimated (redb can only
+/// count its free pages by walking every table): the key and value bytes of
+/// the history plus an eighth for B-tree pages and keys, a lease record each,
+/// and a fixed 64 KiB for redb's own structures; never above the file size.
+pub fn estimate_in_use(history_bytes: u64, leases: usize, db_size: u64) -> u64 {
+    let estimate = history_bytes + history_bytes / 8 + leases as u64 * 64 + 64 * 1024;
+    estimate.min(db_size)
 }

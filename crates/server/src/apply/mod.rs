@@ -12,7 +12,7 @@ mod txn;
 mod view;
 
 use api::etcdserverpb::{
-    CompactionResponse, InternalRaftRequest, LeaseGrantResponse, LeaseRevokeResponse, ResponseHeader,
+    AlarmType, CompactionResponse, InternalRaftRequest, LeaseGrantResponse, LeaseRevokeResponse, ResponseHeader,
 };
 use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
 use mvcc::Store;
@@ -25,13 +25,18 @@ pub use kv::range;
 pub use txn::{is_read_only, is_serializable, txn};
 pub use view::{View, to_pb};
 
+use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
 use crate::leases::Leases;
+use crate::quota;
 use crate::watch::WatchHub;
 
 /// Applies committed entries; see the module doc.
 pub struct Applier {
     store: Store,
+    alarms: Arc<Alarms>,
+    /// Whether NOSPACE lets small conditional txns through (the reserve).
+    reserve: bool,
     compactions: mpsc::UnboundedSender<mvcc::Compaction>,
     hub: Arc<WatchHub>,
     leases: Arc<Leases>,
@@ -43,8 +48,10 @@ impl Applier {
         compactions: mpsc::UnboundedSender<mvcc::Compaction>,
         hub: Arc<WatchHub>,
         leases: Arc<Leases>,
+        alarms: Arc<Alarms>,
+        reserve: bool,
     ) -> Applier {
-        Applier { store, compactions, hub, leases }
+        Applier { store, alarms, reserve, compactions, hub, leases }
     }
 
     /// Applies one request in `w` and encodes the answer for the proposer.
@@ -70,6 +77,18 @@ impl Applier {
     }
 
     fn dispatch(&self, view: &mut View<'_, '_>, req: &InternalRaftRequest) -> EtcdResult<Response> {
+        // etcd's capped applier: while NOSPACE is active, requests that add
+        // data fail on every member alike, whatever the proposer checked.
+        if quota::cost(req) > 0
+            && self.alarms.is_active(AlarmType::Nospace)
+            && !(self.reserve && quota::is_maintenance_write(req))
+        {
+            return Err(EtcdError::NoSpace);
+        }
+        if let Some(a) = &req.alarm {
+            let resp = self.alarms.apply(view.writer()?.backend_txn(), a)?;
+            return Ok(Response::Alarm(resp));
+        }
         if let Some(p) = &req.put {
             kv::check_put(view, p, &|id| self.leases.exists(id))?;
             return Ok(Response::Put(kv::put(view, p)?));

@@ -15,7 +15,14 @@ use api::etcdserverpb::{
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::error::EtcdError;
 use crate::member::Member;
+
+mod alarm;
+mod defrag;
+mod status;
+
+pub use alarm::disarm_when_below_low_water;
 
 /// The Maintenance service of one member.
 pub struct MaintenanceService {
@@ -32,25 +39,24 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
-    async fn alarm(&self, _request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
-        let _ = &self.member;
-        Err(Status::unimplemented(""))
+    async fn alarm(&self, request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        Ok(Response::new(alarm::alarm(&self.member, request.into_inner()).await?))
     }
 
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        Err(Status::unimplemented(""))
+        Ok(Response::new(status::status(&self.member)))
     }
 
     async fn defragment(&self, _request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
-        Err(Status::unimplemented(""))
+        Ok(Response::new(defrag::defragment(&self.member).await?))
     }
 
     async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        Err(Status::unimplemented(""))
+        Ok(Response::new(status::hash(&self.member).await?))
     }
 
-    async fn hash_kv(&self, _request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
-        Err(Status::unimplemented(""))
+    async fn hash_kv(&self, request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
+        Ok(Response::new(status::hash_kv(&self.member, request.into_inner().revision).await?))
     }
 
     type SnapshotStream = SnapshotStream;
@@ -59,8 +65,19 @@ impl Maintenance for MaintenanceService {
         Err(Status::unimplemented(""))
     }
 
-    async fn move_leader(&self, _request: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
-        Err(Status::unimplemented(""))
+    /// A single member can only "move" leadership to itself, which etcd
+    /// answers at once; any other id is not a member.
+    async fn move_leader(&self, request: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
+        let target = request.into_inner().target_id;
+        if self.member.raft.leader() != Some(self.member.member_id) {
+            return Err(EtcdError::NotLeader.into());
+        }
+        if target != self.member.member_id {
+            return Err(EtcdError::BadLeaderTransferee.into());
+        }
+        let mut resp = MoveLeaderResponse::default();
+        self.member.fill_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn downgrade(&self, _request: Request<DowngradeRequest>) -> Result<Response<DowngradeResponse>, Status> {

@@ -15,6 +15,7 @@ mod service;
 mod watcher;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mvcc::KeyValue;
@@ -37,12 +38,69 @@ pub struct RevisionChanges {
 pub struct WatchHub {
     window: Mutex<VecDeque<RevisionChanges>>,
     rev_tx: watch::Sender<i64>,
+    streams: Arc<AtomicUsize>,
+    watchers: Arc<AtomicUsize>,
+    slow: Arc<AtomicUsize>,
+}
+
+/// How many watch streams and watchers are live, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchLoad {
+    pub streams: usize,
+    pub watchers: usize,
+    /// Watchers more than one revision behind (etcd's unsynced watchers).
+    pub slow: usize,
+}
+
+/// Counts one live stream or watcher for as long as it exists: whatever
+/// ends it (cancel, compaction, an abrupt disconnect, an aborted task) drops
+/// the guard, so the counts cannot leak.
+pub(crate) struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl WatchHub {
     /// A hub whose store is at `rev`.
     pub fn new(rev: i64) -> Arc<WatchHub> {
-        Arc::new(WatchHub { window: Mutex::new(VecDeque::new()), rev_tx: watch::channel(rev).0 })
+        Arc::new(WatchHub {
+            window: Mutex::new(VecDeque::new()),
+            rev_tx: watch::channel(rev).0,
+            streams: Arc::default(),
+            watchers: Arc::default(),
+            slow: Arc::default(),
+        })
+    }
+
+    /// The live streams and watchers.
+    pub fn load(&self) -> WatchLoad {
+        WatchLoad {
+            streams: self.streams.load(Ordering::Relaxed),
+            watchers: self.watchers.load(Ordering::Relaxed),
+            slow: self.slow.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count_stream(&self) -> Counted {
+        Counted::new(&self.streams)
+    }
+
+    pub(crate) fn count_watcher(&self) -> Counted {
+        Counted::new(&self.watchers)
+    }
+
+    pub(crate) fn count_slow(&self) -> Counted {
+        Counted::new(&self.slow)
     }
 
     /// Called by the applier after a commit made revisions visible, in order.

@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::WatchHub;
 use super::watcher::{self, Outbox, Spec};
+use super::{Counted, WatchHub};
 use crate::member::Member;
 
 /// Responses queued per stream before watchers wait for the client to read.
@@ -55,7 +55,13 @@ impl Watch for WatchService {
         if require_leader {
             tokio::spawn(close_without_leader(self.member.clone(), tx.clone()));
         }
-        let stream = Stream_ { svc: self.clone(), out: tx, watchers: HashMap::new(), next_id: 0 };
+        let stream = Stream_ {
+            svc: self.clone(),
+            out: tx,
+            watchers: HashMap::new(),
+            next_id: 0,
+            _counted: self.hub.count_stream(),
+        };
         tokio::spawn(stream.serve(req.into_inner()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -84,6 +90,7 @@ struct Stream_ {
     out: Outbox,
     watchers: HashMap<i64, Active>,
     next_id: i64,
+    _counted: Counted,
 }
 
 impl Stream_ {
@@ -172,7 +179,9 @@ impl Stream_ {
             self.svc.progress_every,
         );
         let done = position.clone();
+        let counted = self.svc.hub.count_watcher();
         let task = tokio::spawn(async move {
+            let _counted = counted;
             run.await;
             // A finished watcher (compacted) holds back no progress response.
             done.store(i64::MAX, Ordering::Release);

@@ -53,9 +53,14 @@ pub async fn run(
     let mut next = spec.start_rev;
     position.store(next, Ordering::Release);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + progress_every, progress_every);
+    // Held while more than one revision behind (etcd's "unsynced").
+    let mut slow = None;
     loop {
         let latest = *rev_rx.borrow_and_update();
         if next <= latest {
+            if latest > next && slow.is_none() {
+                slow = Some(hub.count_slow());
+            }
             let compacted = member.store.compact_rev();
             if next < compacted {
                 let mut header = None;
@@ -110,6 +115,7 @@ pub async fn run(
             position.store(next, Ordering::Release);
             continue;
         }
+        slow = None;
         tokio::select! {
             changed = rev_rx.changed() => if changed.is_err() { return },
             _ = ticker.tick(), if spec.progress_notify => {

@@ -9,6 +9,7 @@ mod differential;
 mod durability;
 mod election;
 mod etcdctl_flow;
+mod http_endpoints;
 mod kv_client;
 mod lease;
 mod lock;
