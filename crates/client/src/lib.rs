@@ -1,5 +1,6 @@
-//! `client`: a thin async client for etcd's v3 KV, Watch and Lease APIs, over the gRPC
-//! stubs generated in `api`. It talks to Strata and to etcd alike.
+//! `client`: a thin async client for etcd's v3 KV, Watch, Lease and Maintenance APIs (and
+//! the Cluster service's member list), over the gRPC stubs generated in `api`. It talks
+//! to Strata and to etcd alike.
 //!
 //! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn),
 //! opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]) and turning a
@@ -28,6 +29,7 @@ mod duplex;
 mod error;
 mod key_range;
 mod lease;
+mod maintenance;
 mod watch;
 
 pub use error::{Error, Result, go_code_name};

@@ -1,0 +1,83 @@
+//! The Maintenance service (status, alarms, hashes, defragmentation, leadership
+//! transfer) and the Cluster service's member list.
+//!
+//! Maintenance calls act on the one member this client is connected to: to ask each
+//! member of a cluster, connect to each endpoint in turn (`Client::connect(&[ep], …)`),
+//! as clientv3 dials each endpoint for `Status`, `HashKV` and `Defragment`.
+
+use crate::{Client, Result};
+use api::etcdserverpb::cluster_client::ClusterClient;
+use api::etcdserverpb::maintenance_client::MaintenanceClient;
+use api::etcdserverpb::{
+    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse, HashKvRequest,
+    HashKvResponse, HashRequest, HashResponse, MemberListRequest, MemberListResponse, MoveLeaderRequest,
+    MoveLeaderResponse, StatusRequest, StatusResponse, alarm_request::AlarmAction,
+};
+use tonic::transport::Channel;
+
+impl Client {
+    /// The generated Maintenance stub on this connection.
+    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
+        MaintenanceClient::new(self.channel.clone())
+    }
+
+    /// The generated Cluster stub on this connection.
+    pub fn cluster(&self) -> ClusterClient<Channel> {
+        ClusterClient::new(self.channel.clone())
+    }
+
+    /// `Maintenance.Status`: the member's version, database size, Raft position,
+    /// leader and active alarms. Served locally, without a quorum.
+    pub async fn status(&self) -> Result<StatusResponse> {
+        Ok(self.maintenance().status(StatusRequest {}).await?.into_inner())
+    }
+
+    /// `Maintenance.Alarm` with any action.
+    pub async fn alarm(&self, req: AlarmRequest) -> Result<AlarmResponse> {
+        Ok(self.maintenance().alarm(req).await?.into_inner())
+    }
+
+    /// `Maintenance.Alarm` GET for every member and alarm type: the active alarms.
+    pub async fn alarm_list(&self) -> Result<AlarmResponse> {
+        self.alarm(AlarmRequest { action: AlarmAction::Get as i32, member_id: 0, alarm: AlarmType::None as i32 }).await
+    }
+
+    /// `Maintenance.Alarm` DEACTIVATE of one alarm of one member. (clientv3's
+    /// `AlarmDisarm` with an empty member lists the alarms and disarms each; that loop is
+    /// the caller's.)
+    pub async fn alarm_disarm(&self, alarm: AlarmMember) -> Result<AlarmResponse> {
+        self.alarm(AlarmRequest {
+            action: AlarmAction::Deactivate as i32,
+            member_id: alarm.member_id,
+            alarm: alarm.alarm,
+        })
+        .await
+    }
+
+    /// `Maintenance.Defragment`: rewrites the member's database file without its free
+    /// space. Local to the member; may take long on a large database.
+    pub async fn defragment(&self) -> Result<DefragmentResponse> {
+        Ok(self.maintenance().defragment(DefragmentRequest {}).await?.into_inner())
+    }
+
+    /// `Maintenance.Hash`: a hash of the whole backend (etcd's is of every bucket).
+    pub async fn hash(&self) -> Result<HashResponse> {
+        Ok(self.maintenance().hash(HashRequest {}).await?.into_inner())
+    }
+
+    /// `Maintenance.HashKV`: a hash of the key history up to `revision` (0: the current
+    /// revision), comparable between members.
+    pub async fn hash_kv(&self, revision: i64) -> Result<HashKvResponse> {
+        Ok(self.maintenance().hash_kv(HashKvRequest { revision }).await?.into_inner())
+    }
+
+    /// `Maintenance.MoveLeader`: asks the leader to hand leadership to `target_id`.
+    pub async fn move_leader(&self, target_id: u64) -> Result<MoveLeaderResponse> {
+        Ok(self.maintenance().move_leader(MoveLeaderRequest { target_id }).await?.into_inner())
+    }
+
+    /// `Cluster.MemberList`: every member with its peer and client URLs.
+    pub async fn member_list(&self) -> Result<MemberListResponse> {
+        Ok(self.cluster().member_list(MemberListRequest::default()).await?.into_inner())
+    }
+}
