@@ -1,7 +1,7 @@
 //! The command line: etcdctl's global flags and environment variables, cobra's command
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
-use crate::command::{compaction, del, elect, get, lease, lock, put, txn, watch};
+use crate::command::{alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, put, txn, watch};
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +37,12 @@ pub enum Command {
     Txn(txn::TxnArgs),
     /// Compacts the event history in etcd
     Compaction(compaction::CompactionArgs),
+    /// Alarm related commands
+    Alarm(alarm::AlarmArgs),
+    /// Defragments the storage of the etcd members with given endpoints
+    Defrag(defrag::DefragArgs),
+    /// Endpoint related commands
+    Endpoint(endpoint::EndpointArgs),
     /// Watches events stream on keys or prefixes
     Watch(watch::WatchArgs),
     /// Lease related commands
@@ -47,6 +53,8 @@ pub enum Command {
     Elect(elect::ElectArgs),
     /// Prints the version of stratactl
     Version,
+    /// commands for checking properties of the etcd cluster
+    Check(check::CheckArgs),
 }
 
 /// etcdctl's global flags, also read from `ETCDCTL_<FLAG>` (flags win).
@@ -140,7 +148,21 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
         })?;
         if !matches!(
             name,
-            "get" | "put" | "del" | "txn" | "compaction" | "watch" | "lease" | "lock" | "elect" | "version" | "help"
+            "get"
+                | "put"
+                | "del"
+                | "txn"
+                | "compaction"
+                | "alarm"
+                | "defrag"
+                | "endpoint"
+                | "watch"
+                | "lease"
+                | "lock"
+                | "elect"
+                | "check"
+                | "version"
+                | "help"
         ) {
             return Err(CtlError::error(format!("stratactl does not implement \"{name}\" yet")));
         }

@@ -8,7 +8,8 @@ use std::fmt;
 pub enum ExitCode {
     /// 1: the request failed, or anything not covered below.
     Error = 1,
-    /// 2: the client could not be created.
+    /// 2: the client could not be created. (Also the status of a Go panic, which
+    /// etcdctl 3.4 hits printing an alarm response with `-w fields`.)
     BadConnection = 2,
     /// 3: malformed txn or watch input on stdin.
     InvalidInput = 3,

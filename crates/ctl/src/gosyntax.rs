@@ -216,6 +216,46 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// Go's `time.Duration.String()`: `0s`, `850ns`, `1.5µs`, `2.469046ms`, `5.000685821s`,
+/// `1m2.5s`, `1h0m0s`; the fraction without trailing zeros.
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    let frac = |v: u128, digits: usize| {
+        let s = format!("{v:0digits$}");
+        let s = s.trim_end_matches('0');
+        if s.is_empty() { String::new() } else { format!(".{s}") }
+    };
+    match ns {
+        0 => return "0s".to_owned(),
+        1..1_000 => return format!("{ns}ns"),
+        1_000..1_000_000 => return format!("{}{}µs", ns / 1_000, frac(ns % 1_000, 3)),
+        1_000_000..1_000_000_000 => return format!("{}{}ms", ns / 1_000_000, frac(ns % 1_000_000, 6)),
+        _ => {}
+    }
+    let secs = ns / 1_000_000_000;
+    let (mins, hours) = (secs / 60, secs / 3600);
+    let s = format!("{}{}s", secs % 60, frac(ns % 1_000_000_000, 9));
+    match (hours, mins) {
+        (0, 0) => s,
+        (0, m) => format!("{m}m{s}"),
+        (h, m) => format!("{h}h{}m{s}", m % 60),
+    }
+}
+
+/// go-humanize's `Bytes` as etcdctl 3.4 vendors it: SI units, one decimal below 10
+/// (`20 kB`, `5.7 MB`, `138 MB`, `9 B`).
+pub fn humanize_bytes(n: u64) -> String {
+    const SIZES: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    if n < 10 {
+        return format!("{n} B");
+    }
+    let exp = ((n as f64).ln() / 1000f64.ln()).floor();
+    let val = ((n as f64) / 1000f64.powf(exp) * 10.0 + 0.5).floor() / 10.0;
+    let suffix = SIZES[exp as usize];
+    // Both Go's and Rust's formatting round exact halves to even.
+    if val < 10.0 { format!("{val:.1} {suffix}") } else { format!("{val:.0} {suffix}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +313,33 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("x").is_err());
+    }
+    #[test]
+    fn durations_print_like_go() {
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+        assert_eq!(format_duration(Duration::from_nanos(850)), "850ns");
+        assert_eq!(format_duration(Duration::from_nanos(1_500)), "1.5µs");
+        assert_eq!(format_duration(Duration::from_nanos(2_469_046)), "2.469046ms");
+        assert_eq!(format_duration(Duration::from_millis(3)), "3ms");
+        assert_eq!(format_duration(Duration::from_nanos(5_000_685_821)), "5.000685821s");
+        assert_eq!(format_duration(Duration::from_millis(62_500)), "1m2.5s");
+        assert_eq!(format_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(format_duration(Duration::from_secs(3 * 3600 + 61)), "3h1m1s");
+    }
+
+    #[test]
+    fn byte_sizes_humanize_like_go_humanize() {
+        assert_eq!(humanize_bytes(0), "0 B");
+        assert_eq!(humanize_bytes(9), "9 B");
+        assert_eq!(humanize_bytes(999), "999 B");
+        assert_eq!(humanize_bytes(1000), "1.0 kB");
+        assert_eq!(humanize_bytes(20480), "20 kB");
+        assert_eq!(humanize_bytes(2027520), "2.0 MB");
+        assert_eq!(humanize_bytes(5689344), "5.7 MB");
+        assert_eq!(humanize_bytes(23252992), "23 MB");
+        assert_eq!(humanize_bytes(138092544), "138 MB");
+        assert_eq!(humanize_bytes(2147483648), "2.1 GB");
+        assert_eq!(humanize_bytes(20500), "20 kB");
+        assert_eq!(humanize_bytes(21500), "22 kB");
     }
 }

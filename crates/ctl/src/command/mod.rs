@@ -2,9 +2,13 @@
 //! `*_command.go` does (same checks, same order, same messages and exit codes), sends it,
 //! and prints the response with the chosen printer.
 
+pub mod alarm;
+pub mod check;
 pub mod compaction;
+pub mod defrag;
 pub mod del;
 pub mod elect;
+pub mod endpoint;
 pub mod get;
 pub mod lease;
 pub mod lock;
@@ -44,6 +48,10 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Del(a) => del::run(global, a, io).await,
         Command::Txn(a) => txn::run(global, a, io).await,
         Command::Compaction(a) => compaction::run(global, a, io).await,
+        Command::Alarm(a) => alarm::run(global, a, io).await,
+        Command::Defrag(a) => defrag::run(global, a, io).await,
+        Command::Endpoint(a) => endpoint::run(global, a, io).await,
+        Command::Check(a) => check::run(global, a, io).await,
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,
         Command::Lock(a) => lock::run(global, a, io).await,
@@ -65,9 +73,19 @@ where
     F: FnOnce(client::Client) -> Fut,
     Fut: Future<Output = client::Result<T>>,
 {
+    with_client_at(global, &global.endpoints, call).await
+}
+
+/// [`with_client`] connected to `endpoints` rather than `--endpoints`: the maintenance
+/// commands ask each member in turn, as clientv3 dials each endpoint for them.
+pub async fn with_client_at<T, F, Fut>(global: &GlobalFlags, endpoints: &[String], call: F) -> Result<T>
+where
+    F: FnOnce(client::Client) -> Fut,
+    Fut: Future<Output = client::Result<T>>,
+{
     let work = async {
         let client = loop {
-            match client::Client::connect(&global.endpoints, global.dial_timeout).await {
+            match client::Client::connect(endpoints, global.dial_timeout).await {
                 Ok(c) => break c,
                 Err(e @ client::Error::InvalidEndpoint { .. }) => {
                     return Err(CtlError::error(e.to_string()));
@@ -80,6 +98,15 @@ where
     tokio::time::timeout(global.command_timeout, work)
         .await
         .unwrap_or_else(|_| Err(CtlError::error("context deadline exceeded")))
+}
+
+/// Prints the help of the top-level command `name`, as cobra does for a command that
+/// only groups subcommands when none (or an unknown one) is given.
+pub fn print_help(io: &mut Io<'_>, name: &str) {
+    use clap::CommandFactory;
+    let mut cmd = crate::cli::Cli::command();
+    let help = cmd.find_subcommand_mut(name).map(|c| c.render_help().to_string()).unwrap_or_default();
+    io.print(help.as_bytes());
 }
 
 /// Connects as etcdctl's `mustClientFromCmd` does for the long-running commands

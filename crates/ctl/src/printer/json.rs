@@ -4,12 +4,13 @@
 //! declaration order, and oneofs as Go interface fields named after the Go type
 //! (`{"Response":{"ResponsePut":{…}}}`).
 
+use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
 use crate::gosyntax::json_string;
 use api::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, TxnResponse,
-    response_op::Response,
+    AlarmMember, AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader,
+    ResponseOp, StatusResponse, TxnResponse, response_op::Response,
 };
 use api::mvccpb::{Event, KeyValue};
 use base64::Engine as _;
@@ -212,6 +213,85 @@ fn response_op(op: &ResponseOp) -> String {
         None => return r#"{"Response":null}"#.to_owned(),
     };
     Obj::default().raw("Response", &inner.finish()).finish()
+}
+
+/// `StatusResponse` (clientv3's is a defined type over it, same tags).
+fn status(r: &StatusResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .opt("version", (!r.version.is_empty()).then(|| json_string(r.version.as_bytes())))
+        .int("dbSize", r.db_size)
+        .uint("leader", r.leader)
+        .uint("raftIndex", r.raft_index)
+        .uint("raftTerm", r.raft_term)
+        .uint("raftAppliedIndex", r.raft_applied_index)
+        .list("errors", r.errors.iter().map(|e| json_string(e.as_bytes())).collect())
+        .int("dbSizeInUse", r.db_size_in_use)
+        .bool("isLearner", r.is_learner)
+        .finish()
+}
+
+/// `HashKVResponse` as etcd 3.4 defines it: 3.6's `hash_revision` is not printed.
+fn hash_kv(r: &HashKvResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .uint("hash", u64::from(r.hash))
+        .int("compact_revision", r.compact_revision)
+        .finish()
+}
+
+/// `endpoint status`: etcdctl's `[]epStatus`, an array even when empty.
+pub fn endpoint_status(list: &[EndpointStatus]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|s| {
+            Obj::default()
+                .raw("Endpoint", &json_string(s.endpoint.as_bytes()))
+                .raw("Status", &status(&s.status))
+                .finish()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `endpoint health`: etcdctl's `[]epHealth` (`error` omitted when empty).
+pub fn endpoint_health(list: &[EndpointHealth]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|h| {
+            let obj = Obj::default()
+                .raw("endpoint", &json_string(h.endpoint.as_bytes()))
+                .raw("health", &h.health.to_string())
+                .raw("took", &json_string(h.took.as_bytes()));
+            let obj = if h.error.is_empty() { obj } else { obj.raw("error", &json_string(h.error.as_bytes())) };
+            obj.finish()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `endpoint hashkv`: etcdctl's `[]epHashKV`.
+pub fn endpoint_hashkv(list: &[EndpointHashKv]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|h| {
+            Obj::default()
+                .raw("Endpoint", &json_string(h.endpoint.as_bytes()))
+                .raw("HashKV", &hash_kv(&h.hash_kv))
+                .finish()
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// `AlarmResponse` (`alarm list`, `alarm disarm`); the alarm type as its number.
+pub fn alarm(r: &AlarmResponse) -> String {
+    let member =
+        |a: &AlarmMember| Obj::default().uint("memberID", a.member_id).int("alarm", i64::from(a.alarm)).finish();
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .list("alarms", r.alarms.iter().map(member).collect())
+        .finish()
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! `-w simple`, etcdctl's default: `OK`, counts, key/value lines, watch events and
 //! lease sentences (`printer_simple.go`). Keys and values are written as raw bytes.
 
+use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
 use crate::gosyntax::hex016;
+use crate::printer::table;
 use api::etcdserverpb::{
-    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
-    PutResponse, RangeResponse, TxnResponse, response_op::Response,
+    AlarmMember, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, TxnResponse, response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use api::mvccpb::event::EventType;
@@ -133,6 +135,57 @@ pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
     for l in &r.leases {
         line(out, hex016(l.id));
     }
+}
+
+/// `endpoint status`: the table's rows joined with `, ` (so a row without errors ends
+/// in `, `).
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
+    for row in table::status_rows(list) {
+        line(out, row.join(", "));
+    }
+}
+
+/// `endpoint health`. etcdctl 3.4 writes these lines to stderr, so they go to `err`.
+pub fn endpoint_health(err: &mut Vec<u8>, list: &[EndpointHealth]) {
+    for h in list {
+        if h.error.is_empty() {
+            line(err, format!("{} is healthy: successfully committed proposal: took = {}", h.endpoint, h.took));
+        } else {
+            line(err, format!("{} is unhealthy: failed to commit proposal: {}", h.endpoint, h.error));
+        }
+    }
+}
+
+/// `endpoint hashkv`: `<endpoint>, <hash>` per endpoint.
+pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EndpointHashKv]) {
+    for row in table::hashkv_rows(list) {
+        line(out, row.join(", "));
+    }
+}
+
+/// `alarm list` / `alarm disarm`: Go's `%+v` of each `*AlarmMember`, which is gogo's
+/// compact text: `memberID:<decimal> alarm:<NAME> `, zero fields left out.
+pub fn alarm(out: &mut Vec<u8>, r: &AlarmResponse) {
+    for a in &r.alarms {
+        line(out, alarm_member(a));
+    }
+}
+
+/// gogo's compact text of an `AlarmMember` (also how etcd words a Status error).
+pub fn alarm_member(a: &AlarmMember) -> String {
+    let mut s = String::new();
+    if a.member_id != 0 {
+        s.push_str(&format!("memberID:{} ", a.member_id));
+    }
+    if a.alarm != 0 {
+        s.push_str(&format!("alarm:{} ", alarm_type(a.alarm)));
+    }
+    s
+}
+
+/// An alarm type as Go's `%v` prints the enum: its name, or the number if unknown.
+pub fn alarm_type(t: i32) -> String {
+    AlarmType::try_from(t).map(|t| t.as_str_name().to_owned()).unwrap_or_else(|_| t.to_string())
 }
 
 fn line(out: &mut Vec<u8>, text: String) {

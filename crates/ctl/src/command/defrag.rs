@@ -1,0 +1,113 @@
+//! `defrag [--cluster] [--data-dir DIR]` (`defrag_command.go`).
+//!
+//! ```text
+//! $ stratactl --endpoints 127.0.0.1:2379,127.0.0.1:22379 defrag
+//! Finished defragmenting etcd member[127.0.0.1:2379]
+//! Finished defragmenting etcd member[127.0.0.1:22379]
+//! ```
+//!
+//! Online, each endpoint is defragmented in turn, each under its own
+//! `--command-timeout`; a failure is reported on stderr (`Failed to defragment etcd
+//! member[<ep>] (<error>)`), the next endpoint is still done, and the exit status is 1.
+//! The output format does not change the output. While a member works, a spinner runs
+//! on stderr when stderr is a terminal.
+//!
+//! Offline (`--data-dir`), the stopped member's `member/state.redb` is defragmented in
+//! place and nothing is printed on success, as etcdctl does. Unlike etcdctl, which waits
+//! for ever for a running member to release its database and panics on a missing one,
+//! both are a one-line error and exit 1.
+
+use super::{Io, endpoint, with_client_at};
+use crate::cli::GlobalFlags;
+use crate::error::{CtlError, ExitCode, Result};
+use crate::gosyntax;
+use crate::printer::Format;
+use clap::{ArgAction, Args};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+/// `defrag`'s flags.
+#[derive(Args, Debug, Clone)]
+pub struct DefragArgs {
+    /// use all endpoints from the cluster member list
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub cluster: bool,
+    /// Optional. If present, defragments a data directory not in use by etcd.
+    #[arg(long = "data-dir", default_value = "")]
+    pub data_dir: OsString,
+    /// Ignored, as etcdctl does.
+    #[arg(hide = true)]
+    pub args: Vec<OsString>,
+}
+
+/// Runs `defrag`.
+pub async fn run(global: &GlobalFlags, a: DefragArgs, io: &mut Io<'_>) -> Result<()> {
+    if !a.data_dir.is_empty() {
+        return offline(Path::new(&a.data_dir)).await;
+    }
+    Format::parse(&global.write_out)?;
+    let mut failures = 0;
+    for ep in endpoint::endpoints(global, a.cluster).await? {
+        let spinner = spinner(&format!("defragmenting etcd member[{ep}]"));
+        let one = std::slice::from_ref(&ep);
+        let result = with_client_at(global, one, |c| async move { c.defragment().await }).await;
+        spinner.finish_and_clear();
+        match result {
+            Ok(_) => io.print(format!("Finished defragmenting etcd member[{ep}]\n").as_bytes()),
+            Err(e) => {
+                eprintln!("Failed to defragment etcd member[{ep}] ({})", e.message);
+                failures += 1;
+            }
+        }
+    }
+    if failures > 0 { Err(CtlError::quiet(ExitCode::Error)) } else { Ok(()) }
+}
+
+/// Defragments `<dir>/member/state.redb` of a stopped member.
+async fn offline(dir: &Path) -> Result<()> {
+    let failed = |why: String| {
+        eprintln!("Failed to defragment etcd data[{}] ({why})", dir.display());
+        CtlError::quiet(ExitCode::Error)
+    };
+    if !dir.is_dir() {
+        return Err(failed(format!("{} is not a directory", dir.display())));
+    }
+    let db = dir.join("member").join("state.redb");
+    if !db.is_file() {
+        return Err(failed(format!("no member database at {}: not a Strata data dir", db.display())));
+    }
+    let spinner = spinner(&format!("defragmenting {}", db.display()));
+    let job = db.clone();
+    let result = tokio::task::spawn_blocking(move || backend::defrag_offline(&job)).await;
+    spinner.finish_and_clear();
+    match result {
+        Ok(Ok(_report)) => Ok(()),
+        Ok(Err(backend::Error::Locked { .. })) => {
+            eprintln!(
+                "The member at {} is running (its database is locked); to defragment it online, omit --data-dir",
+                dir.display()
+            );
+            Err(CtlError::quiet(ExitCode::Error))
+        }
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+/// A spinner on stderr with `message` and the time so far; hidden unless stderr is a
+/// terminal, so scripts and pipes see exactly etcdctl's output.
+fn spinner(message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(message.to_owned());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
