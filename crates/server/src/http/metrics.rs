@@ -37,12 +37,11 @@ pub(super) async fn scrape(State(e): State<Endpoints>) -> Response {
 fn set_state_gauges(e: &Endpoints) {
     let member = &e.member;
     let store = &member.store;
-    let size = store.backend().size_bytes() as f64;
-    gauge!(m::DB_TOTAL_SIZE_BYTES).set(size);
-    gauge!(m::DEBUGGING_DB_TOTAL_SIZE_BYTES).set(size);
-    // TODO(issue 5): the backend does not report free pages yet; until it
-    // does, everything allocated counts as in use.
-    gauge!(m::DB_TOTAL_SIZE_IN_USE_BYTES).set(size);
+    // The same numbers as Status's dbSize and dbSizeInUse (an estimate).
+    let usage = member.usage();
+    gauge!(m::DB_TOTAL_SIZE_BYTES).set(usage.db_size as f64);
+    gauge!(m::DEBUGGING_DB_TOTAL_SIZE_BYTES).set(usage.db_size as f64);
+    gauge!(m::DB_TOTAL_SIZE_IN_USE_BYTES).set(usage.in_use as f64);
 
     let rev = store.rev();
     let compacted = store.compact_rev();

@@ -130,6 +130,8 @@ async fn metrics_follow_writes_compaction_and_leadership() {
     assert_eq!(value(t, "etcd_debugging_mvcc_keys_total"), 2.0);
     assert!(value(t, "etcd_mvcc_db_total_size_in_bytes") > 0.0);
     assert_eq!(value(t, "etcd_mvcc_db_total_size_in_bytes"), value(t, "etcd_debugging_mvcc_db_total_size_in_bytes"));
+    let in_use = value(t, "etcd_mvcc_db_total_size_in_use_in_bytes");
+    assert!(in_use > 0.0 && in_use <= value(t, "etcd_mvcc_db_total_size_in_bytes"), "in use: {in_use}");
     assert_eq!(value(t, "etcd_server_quota_backend_bytes"), 16777216.0);
     assert_eq!(value(t, "etcd_server_has_leader"), 1.0);
     assert_eq!(value(t, "etcd_server_is_leader"), 1.0);
@@ -155,10 +157,7 @@ async fn metrics_follow_writes_compaction_and_leadership() {
     assert_eq!(value(&t, "etcd_debugging_mvcc_db_compaction_keys_total"), 4.0);
     assert!(value(&t, "etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_count") >= 1.0);
     assert_eq!(value(&t, "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count"), 1.0);
-    assert_eq!(
-        value(&t, "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket{le=\"+Inf\"}"),
-        1.0
-    );
+    assert_eq!(value(&t, "etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_bucket{le=\"+Inf\"}"), 1.0);
 }
 
 #[tokio::test]
@@ -279,8 +278,7 @@ fn wait_for_watch_load(m: &Member, want: (f64, f64)) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let t = get(m, "/metrics").body;
-        let got =
-            (value(&t, "etcd_debugging_mvcc_watch_stream_total"), value(&t, "etcd_debugging_mvcc_watcher_total"));
+        let got = (value(&t, "etcd_debugging_mvcc_watch_stream_total"), value(&t, "etcd_debugging_mvcc_watcher_total"));
         if got == want {
             return t;
         }
