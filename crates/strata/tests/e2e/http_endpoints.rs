@@ -357,3 +357,56 @@ fn watchers_are_not_leaked_when_clients_vanish() {
     let t = wait_for_watch_load(&m, (0.0, 0.0));
     assert_eq!(value(&t, "etcd_debugging_mvcc_slow_watcher_total"), 0.0);
 }
+
+/// Raises or clears an alarm of the member through `Maintenance.Alarm`.
+async fn set_alarm(m: &Member, action: etcd_client::AlarmAction, alarm: etcd_client::AlarmType) {
+    let mut c = client(m).await;
+    let member_id = c.get("alarm-probe", None).await.expect("get").header().expect("header").member_id();
+    let mut opts = etcd_client::AlarmOptions::new();
+    opts.with_member(member_id);
+    c.alarm(action, alarm, Some(opts)).await.expect("alarm");
+}
+
+/// `/health` under NOSPACE, with and without `?exclude=NOSPACE`.
+async fn health_under_nospace(m: &Member) -> Vec<String> {
+    use etcd_client::{AlarmAction, AlarmType};
+    set_alarm(m, AlarmAction::Activate, AlarmType::Nospace).await;
+    let paths = ["/health", "/health?exclude=NOSPACE", "/health?exclude=CORRUPT"];
+    let answers = paths.iter().map(|p| comparable(&get(m, p))).collect();
+    set_alarm(m, AlarmAction::Deactivate, AlarmType::Nospace).await;
+    answers
+}
+
+#[tokio::test]
+async fn health_fails_under_an_alarm_unless_excluded() {
+    use etcd_client::{AlarmAction, AlarmType};
+    let m = strata(&["--strata-nospace-auto-disarm", "false"]);
+    let got = health_under_nospace(&m).await;
+    assert!(got[0].starts_with("503\n"), "{}", got[0]);
+    assert!(got[0].ends_with("\n{\"health\":\"false\"}\n"), "{}", got[0]);
+    assert!(got[1].starts_with("200\n") && got[1].ends_with("\n{\"health\":\"true\"}"), "{}", got[1]);
+    assert!(got[2].starts_with("503\n"), "{}", got[2]);
+    assert!(m.log().contains("/health error due to memberID:"), "etcd's warning is logged");
+    assert_eq!(get(&m, "/health").status, 200, "healthy again once disarmed");
+
+    set_alarm(&m, AlarmAction::Activate, AlarmType::Corrupt).await;
+    let r = get(&m, "/readyz");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            503,
+            "[-]data_corruption failed: alarm activated: CORRUPT\n[+]serializable_read ok\n[+]linearizable_read ok\n[+]non_learner ok\n\n"
+        )
+    );
+    assert_eq!(get(&m, "/readyz?exclude=data_corruption").status, 200);
+    assert_eq!(get(&m, "/livez").status, 200, "livez does not look at alarms");
+    assert_eq!(get(&m, "/health?exclude=NOSPACE").status, 503);
+    let t = get(&m, "/metrics").body;
+    assert!(value(&t, "etcd_server_health_failures") >= 3.0);
+
+    if testkit::have_etcd() {
+        let etcd = Member::start_etcd(&[]).expect("start etcd");
+        let want = health_under_nospace(&etcd).await;
+        assert_eq!(got, want, "/health under NOSPACE differs from etcd 3.4.23");
+    }
+}
