@@ -19,9 +19,11 @@ mod backend;
 mod defrag;
 mod error;
 mod hash;
+mod in_use;
 mod lease_table;
 mod raft_log;
 mod revision_clock;
+mod snapshot;
 pub mod schema;
 
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
@@ -29,3 +31,7 @@ pub use defrag::{DefragCopy, DefragReport, defrag_offline};
 pub use error::{Error, Result};
 pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
+pub use snapshot::{
+    LoadOptions, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_TRAILER_BYTES, SnapshotDump, SnapshotStatus,
+    load_snapshot, verify_snapshot,
+};

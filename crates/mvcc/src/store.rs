@@ -185,6 +185,13 @@ impl Store {
         Ok(TxnWrite::new(self, guard, txn))
     }
 
+    /// Runs `f` while no write can commit (a consistent view of the store's
+    /// counters and its backend together).
+    pub fn with_writes_paused<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        let _writer = self.writer();
+        f(self)
+    }
+
     /// Makes every commit so far durable (an fsync). Called periodically and on
     /// shutdown by the server.
     pub fn sync(&self) -> Result<()> {

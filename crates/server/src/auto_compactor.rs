@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use api::etcdserverpb::{CompactionRequest, InternalRaftRequest};
 use backend::Backend;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::apply::clock::{WallClock, unix_secs};
 use crate::config::Retention;
@@ -53,11 +53,10 @@ pub async fn run(member: Arc<Member>, retention: Retention, wall: WallClock) {
     let start_rev = member.store.rev();
     let Some(mut ac) = AutoCompactor::new(retention, wall.now(), start_rev) else { return };
     let started = Instant::now();
-    let every = ac.tick_every();
-    let mut ticks = tokio::time::interval_at(started + every, every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        // Like etcd, the next tick counts from the end of this one, so a
+        // compaction that just finished is followed by exactly one interval.
+        tokio::time::sleep(ac.tick_every()).await;
         let leader = member.raft.leader() == Some(member.member_id);
         let due = ac.due(started.elapsed(), wall.now(), leader, member.store.rev(), member.store.backend());
         let rev = match due {
@@ -92,9 +91,14 @@ pub struct AutoCompactor {
 
 #[derive(Debug)]
 enum Policy {
-    Periodic { period: Duration },
+    Periodic {
+        period: Duration,
+    },
     /// `prev` is the last target compacted (0 before any).
-    Revisions { retention: i64, prev: i64 },
+    Revisions {
+        retention: i64,
+        prev: i64,
+    },
 }
 
 impl AutoCompactor {
@@ -229,7 +233,8 @@ fn go_duration(d: Duration) -> String {
         _ => {
             let secs = d.as_secs();
             let (h, m) = (secs / 3600, secs % 3600 / 60);
-            let s = decimal(u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()), 1_000_000_000, 9, "s");
+            let s =
+                decimal(u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()), 1_000_000_000, 9, "s");
             match (h, m) {
                 (0, 0) => s,
                 (0, m) => format!("{m}m{s}"),

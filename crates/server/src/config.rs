@@ -72,7 +72,7 @@ pub struct Config {
     )]
     pub quota_backend_bytes: i64,
     /// What the quota counts: `in-use` (the bytes the history holds, so
-    /// compaction makes room; the file may grow to twice the quota) or
+    /// compaction makes room; the file may grow to four times the quota) or
     /// `db-size` (the file size, as etcd).
     #[arg(long = "strata-quota-counting", env = "STRATA_QUOTA_COUNTING", default_value = "in-use",
           value_parser = ["in-use", "db-size"])]

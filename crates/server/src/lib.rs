@@ -18,6 +18,7 @@
 //! ```
 mod alarms;
 pub mod apply;
+mod auto_compactor;
 mod compactor;
 mod concurrency;
 pub mod config;
@@ -32,6 +33,7 @@ pub mod member;
 mod message_size;
 pub mod metrics;
 pub mod quota;
+mod usage;
 pub mod validate;
 pub mod watch;
 
@@ -83,7 +85,7 @@ pub async fn run(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let _retention = cfg.validate()?;
+    let retention = cfg.validate()?;
     let data_dir = cfg.data_dir();
     let member_dir = member::member_dir(&data_dir);
     let backend = Backend::open(&member_dir.join("state.redb"))?;
@@ -133,8 +135,11 @@ pub async fn run(
     leases.lessor().promote(leases.now(), std::time::Duration::from_millis(cfg.election_timeout_ms));
     let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
     let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
+    let measurer = tokio::spawn(usage::keep_measured(member.clone()));
     let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
     let syncer = tokio::spawn(sync_periodically(store.clone()));
+    let auto_compactor =
+        tokio::spawn(auto_compactor::run(member.clone(), retention, apply::clock::WallClock::system()));
 
     let kv = KvServer::new(kv_service::KvService::new(member.clone()))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
@@ -174,7 +179,9 @@ pub async fn run(
     syncer.abort();
     expirer.abort();
     disarmer.abort();
+    measurer.abort();
     compactor.abort();
+    auto_compactor.abort();
     node.shutdown().await;
     let synced = store.sync();
     served?;

@@ -17,7 +17,8 @@ use tokio::sync::watch;
 
 use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
-use crate::quota::{self, Quota, Usage};
+use crate::quota::{self, Quota};
+use crate::usage::InUse;
 
 /// Server-side time limit of a proposal (etcd: 5 s + 2 × election timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
@@ -35,6 +36,7 @@ pub struct Member {
     pub leases: Arc<crate::leases::Leases>,
     pub alarms: Arc<Alarms>,
     pub quota: Quota,
+    pub in_use: InUse,
     pub raft: RaftNode,
     pub member_id: u64,
     pub cluster_id: u64,
@@ -60,6 +62,7 @@ impl Member {
             leases,
             alarms,
             quota,
+            in_use: InUse::default(),
             raft,
             member_id: ids.0,
             cluster_id: ids.1,
@@ -112,10 +115,9 @@ impl Member {
         self.alarms.list(AlarmType::None)
     }
 
-    /// How full this member's backend is.
-    pub fn usage(&self) -> Usage {
-        let db_size = self.store.backend().size_bytes();
-        Usage { db_size, in_use: estimate_in_use(self.store.history_bytes(), self.leases.lessor().len(), db_size) }
+    /// Resolves each time a compaction finishes deleting.
+    pub fn compaction_finished(&self) -> watch::Receiver<i64> {
+        self.compaction_finished.clone()
     }
 
     /// etcd's quota check before a proposal: a request that adds data is
@@ -196,13 +198,4 @@ pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Resul
 /// Paths of a member's files under its data dir.
 pub fn member_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("member")
-}
-
-/// Bytes of the backend file holding live data, estimated (redb can only
-/// count its free pages by walking every table): the key and value bytes of
-/// the history plus an eighth for B-tree pages and keys, a lease record each,
-/// and a fixed 64 KiB for redb's own structures; never above the file size.
-pub fn estimate_in_use(history_bytes: u64, leases: usize, db_size: u64) -> u64 {
-    let estimate = history_bytes + history_bytes / 8 + leases as u64 * 64 + 64 * 1024;
-    estimate.min(db_size)
 }

@@ -28,8 +28,9 @@ const RESERVE_MAX_TXN_BYTES: u64 = 4096;
 /// What the quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counting {
-    /// The bytes the history and leases hold (Strata's default); the file may
-    /// grow to twice the quota before it counts.
+    /// The bytes of the pages holding live data (Strata's default), so a
+    /// compaction makes room; the file may grow to four times the quota
+    /// before it counts.
     InUse,
     /// The backend file size, as etcd does.
     DbSize,
@@ -64,7 +65,7 @@ impl Quota {
         let Some(limit) = self.limit else { return true };
         match self.counting {
             Counting::DbSize => usage.db_size + cost < limit,
-            Counting::InUse => usage.in_use + cost < limit && usage.db_size < limit.saturating_mul(2),
+            Counting::InUse => usage.in_use + cost < limit && usage.db_size < file_cap(limit),
         }
     }
 
@@ -74,7 +75,7 @@ impl Quota {
         let low = limit / 100 * LOW_WATER_PERCENT;
         match self.counting {
             Counting::DbSize => usage.db_size < low,
-            Counting::InUse => usage.in_use < low && usage.db_size < limit.saturating_mul(2),
+            Counting::InUse => usage.in_use < low && usage.db_size < file_cap(limit),
         }
     }
 
@@ -87,6 +88,14 @@ impl Quota {
         };
         self.reserve > 0 && is_maintenance_write(req) && used + cost(req) < limit + self.reserve
     }
+}
+
+/// In `InUse` counting, the file size that raises NOSPACE whatever the bytes
+/// in use: room for the quota's worth of live data plus the free pages and
+/// growth reserve redb keeps (it grows its file in doubling regions), with a
+/// margin; the guard against a file that fragments without bound.
+fn file_cap(limit: u64) -> u64 {
+    limit.saturating_mul(4)
 }
 
 /// How full the member is.
@@ -178,7 +187,7 @@ mod tests {
         let compacted = Usage { db_size: 1500, in_use: 100 };
         assert!(q.fits(compacted, 20));
         assert!(q.below_low_water(compacted));
-        assert!(!q.fits(Usage { db_size: 2000, in_use: 0 }, 1), "the file is capped at twice the quota");
+        assert!(!q.fits(Usage { db_size: 4000, in_use: 0 }, 1), "the file is capped at four times the quota");
         let etcd = Quota::from_flag(1000, Counting::DbSize, false, 0);
         assert!(!etcd.fits(compacted, 20));
         assert!(Quota::from_flag(-1, Counting::DbSize, false, 0).fits(Usage { db_size: u64::MAX / 2, in_use: 0 }, 1));

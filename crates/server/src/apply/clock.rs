@@ -134,8 +134,8 @@ mod tests {
     #[test]
     fn one_sample_per_second_holding_the_revision_the_second_began_with() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = mvcc::Store::open(backend::Backend::open(&dir.path().join("s.redb")).expect("open"))
-            .expect("store");
+        let (store, _) =
+            mvcc::Store::open(backend::Backend::open(&dir.path().join("s.redb")).expect("open")).expect("store");
         let millis = Arc::new(AtomicU64::new(100_200));
         let clock = RevisionClock::new(manual(&millis));
         put_at(&store, &clock, b"a"); // 100.2 s: 1 → 2
@@ -169,8 +169,8 @@ mod tests {
     #[test]
     fn a_compaction_prunes_the_samples_it_covers_but_the_newest() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = mvcc::Store::open(backend::Backend::open(&dir.path().join("s.redb")).expect("open"))
-            .expect("store");
+        let (store, _) =
+            mvcc::Store::open(backend::Backend::open(&dir.path().join("s.redb")).expect("open")).expect("store");
         let millis = Arc::new(AtomicU64::new(10_000));
         let clock = RevisionClock::new(manual(&millis));
         for key in [b"a", b"b", b"c", b"d"] {

@@ -7,6 +7,7 @@
 //! `ignore_value`) are detected before the first change and travel back to the
 //! proposer inside the encoded [`ApplyResult`]; storage failures are fatal.
 
+pub mod clock;
 mod kv;
 mod txn;
 mod view;
@@ -40,6 +41,7 @@ pub struct Applier {
     compactions: mpsc::UnboundedSender<mvcc::Compaction>,
     hub: Arc<WatchHub>,
     leases: Arc<Leases>,
+    clock: clock::RevisionClock,
 }
 
 impl Applier {
@@ -51,11 +53,13 @@ impl Applier {
         alarms: Arc<Alarms>,
         reserve: bool,
     ) -> Applier {
-        Applier { store, alarms, reserve, compactions, hub, leases }
+        let clock = clock::RevisionClock::new(clock::WallClock::system());
+        Applier { store, alarms, reserve, compactions, hub, leases, clock }
     }
 
     /// Applies one request in `w` and encodes the answer for the proposer.
     fn apply_one(&self, w: &mut mvcc::TxnWrite<'_>, data: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+        self.clock.record(w)?;
         let result = match InternalRaftRequest::decode(data) {
             Ok(req) => self.dispatch(&mut View::Write(w), &req),
             Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),

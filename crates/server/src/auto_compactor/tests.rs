@@ -27,7 +27,8 @@ struct Sim {
 impl Sim {
     fn new(retention: Retention) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, _) = mvcc::Store::open(Backend::open(&dir.path().join("state.redb")).expect("open")).expect("store");
+        let (store, _) =
+            mvcc::Store::open(Backend::open(&dir.path().join("state.redb")).expect("open")).expect("store");
         // A whole second, as a real start rarely is not: the fallback must
         // compare below the second.
         let wall_ms = Arc::new(AtomicU64::new(1_700_000_000_000));
@@ -126,8 +127,9 @@ fn ticks_follow_etcds_table() {
 fn periodic_short_retention_compacts_every_period_to_the_revision_of_one_period_ago() {
     let mut sim = Sim::new(Retention::Periodic(secs(5.0)));
     sim.run(secs(16.0), |_| true);
-    // Writes after every 0.5 s tick: the revision at t s is 2t + 1 (t whole).
-    // The first compaction, at 5 s, targets the revision at start, as etcd's.
+    // One write after every 0.5 s tick: the revision at a whole second t is
+    // 2t. The first compaction, at 5 s, targets the revision at start, as
+    // etcd's does.
     assert_eq!(sim.compactions, vec![(secs(5.0), 1), (secs(10.0), 10), (secs(15.0), 20)]);
 }
 
@@ -135,8 +137,7 @@ fn periodic_short_retention_compacts_every_period_to_the_revision_of_one_period_
 fn periodic_long_retention_waits_one_retention_then_compacts_hourly_keeping_the_window() {
     let mut sim = Sim::new(Retention::Periodic(24 * HOUR));
     sim.run(27 * HOUR + secs(1.0), |_| true);
-    // One write per 6-minute tick: the revision at h hours is 10h + 1 (h ≥ 1
-    // sampled before its write, so 10h).
+    // One write after every 6-minute tick: the revision at h hours is 10h.
     assert_eq!(sim.compactions, vec![(24 * HOUR, 1), (25 * HOUR, 10), (26 * HOUR, 20), (27 * HOUR, 30)]);
 }
 

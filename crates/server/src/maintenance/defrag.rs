@@ -27,6 +27,7 @@ pub async fn defragment(member: &Member) -> EtcdResult<DefragmentResponse> {
         .map_err(|e| EtcdError::Internal(e.to_string()))?;
     match result {
         Ok(report) => {
+            crate::usage::remeasure(member).await;
             let after = member.usage();
             tracing::info!(
                 path = %path,

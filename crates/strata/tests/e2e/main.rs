@@ -13,6 +13,7 @@ mod http_endpoints;
 mod kv_client;
 mod lease;
 mod lock;
+mod quota;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;
 mod watch;
