@@ -39,7 +39,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use redb::ReadableTable;
+use redb::{ReadableTable, TableHandle};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, ReadTxn};
@@ -79,7 +79,7 @@ pub struct SnapshotStatus {
 
 /// The tables in dump order: [`META`] first, then [`BYTE_TABLES`].
 fn table_names() -> Vec<String> {
-    std::iter::once(META.to_string()).chain(BYTE_TABLES.iter().map(|d| d.to_string())).collect()
+    std::iter::once(META.name().to_string()).chain(BYTE_TABLES.iter().map(|d| d.name().to_string())).collect()
 }
 
 /// Calls `f` for every record of the `index`-th table of [`table_names`].
@@ -397,7 +397,7 @@ fn parse<R: Read>(
         )));
     }
     let names = table_names();
-    let key_table = names.iter().position(|n| *n == KEY.to_string());
+    let key_table = names.iter().position(|n| n == KEY.name());
     let mut seen = vec![false; names.len()];
     let (mut total, mut revision, mut hash) = (0u64, 0i64, 0u32);
     let (mut key, mut value) = (Vec::new(), Vec::new());
