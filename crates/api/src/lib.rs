@@ -7,7 +7,10 @@
 //! talk to Strata unchanged. `stratapb` is the one package of our own: the result of
 //! applying a Raft command.
 //!
-//! It deliberately holds no logic, validation or error mapping; those live in the crates
+//! Besides the wire types it holds [`identity`], etcd's derivation of member and cluster
+//! ids, which the server (bootstrap) and `stratactl snapshot restore` must share.
+//!
+//! It deliberately holds no other logic, validation or error mapping; those live in the crates
 //! that use the types (`server`, `client`, …). It is also the only crate that names
 //! generated protobuf types, so a change of code generator stays here.
 //!
@@ -22,6 +25,8 @@
 //! assert_eq!(put.encode_to_vec(), [0x0a, 0x01, b'a']);
 //! assert_eq!(<KvServer<()> as tonic::server::NamedService>::NAME, "etcdserverpb.KV");
 //! ```
+
+pub mod identity;
 
 /// Package `mvccpb`: `KeyValue` and watch `Event`.
 #[allow(missing_docs, clippy::all, clippy::pedantic, clippy::nursery)]

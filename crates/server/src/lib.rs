@@ -24,7 +24,6 @@ mod concurrency;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod identity;
 mod kv_service;
 mod lease_service;
 pub mod leases;
@@ -53,6 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use api::identity;
 pub use config::Config;
 pub use error::EtcdError;
 
@@ -207,28 +207,12 @@ fn log_quota(q: &quota::Quota) {
 
 /// The ids etcd would give this member at bootstrap.
 fn bootstrap_ids(cfg: &Config) -> (u64, u64) {
-    let member_id = identity::member_id(&cfg.initial_advertise_peer_urls, &cfg.initial_cluster_token);
-    let mut ids = vec![member_id];
-    if let Some(initial) = &cfg.initial_cluster {
-        let mut by_name: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        for part in initial.split(',').filter(|p| !p.is_empty()) {
-            if let Some((name, url)) = part.split_once('=') {
-                by_name.entry(name).or_default().push(url.to_string());
-            }
-        }
-        ids = by_name
-            .iter()
-            .map(
-                |(name, urls)| {
-                    if *name == cfg.name { member_id } else { identity::member_id(urls, &cfg.initial_cluster_token) }
-                },
-            )
-            .collect();
-        if !ids.contains(&member_id) {
-            ids.push(member_id);
-        }
-    }
-    (member_id, identity::cluster_id(&ids))
+    identity::bootstrap_ids(
+        &cfg.name,
+        &cfg.initial_advertise_peer_urls,
+        cfg.initial_cluster.as_deref(),
+        &cfg.initial_cluster_token,
+    )
 }
 
 async fn sync_periodically(store: mvcc::Store) {

@@ -20,6 +20,7 @@ use crate::member::Member;
 
 mod alarm;
 mod defrag;
+mod snapshot;
 mod status;
 
 pub use alarm::disarm_when_below_low_water;
@@ -62,7 +63,7 @@ impl Maintenance for MaintenanceService {
     type SnapshotStream = SnapshotStream;
 
     async fn snapshot(&self, _request: Request<SnapshotRequest>) -> Result<Response<SnapshotStream>, Status> {
-        Err(Status::unimplemented(""))
+        Ok(Response::new(snapshot::snapshot(&self.member)))
     }
 
     /// A single member can only "move" leadership to itself, which etcd
