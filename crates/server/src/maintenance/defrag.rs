@@ -6,6 +6,7 @@ use api::etcdserverpb::DefragmentResponse;
 
 use crate::error::{EtcdError, EtcdResult};
 use crate::member::Member;
+use crate::metrics as m;
 
 /// etcd's `Defragment`, local to this member and not replicated. Reads never
 /// wait; writes wait only for the final catch-up (`mvcc::Store::defragment`).
@@ -22,11 +23,15 @@ pub async fn defragment(member: &Member) -> EtcdResult<DefragmentResponse> {
         "defragmenting"
     );
     let store = member.store.clone();
-    let result = tokio::task::spawn_blocking(move || store.defragment())
-        .await
-        .map_err(|e| EtcdError::Internal(e.to_string()))?;
+    let inflight = ::metrics::gauge!(m::DEFRAG_INFLIGHT);
+    inflight.increment(1.0);
+    let result = tokio::task::spawn_blocking(move || store.defragment()).await;
+    inflight.decrement(1.0);
+    let result = result.map_err(|e| EtcdError::Internal(e.to_string()))?;
     match result {
         Ok(report) => {
+            ::metrics::histogram!(m::DEFRAG_DURATION_SECONDS).record(report.took.as_secs_f64());
+            ::metrics::histogram!(m::DEFRAG_WRITE_PAUSE_SECONDS).record(report.pause.as_secs_f64());
             crate::usage::remeasure(member).await;
             let after = member.usage();
             tracing::info!(

@@ -88,7 +88,7 @@ async fn services_not_built_yet_answer_unimplemented() {
     let mut c = client(&m).await;
     let (code, _) = status(c.member_list().await.expect_err("cluster"));
     assert_eq!(code, Code::Unimplemented);
-    let (code, _) = status(c.status().await.expect_err("maintenance"));
+    let (code, _) = status(c.user_list().await.expect_err("auth"));
     assert_eq!(code, Code::Unimplemented);
     c.put("still", "serving", None).await.expect("the member keeps serving");
 }

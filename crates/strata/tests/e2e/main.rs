@@ -6,6 +6,7 @@
 
 mod auto_compaction;
 mod bad_input;
+mod defrag;
 mod differential;
 mod durability;
 mod election;
