@@ -4,13 +4,14 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use crate::backend::Backend;
 use crate::error::{Result, storage};
-use crate::schema::{BYTE_TABLES, META, MetaKey};
+use crate::schema::{BYTE_TABLES, META, MetaKey, REVISION_CLOCK};
 
 impl Backend {
     /// CRC-32C (Castagnoli, as etcd's `Hash`) of every table's name, keys and
-    /// values from one read transaction, leaving out the applied Raft state
-    /// (etcd's hash ignores its `consistent_index` too), so members with the
-    /// same data agree however far their logs are applied in other respects.
+    /// values from one read transaction, leaving out what is local to a
+    /// member: the applied Raft state (etcd's hash ignores its
+    /// `consistent_index` too) and the revision clock (apply times), so
+    /// members with the same data agree.
     pub fn hash(&self) -> Result<u32> {
         let db = self.database();
         let read = db.begin_read().map_err(storage("begin hash read"))?;
@@ -31,6 +32,10 @@ impl Backend {
             Err(e) => return Err(storage("open meta table")(e)),
         }
         for def in BYTE_TABLES {
+            // The revision clock holds each member's own apply times.
+            if def.to_string() == REVISION_CLOCK.to_string() {
+                continue;
+            }
             let table = match read.open_table(def) {
                 Ok(t) => t,
                 Err(redb::TableError::TableDoesNotExist(_)) => continue,
