@@ -175,3 +175,106 @@ async fn a_kill_during_a_compaction_resumes_it_after_restart() {
     let err = c.get("k000", Some(GetOptions::new().with_revision(at - 1))).await.expect_err("compacted");
     assert!(err.to_string().contains("required revision has been compacted"), "{err}");
 }
+
+/// Unmounts a tmpfs when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `mib` MiB on `dir`, or `None` without the privilege.
+    fn mount(dir: &std::path::Path, mib: u64) -> Option<Tmpfs> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}M"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_up_during_defrag_leaves_the_old_file_and_a_clear_error() {
+    let mut m = strata(&[]);
+    m.terminate().expect("stop");
+    let data = m.data_dir();
+    let saved = data.with_extension("saved");
+    std::fs::rename(&data, &saved).expect("move the data dir aside");
+    std::fs::create_dir(&data).expect("mountpoint");
+    let Some(_tmpfs) = Tmpfs::mount(&data, 64) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let copied = std::process::Command::new("cp").arg("-a").arg(saved.join(".")).arg(&data).status();
+    assert!(copied.is_ok_and(|s| s.success()), "copy the data dir onto the tmpfs");
+    m.restart().expect("start on the tmpfs");
+    load(&m, 400, 16 * 1024).await;
+    let expected = fingerprint(&m).await;
+
+    // Leave less room than the copy needs.
+    let ballast = data.join("ballast");
+    let free = free_bytes(&data);
+    let fill = std::process::Command::new("fallocate")
+        .args(["-l", &(free.saturating_sub(512 * 1024)).to_string()])
+        .arg(&ballast)
+        .status();
+    assert!(fill.is_ok_and(|s| s.success()), "fill the tmpfs");
+    let mut c = client(&m).await;
+    let err = c.defragment().await.expect_err("the copy cannot fit");
+    let msg = err.to_string();
+    eprintln!("defrag on a full disk: {msg}");
+    assert!(msg.contains("No space left on device") || msg.contains("os error 28"), "unclear error: {msg}");
+    assert!(!data.join("member/state.redb.defrag").exists(), "the failed copy was left behind");
+    assert_eq!(fingerprint(&m).await, expected, "a failed defrag changed the data");
+
+    std::fs::remove_file(&ballast).expect("remove ballast");
+    c.defragment().await.expect("defrag once there is room");
+    assert_eq!(fingerprint(&m).await, expected);
+    m.kill9().expect("stop before unmounting");
+}
+
+/// Free bytes of the filesystem holding `dir` (`df` output, in bytes).
+fn free_bytes(dir: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().expect("df");
+    String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).expect("df number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defrags_and_compactions_requested_at_once_all_complete() {
+    let m = strata(&["--experimental-compaction-batch-limit", "100"]);
+    load(&m, 1500, 4 * 1024).await;
+    let mut c = client(&m).await;
+    let rev = c.get("k000", None).await.expect("get").header().map_or(0, |h| h.revision());
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let mut c = client(&m).await;
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                c.defragment().await.map(|_| "defrag".to_string()).map_err(|e| e.to_string())
+            } else {
+                let opts = etcd_client::CompactionOptions::new().with_physical();
+                c.compact(rev - 500, Some(opts)).await.map(|_| "compact".to_string()).map_err(|e| e.to_string())
+            }
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.expect("task"));
+    }
+    let defrags = outcomes.iter().filter(|o| o.as_deref() == Ok("defrag")).count();
+    let compacts = outcomes.iter().filter(|o| o.as_deref() == Ok("compact")).count();
+    let compacted_errors = outcomes
+        .iter()
+        .filter(|o| o.as_ref().is_err_and(|e| e.contains("required revision has been compacted")))
+        .count();
+    assert_eq!((defrags, compacts, compacted_errors), (2, 1, 1), "{outcomes:?}");
+    let h = c.hash_kv(0).await.expect("hashkv");
+    assert_eq!(h.compact_version(), rev - 500, "etcd-client names compact_revision compact_version");
+    let all = c.get("k", Some(GetOptions::new().with_prefix().with_count_only())).await.expect("count");
+    assert_eq!(all.count(), 100);
+}
