@@ -15,6 +15,7 @@ mod http_endpoints;
 mod kv_client;
 mod lease;
 mod lock;
+mod maintenance_ctl;
 mod quota;
 mod raw_grpc;
 mod stratactl_vs_etcdctl;

@@ -1,0 +1,246 @@
+//! `stratactl endpoint status | health | hashkv`, `alarm list | disarm`, `defrag` and
+//! `compaction --physical` print what `etcdctl` 3.4.23 prints, step by step
+//! (`testdata/maintenance_steps.txt`, whose header explains the format), twice:
+//! against the same etcd 3.4.23 (only ids, ports and timings masked, so the printers
+//! are checked on identical answers), and `stratactl` on strata against `etcdctl` on
+//! etcd (also Raft terms and indexes and database sizes masked). Offline defrag has its
+//! own test: etcd's data dir is not Strata's.
+
+use testkit::{Member, have_etcd, mask_ids, run_steps, step_differences};
+
+use crate::{need_etcdctl, strata};
+
+const STEPS: &str = include_str!("testdata/maintenance_steps.txt");
+const QUOTA: &str = "1000000";
+const STRATACTL: &str = env!("CARGO_BIN_EXE_stratactl");
+
+/// Strata with etcd's quota: the file size counts, the alarm stays until disarmed, no
+/// reserve.
+const ETCD_QUOTA: [&str; 8] = [
+    "--quota-backend-bytes",
+    QUOTA,
+    "--strata-quota-counting",
+    "db-size",
+    "--strata-nospace-auto-disarm",
+    "false",
+    "--strata-quota-reserve-bytes",
+    "0",
+];
+
+fn session(cli: &str, m: &Member) -> Vec<String> {
+    let endpoint = m.endpoint();
+    run_steps(cli, &endpoint, STEPS, |s| s.replace(&endpoint, "EP"))
+}
+
+/// Replaces the number (digits, with a `.` or one of `"`) right after each `key`.
+fn mask_after(s: &str, key: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(key) {
+        let (head, tail) = rest.split_at(i + key.len());
+        out.push_str(head);
+        let n = tail.bytes().take_while(|b| b.is_ascii_digit() || *b == b'"' || *b == b'.').count();
+        out.push_str(if n > 0 { "N" } else { "" });
+        rest = &tail[n..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Go durations (`2.46ms`, `850µs`, `5.0007s`) become `T`; says whether there were any.
+fn mask_durations(s: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut found = false;
+    let mut chars = s.char_indices().peekable();
+    let mut prev_word = false;
+    while let Some((i, c)) = chars.next() {
+        if c.is_ascii_digit() && !prev_word {
+            let number_end = s[i..].find(|c: char| !(c.is_ascii_digit() || c == '.')).map_or(s.len(), |n| i + n);
+            let after = &s[number_end..];
+            let unit = ["ns", "µs", "ms", "s"]
+                .into_iter()
+                .find(|u| after.starts_with(u) && !after[u.len()..].starts_with(|c: char| c.is_alphanumeric()));
+            if let Some(unit) = unit {
+                out.push('T');
+                found = true;
+                let end = number_end + unit.len();
+                while chars.peek().is_some_and(|(j, _)| *j < end) {
+                    chars.next();
+                }
+                prev_word = true;
+                continue;
+            }
+        }
+        prev_word = c.is_alphanumeric() || c == '.';
+        out.push(c);
+    }
+    (out, found)
+}
+
+/// The steps after this line mask HashKV's hash when etcd and strata are compared.
+const HASH_MARKER: &str = "# ---- hashes masked from here";
+
+/// How many steps come before [`HASH_MARKER`].
+fn exact_hash_steps() -> usize {
+    STEPS
+        .lines()
+        .take_while(|l| *l != HASH_MARKER)
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .count()
+}
+
+/// Masks what differs between two members. `servers`: the two are different servers
+/// (etcd and strata), so Raft terms and indexes and database sizes differ too;
+/// `hashes`: so do their HashKV hashes.
+fn mask(rendered: &str, servers: bool, hashes: bool) -> String {
+    let mut s = mask_ids(rendered);
+    if hashes {
+        for key in ["\"hash\":", "\"Hash\" : "] {
+            s = mask_after(&s, key);
+        }
+    }
+    // dbSizeInUse moves with etcd's background commits even between two fresh etcds.
+    for key in ["\"leader\":", "\"memberID\":", "memberID:", "\"Leader\" : ", "\"dbSizeInUse\":"] {
+        s = mask_after(&s, key);
+    }
+    if servers {
+        for key in [
+            "\"dbSize\":",
+            "\"raftIndex\":",
+            "\"raftTerm\":",
+            "\"raftAppliedIndex\":",
+            "\"DBSize\" : ",
+            "\"RaftIndex\" : ",
+            "\"RaftAppliedIndex\" : ",
+        ] {
+            s = mask_after(&s, key);
+        }
+    }
+    let (s, _) = mask_durations(&s);
+    let status_columns: &[usize] = if servers { &[1, 3, 6, 7, 8] } else { &[1] };
+    let mut header: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    for line in s.lines() {
+        let parts: Vec<&str> = line.split(", ").collect();
+        if hashes && line.starts_with("EP, ") && parts.len() == 2 {
+            lines.push("EP, N".to_owned());
+        } else if line.starts_with("EP, ") && parts.len() >= 10 {
+            let masked: Vec<&str> =
+                parts.iter().enumerate().map(|(i, p)| if status_columns.contains(&i) { "N" } else { p }).collect();
+            lines.push(masked.join(", "));
+        } else if line.starts_with("+-") {
+            lines.push("+-+".to_owned());
+        } else if line.starts_with('|') {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            if header.is_empty() {
+                header = cells.iter().map(|c| c.to_string()).collect();
+            }
+            let masked: Vec<&str> = cells
+                .iter()
+                .zip(header.iter().chain(std::iter::repeat(&String::new())))
+                .map(|(c, h)| {
+                    let volatile = h == "ID"
+                        || (hashes && h == "HASH")
+                        || (servers
+                            && ["DB SIZE", "RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX"].contains(&h.as_str()));
+                    if volatile && !c.is_empty() && c != h { "N" } else { c }
+                })
+                .collect();
+            lines.push(format!("| {} |", masked.join(" | ")));
+        } else {
+            header.clear();
+            lines.push(line.to_owned());
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+fn masked(rendered: &[String], servers: bool) -> Vec<String> {
+    let exact = exact_hash_steps();
+    rendered.iter().enumerate().map(|(i, r)| mask(r, servers, servers && i >= exact)).collect()
+}
+
+#[test]
+fn stratactl_maintenance_commands_print_what_etcdctl_prints() {
+    need_etcdctl!();
+    if !have_etcd() {
+        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
+        return;
+    }
+    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    let want = session("/usr/bin/etcdctl", &etcd);
+    drop(etcd);
+    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    let on_etcd = session(STRATACTL, &etcd);
+    drop(etcd);
+    if let Some(report) = step_differences(&masked(&want, false), &masked(&on_etcd, false)) {
+        panic!("stratactl and etcdctl against etcd 3.4.23: {report}");
+    }
+    let s = strata(&ETCD_QUOTA);
+    let got = session(STRATACTL, &s);
+    if let Some(report) = step_differences(&masked(&want, true), &masked(&got, true)) {
+        panic!("stratactl on strata against etcdctl on etcd: {report}");
+    }
+}
+
+#[test]
+fn offline_defrag_of_a_stopped_member_keeps_its_data_and_refuses_a_running_one() {
+    let mut m = strata(&[]);
+    let data_dir = m.data_dir();
+    let dir = data_dir.to_str().expect("utf-8 path").to_owned();
+    let ctl = |args: &[&str]| testkit::run_ctl(STRATACTL, &m.endpoint(), args, None).expect("run stratactl");
+    for i in 0..200 {
+        let out = ctl(&["put", &format!("k{}", i % 10), &"v".repeat(10_000)]);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    let rev = 201.to_string();
+    assert_eq!(ctl(&["compaction", "--physical", &rev]).stdout, "compacted revision 201\n");
+    let hash = ctl(&["endpoint", "hashkv"]).stdout;
+
+    let running = ctl(&["defrag", "--data-dir", &dir]);
+    assert_eq!(running.code, 1, "{running:?}");
+    assert_eq!(running.stdout, "");
+    assert_eq!(
+        running.stderr,
+        format!("The member at {dir} is running (its database is locked); to defragment it online, omit --data-dir\n")
+    );
+
+    m.terminate().expect("stop strata");
+    let db = data_dir.join("member").join("state.redb");
+    let before = std::fs::metadata(&db).expect("state.redb").len();
+    let offline = testkit::run_ctl(STRATACTL, "127.0.0.1:1", &["defrag", "--data-dir", &dir], None).expect("run");
+    assert_eq!((offline.code, offline.stdout.as_str(), offline.stderr.as_str()), (0, "", ""), "{offline:?}");
+    let after = std::fs::metadata(&db).expect("state.redb").len();
+    assert!(after < before, "state.redb did not shrink: {before} -> {after} bytes");
+
+    m.restart().expect("restart strata");
+    let ctl = |args: &[&str]| testkit::run_ctl(STRATACTL, &m.endpoint(), args, None).expect("run stratactl");
+    assert_eq!(ctl(&["endpoint", "hashkv"]).stdout, hash);
+    assert_eq!(ctl(&["get", "k3", "--print-value-only"]).stdout, format!("{}\n", "v".repeat(10_000)));
+
+    let missing = testkit::run_ctl(STRATACTL, "127.0.0.1:1", &["defrag", "--data-dir", "/nonexistent/strata"], None)
+        .expect("run");
+    assert_eq!(missing.code, 1);
+    assert_eq!(
+        missing.stderr,
+        "Failed to defragment etcd data[/nonexistent/strata] (/nonexistent/strata is not a directory)\n"
+    );
+}
+
+#[test]
+fn masks_hide_only_what_differs_between_members() {
+    assert_eq!(
+        mask_durations("took = 2.469046ms, 5.000685821s, 850µs; 5.7 MB 7d07b6 1s0"),
+        ("took = T, T, T; 5.7 MB 7d07b6 1s0".to_owned(), true)
+    );
+    let row = "$ x\nEP, 7d07b6b9bfeb346a, 3.4.23, 74 kB, true, false, 1, 4, 4, memberID:123 alarm:NOSPACE \n[exit 0]\n";
+    assert_eq!(
+        mask(row, true, false),
+        "$ x\nEP, N, 3.4.23, N, true, false, N, N, N, memberID:N alarm:NOSPACE \n[exit 0]\n"
+    );
+    assert_eq!(mask("$ x\nEP, 2788028894\n[exit 0]\n", true, true), "$ x\nEP, N\n[exit 0]\n");
+    assert_eq!(
+        mask(row, false, false),
+        "$ x\nEP, N, 3.4.23, 74 kB, true, false, 1, 4, 4, memberID:N alarm:NOSPACE \n[exit 0]\n"
+    );
+}
