@@ -162,3 +162,72 @@ async fn disarming_too_early_raises_the_alarm_again() {
     )]);
     assert!(c.txn(cmp).await.expect("reserve txn").succeeded());
 }
+
+/// The NOSPACE steps of etcd's maintenance guide, after a fill; `$C` is the
+/// CLI with its endpoint.
+const RECOVERY_STEPS: &str = r#"
+$C alarm list
+$C alarm list -w json
+$C put foo bar
+$C get q --keys-only
+$C del nothing-here
+printf '\nput foo bar\n\n\n' | $C txn
+printf '\ndel nothing-here\n\n\n' | $C txn
+$C lease grant 60
+$C endpoint health | cut -d: -f1,2
+$C alarm disarm
+$C alarm list
+$C put q big-enough-to-fail-$(head -c 70000 /dev/zero | tr '\0' x)
+$C alarm list
+$C compaction --physical $($C endpoint status -w json | egrep -o '"revision":[0-9]*' | egrep -o '[0-9]+')
+$C defrag
+$C alarm list
+$C alarm disarm
+$C alarm disarm -w json
+$C put foo bar
+$C alarm list
+"#;
+
+/// Masks what differs between two members: decimal member ids, the compacted
+/// revision and the client port.
+fn mask_recovery(s: &str) -> String {
+    let mut out = testkit::mask_ids(s);
+    for key in ["memberID:", "\"memberID\":", "compacted revision ", "member[127.0.0.1:"] {
+        let mut masked = String::new();
+        let mut rest = out.as_str();
+        while let Some(i) = rest.find(key) {
+            let (head, tail) = rest.split_at(i + key.len());
+            masked.push_str(head);
+            masked.push('N');
+            rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        masked.push_str(rest);
+        out = masked;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recovery_procedure_prints_what_etcd_prints() {
+    need_etcdctl!();
+    if !testkit::have_etcd() {
+        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
+        return;
+    }
+    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    fill(&etcd).await;
+    let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), RECOVERY_STEPS, mask_recovery);
+    drop(etcd);
+    let s = strata(&[
+        "--quota-backend-bytes",
+        QUOTA,
+        "--strata-quota-counting=db-size",
+        "--strata-nospace-auto-disarm=false",
+        "--strata-quota-reserve-bytes=0",
+    ]);
+    fill(&s).await;
+    let got = testkit::run_steps("/usr/bin/etcdctl", &s.endpoint(), RECOVERY_STEPS, mask_recovery);
+    if let Some(report) = testkit::step_differences(&want, &got) {
+        panic!("{report}");
+    }
+}
