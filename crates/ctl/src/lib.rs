@@ -4,9 +4,13 @@
 //! output formats (byte for byte where the data is the same) and exit codes. One module
 //! per command in [`command`], one per output format in [`printer`]. It deliberately
 //! does not reimplement the wire protocol (that is the `client` crate) nor imitate
-//! etcdctl's Go client log lines on stderr.
+//! etcdctl's Go client log lines on stderr. It talks to members only through `client`;
+//! the one exception is `defrag --data-dir`, which defragments a stopped member's
+//! database file with `backend::defrag_offline`.
 //!
-//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect` and `version`.
+//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
+//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf` and
+//! `version`.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:

@@ -22,7 +22,7 @@ use crate::error::{CtlError, ExitCode, Result};
 use crate::gosyntax::{self, quote};
 use api::etcdserverpb::{CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest};
 use clap::{ArgAction, Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -299,8 +299,16 @@ fn progress(secs: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(secs), indicatif::ProgressDrawTarget::stdout());
-    let style = ProgressStyle::with_template(" {pos} / {len} B{bar:50}! {percent_precise}% {eta}")
-        .map(|s| s.progress_chars("om "));
+    let style = ProgressStyle::with_template(" {pos} / {len} B{bar:50}! {pct}% {left}").map(|s| {
+        s.progress_chars("om ")
+            .with_key("pct", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:6.2}", st.fraction() * 100.0);
+            })
+            .with_key("left", |st: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let left = st.len().unwrap_or(0).saturating_sub(st.pos());
+                let _ = write!(w, "{:02}m{:02}s", left / 60, left % 60);
+            })
+    });
     if let Ok(style) = style {
         bar.set_style(style);
     }
