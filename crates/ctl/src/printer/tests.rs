@@ -1,9 +1,10 @@
-//! Watch and lease output in every format, against etcdctl 3.4.23's (captured from
+//! Watch, lease and maintenance (endpoint, alarm) output in every format, against etcdctl
 //! etcd 3.4.23 with the same responses).
 
 use super::*;
+use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::error::ExitCode;
-use api::etcdserverpb::{LeaseStatus, ResponseHeader};
+use api::etcdserverpb::{AlarmMember, AlarmType, HashKvResponse, LeaseStatus, ResponseHeader, StatusResponse};
 use api::mvccpb::{Event, KeyValue};
 
 const HDR: ResponseHeader =
@@ -240,5 +241,143 @@ fn lease_list_and_keep_alive_in_every_format() {
     assert_eq!(
         text(Format::Fields, |p, o| p.lease_keep_alive(o, &ka)),
         fields_header(4) + "\"ID\" : 4590190611306599456\n\"TTL\" : 30\n"
+    );
+}
+
+/// etcd 3.4.23 under NOSPACE, as captured in etcd-behavior.md §5.6.
+fn nospace_status() -> EndpointStatus {
+    const ID: u64 = 13195394291058371180;
+    EndpointStatus {
+        endpoint: "127.0.0.1:2379".to_owned(),
+        status: StatusResponse {
+            header: Some(ResponseHeader {
+                cluster_id: 2037210783374497686,
+                member_id: ID,
+                revision: 286,
+                raft_term: 2,
+            }),
+            version: "3.4.23".to_owned(),
+            db_size: 23252992,
+            leader: ID,
+            raft_index: 318,
+            raft_term: 2,
+            raft_applied_index: 318,
+            errors: vec![format!("memberID:{ID} alarm:NOSPACE ")],
+            db_size_in_use: 22929408,
+            is_learner: false,
+        },
+    }
+}
+
+#[test]
+fn endpoint_status_matches_etcdctl_captures() {
+    let list = [nospace_status()];
+    assert_eq!(
+        text(Format::Simple, |p, o| p.endpoint_status(o, &list)),
+        "127.0.0.1:2379, b71f75320dc06a6c, 3.4.23, 23 MB, true, false, 2, 318, 318, memberID:13195394291058371180 alarm:NOSPACE \n"
+    );
+    assert_eq!(
+        text(Format::Json, |p, o| p.endpoint_status(o, &list)),
+        r#"[{"Endpoint":"127.0.0.1:2379","Status":{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":286,"raft_term":2},"version":"3.4.23","dbSize":23252992,"leader":13195394291058371180,"raftIndex":318,"raftTerm":2,"raftAppliedIndex":318,"errors":["memberID:13195394291058371180 alarm:NOSPACE "],"dbSizeInUse":22929408}}]
+"#
+    );
+    let table = "\
++----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+|    ENDPOINT    |        ID        | VERSION | DB SIZE | IS LEADER | IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX |             ERRORS             |
++----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+| 127.0.0.1:2379 | b71f75320dc06a6c |  3.4.23 |   23 MB |      true |      false |         2 |        318 |                318 |  memberID:13195394291058371180 |
+|                |                  |         |         |           |            |           |            |                    |                 alarm:NOSPACE  |
++----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
+";
+    assert_eq!(text(Format::Table, |p, o| p.endpoint_status(o, &list)), table);
+    let fields = text(Format::Fields, |p, o| p.endpoint_status(o, &list));
+    assert!(
+        fields.ends_with(
+            "\"RaftAppliedIndex\" : 318\n\"Errors\" : [memberID:13195394291058371180 alarm:NOSPACE ]\n\"Endpoint\" : \"127.0.0.1:2379\"\n\n"
+        ),
+        "{fields}"
+    );
+    let e = print(Format::Protobuf, |p, o| p.endpoint_status(o, &list)).expect_err("unsupported");
+    assert_eq!((e.code, e.message.as_str()), (ExitCode::BadFeature, "protobuf not supported as output format"));
+    assert_eq!(text(Format::Json, |p, o| p.endpoint_status(o, &[])), "[]\n");
+}
+
+#[test]
+fn endpoint_health_and_hashkv_match_etcdctl_captures() {
+    let health = [
+        EndpointHealth {
+            endpoint: "127.0.0.1:23791".into(),
+            health: true,
+            took: "2.469046ms".into(),
+            error: "".into(),
+        },
+        EndpointHealth {
+            endpoint: "127.0.0.1:1".into(),
+            health: false,
+            took: "5.000685821s".into(),
+            error: "context deadline exceeded".into(),
+        },
+    ];
+    assert_eq!(
+        text(Format::Json, |p, o| p.endpoint_health(o, &mut Vec::new(), &health)),
+        r#"[{"endpoint":"127.0.0.1:23791","health":true,"took":"2.469046ms"},{"endpoint":"127.0.0.1:1","health":false,"took":"5.000685821s","error":"context deadline exceeded"}]
+"#
+    );
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    Printer::new(Format::Simple, false).endpoint_health(&mut out, &mut err, &health).expect("prints");
+    assert_eq!(out, b"");
+    assert_eq!(
+        String::from_utf8(err).expect("utf-8"),
+        "127.0.0.1:23791 is healthy: successfully committed proposal: took = 2.469046ms\n\
+         127.0.0.1:1 is unhealthy: failed to commit proposal: context deadline exceeded\n"
+    );
+
+    let hash = [EndpointHashKv {
+        endpoint: "127.0.0.1:2319".into(),
+        hash_kv: HashKvResponse {
+            header: Some(ResponseHeader {
+                cluster_id: 1159504945681152893,
+                member_id: 5797580157192204759,
+                revision: 1,
+                raft_term: 2,
+            }),
+            hash: 1084519789,
+            compact_revision: -1,
+            hash_revision: 1,
+        },
+    }];
+    assert_eq!(text(Format::Simple, |p, o| p.endpoint_hashkv(o, &hash)), "127.0.0.1:2319, 1084519789\n");
+    assert_eq!(
+        text(Format::Json, |p, o| p.endpoint_hashkv(o, &hash)),
+        r#"[{"Endpoint":"127.0.0.1:2319","HashKV":{"header":{"cluster_id":1159504945681152893,"member_id":5797580157192204759,"revision":1,"raft_term":2},"hash":1084519789,"compact_revision":-1}}]
+"#
+    );
+    assert_eq!(
+        text(Format::Fields, |p, o| p.endpoint_hashkv(o, &hash)),
+        "\"ClusterID\" : 1159504945681152893\n\"MemberID\" : 5797580157192204759\n\"Revision\" : 1\n\"RaftTerm\" : 2\n\
+         \"Endpoint\" : \"127.0.0.1:2319\"\n\"Hash\" : 1084519789\n\n"
+    );
+}
+
+#[test]
+fn alarms_print_like_etcdctl_and_fields_refuses_a_headerless_response() {
+    let nospace = AlarmResponse {
+        header: None,
+        alarms: vec![AlarmMember { member_id: 13195394291058371180, alarm: AlarmType::Nospace as i32 }],
+    };
+    assert_eq!(text(Format::Simple, |p, o| p.alarm(o, &nospace)), "memberID:13195394291058371180 alarm:NOSPACE \n");
+    assert_eq!(
+        text(Format::Json, |p, o| p.alarm(o, &nospace)),
+        "{\"alarms\":[{\"memberID\":13195394291058371180,\"alarm\":1}]}\n"
+    );
+    assert_eq!(text(Format::Json, |p, o| p.alarm(o, &AlarmResponse::default())), "{}\n");
+    let e = print(Format::Fields, |p, o| p.alarm(o, &nospace)).expect_err("no header");
+    assert_eq!((e.code, e.quiet), (ExitCode::BadConnection, true));
+    let e = print(Format::Table, |p, o| p.alarm(o, &nospace)).expect_err("unsupported");
+    assert_eq!((e.code, e.message.as_str()), (ExitCode::BadFeature, "table not supported as output format"));
+    let with_header = AlarmResponse { header: Some(HDR), ..nospace };
+    assert!(
+        text(Format::Fields, |p, o| p.alarm(o, &with_header))
+            .ends_with("\"MemberID\" : 13195394291058371180\n\"AlarmType\" : NOSPACE\n\n")
     );
 }
