@@ -1,5 +1,5 @@
 //! Watch, lease and maintenance (endpoint, alarm) output in every format, against etcdctl
-//! etcd 3.4.23 with the same responses).
+//! 3.4.23's (captured from etcd 3.4.23 with the same responses).
 
 use super::*;
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
