@@ -33,5 +33,5 @@ pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
 pub use snapshot::{
     LoadOptions, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_TRAILER_BYTES, SnapshotDump, SnapshotStatus,
-    load_snapshot, verify_snapshot,
+    load_snapshot, verify_snapshot, verify_snapshot_sha256,
 };

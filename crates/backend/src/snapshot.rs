@@ -250,6 +250,19 @@ pub fn verify_snapshot(path: &Path) -> Result<SnapshotStatus> {
     parse(BufReader::new(file), len, |_, _, _| Ok(()), |_| {})
 }
 
+/// Checks only the SHA-256 trailer: the last 32 bytes must hash everything
+/// before them. Any etcd-style snapshot carries one, Strata's or etcd's bbolt
+/// file, so `snapshot save` can check what it received whoever sent it.
+/// Returns the file's size.
+pub fn verify_snapshot_sha256(path: &Path) -> Result<u64> {
+    let (mut file, len) = open(path)?;
+    if len < SNAPSHOT_TRAILER_BYTES {
+        return Err(corrupt(format!("truncated: {len} bytes, shorter than the SHA-256 trailer")));
+    }
+    check_sha(&mut file, len)?;
+    Ok(len)
+}
+
 fn check_magic(file: &mut File, len: u64) -> Result<()> {
     let mut magic = [0u8; 8];
     let n = file.take(8).read(&mut magic).map_err(|source| Error::Io { op: "read snapshot", source })?;

@@ -1,7 +1,9 @@
 //! The command line: etcdctl's global flags and environment variables, cobra's command
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
-use crate::command::{alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, put, txn, watch};
+use crate::command::{
+    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, put, snapshot, txn, watch,
+};
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
 use clap::{Args, Parser, Subcommand};
@@ -51,6 +53,8 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Observes and participates in leader election
     Elect(elect::ElectArgs),
+    /// Manages etcd node snapshots
+    Snapshot(snapshot::SnapshotArgs),
     /// Prints the version of stratactl
     Version,
     /// commands for checking properties of the etcd cluster
@@ -160,6 +164,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
                 | "lease"
                 | "lock"
                 | "elect"
+                | "snapshot"
                 | "check"
                 | "version"
                 | "help"

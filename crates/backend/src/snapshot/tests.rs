@@ -49,7 +49,9 @@ fn a_dump_verifies_and_reports_etcds_status_fields() {
     let bytes = dump(&be);
     assert_eq!(&bytes[..8], b"STRATASN");
     assert_eq!(bytes.len() as u64 % 512, 32, "etcd's tools look for a trailer this way");
-    let status = verify_snapshot(&write(dir.path(), "s", &bytes)).expect("verify");
+    let path = write(dir.path(), "s", &bytes);
+    assert_eq!(verify_snapshot_sha256(&path).expect("sha"), bytes.len() as u64);
+    let status = verify_snapshot(&path).expect("verify");
     // 299 revisions, 4 meta keys (with schema_version), one lease, one alarm.
     assert_eq!(
         status,
@@ -138,7 +140,10 @@ fn a_flipped_byte_anywhere_fails_the_sha256_check() {
     for at in [9, 30, 1000, bytes.len() - 40, bytes.len() - 1] {
         let mut bad = bytes.clone();
         bad[at] ^= 0x10;
-        let e = error_of(verify_snapshot(&write(dir.path(), "c", &bad)));
+        let path = write(dir.path(), "c", &bad);
+        let e = error_of(verify_snapshot(&path));
+        assert!(e.contains("sha256 mismatch"), "{at}: {e}");
+        let e = verify_snapshot_sha256(&path).expect_err("refused").to_string();
         assert!(e.contains("sha256 mismatch"), "{at}: {e}");
     }
 }

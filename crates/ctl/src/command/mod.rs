@@ -13,6 +13,7 @@ pub mod get;
 pub mod lease;
 pub mod lock;
 pub mod put;
+pub mod snapshot;
 pub mod txn;
 pub mod version;
 pub mod watch;
@@ -52,6 +53,7 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Defrag(a) => defrag::run(global, a, io).await,
         Command::Endpoint(a) => endpoint::run(global, a, io).await,
         Command::Check(a) => check::run(global, a, io).await,
+        Command::Snapshot(a) => snapshot::run(global, a, io).await,
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,
         Command::Lock(a) => lock::run(global, a, io).await,

@@ -18,6 +18,7 @@ mod lock;
 mod maintenance_ctl;
 mod quota;
 mod raw_grpc;
+mod snapshot;
 mod stratactl_vs_etcdctl;
 mod watch;
 mod watch_lease_ctl;
