@@ -176,7 +176,7 @@ fn a_bad_structure_under_a_valid_trailer_is_refused_with_its_offset() {
         let e = error_of(load_snapshot(&path, &dir.path().join(format!("b{at}.redb")), &opts, |_| {}));
         assert!(e.contains(want), "skip-hash-check still checks the structure: {e}");
     }
-    // An empty database's dump is 117 bytes of records and 395 of padding.
+    // An empty database's dump is mostly padding.
     let empty = dump(&Backend::open(&dir.path().join("empty.redb")).expect("open"));
     let padded = resealed(empty.clone(), empty.len() - 33, 1);
     let e = error_of(verify_snapshot(&write(dir.path(), "p", &padded)));
@@ -235,4 +235,25 @@ fn a_receiver_that_goes_away_stops_the_dump() {
     let be = filled(dir.path());
     let e = be.snapshot().expect("snapshot").write_to(HangUp { left: 100 }).expect_err("stops");
     assert!(e.to_string().contains("write snapshot"), "{e}");
+}
+
+#[test]
+fn an_empty_dump_starts_as_docs_storage_format_shows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bytes = dump(&Backend::open(&dir.path().join("state.redb")).expect("open"));
+    let mut want = b"STRATASN".to_vec();
+    want.extend_from_slice(&1u32.to_be_bytes());
+    want.extend_from_slice(&1u64.to_be_bytes());
+    want.extend_from_slice(&[0x01, 4]);
+    want.extend_from_slice(b"meta");
+    want.extend_from_slice(&1u64.to_be_bytes());
+    want.extend_from_slice(&[0x02, 0, 0, 0, 14]);
+    want.extend_from_slice(b"schema_version");
+    want.extend_from_slice(&8u32.to_be_bytes());
+    want.extend_from_slice(&1u64.to_be_bytes());
+    want.extend_from_slice(&[0x01, 3]);
+    want.extend_from_slice(b"key");
+    want.extend_from_slice(&0u64.to_be_bytes());
+    assert_eq!(bytes[..want.len()], want);
+    assert_eq!(bytes.len(), 544);
 }
