@@ -212,6 +212,7 @@ fn corrupt_truncated_and_foreign_snapshots_are_refused_by_status_and_restore() {
 
 /// A member killed while it streams: `stratactl` reports the broken stream,
 /// exits 5 like etcdctl's failed save, and leaves neither FILE nor FILE.part.
+/// Until then, writes go on while the dump's reader is stalled.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_that_dies_mid_stream_leaves_no_file() {
     let mut m = strata(&[]);
@@ -238,6 +239,10 @@ async fn a_member_that_dies_mid_stream_leaves_no_file() {
     // Pause the reader so the stream cannot finish, kill the member, resume.
     let pid = save.id().to_string();
     signal("-STOP", &pid);
+    // The dump's read transaction, held open by the stalled reader, does not
+    // hold writers up.
+    let put = tokio::time::timeout(Duration::from_secs(2), c.put("during", "the dump", None)).await;
+    assert!(matches!(put, Ok(Ok(_))), "a write during the dump: {put:?}");
     m.kill9().expect("kill the member");
     signal("-CONT", &pid);
     let out = save.wait_with_output().expect("stratactl exits");
@@ -302,4 +307,46 @@ fn sha256_trailer_holds(file: &Path) {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     assert_eq!(lines.next(), lines.next(), "{}", file.display());
+}
+
+/// The messages of `Maintenance.Snapshot`: (remaining_bytes, blob length,
+/// has a header) each.
+async fn snapshot_messages(m: &Member) -> Vec<(u64, usize, bool)> {
+    let mut c = client(m).await;
+    let mut stream = c.snapshot().await.expect("snapshot");
+    let mut out = Vec::new();
+    while let Some(msg) = stream.message().await.expect("message") {
+        out.push((msg.remaining_bytes(), msg.blob().len(), msg.header().is_some()));
+    }
+    out
+}
+
+/// etcd's shape: content blobs of 32 KiB counting down to 0, then the
+/// SHA-256 alone with 0, and no header; the same from Strata.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_messages_are_shaped_like_etcds() {
+    let mut members = vec![("strata", strata(&[]))];
+    if have_etcd() {
+        members.push(("etcd", Member::start_etcd(&[]).expect("start etcd")));
+    }
+    for (name, m) in &members {
+        let mut c = client(m).await;
+        for i in 0..40 {
+            c.put(format!("k{i}"), vec![b'v'; 4000], None).await.expect("put");
+        }
+        let msgs = snapshot_messages(m).await;
+        let (last, content) = msgs.split_last().expect("messages");
+        assert_eq!(*last, (0, 32, false), "{name}: the trailer comes alone");
+        let total: u64 = content.iter().map(|(_, n, _)| *n as u64).sum();
+        let mut sent = 0u64;
+        for (i, (remaining, n, header)) in content.iter().enumerate() {
+            sent += *n as u64;
+            assert_eq!(*remaining, total - sent, "{name}: message {i}");
+            assert!(!header, "{name}: message {i} has a header");
+            if i + 1 < content.len() {
+                assert_eq!(*n, 32 * 1024, "{name}: message {i}");
+            }
+        }
+        assert!(content.len() > 1, "{name}: {msgs:?}");
+    }
 }
