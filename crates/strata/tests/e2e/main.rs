@@ -15,6 +15,7 @@ mod http_endpoints;
 mod kv_client;
 mod lease;
 mod lock;
+mod lock_elect_ctl;
 mod maintenance_ctl;
 mod quota;
 mod raw_grpc;
