@@ -2,7 +2,7 @@
 //! flag (`--endpoints`, `--clients`, `--conns`, `--total`, `--rate`, `--key-size`,
 //! `--val-size`, `--key-space-size`, `--sequential-keys`, `--consistency`, and `watch`'s
 //! `--streams` and `--put-rate`); the rest (`--duration`, `--warmup`, `--launch`,
-//! `compare`, `--watchers`, `--leases`) are ours.
+//! `compare`, `--watchers`, `--leases`, `maintenance`'s flags) are ours.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
@@ -85,6 +85,39 @@ pub enum WorkloadCmd {
     Watch(WatchArgs),
     /// Keep-alives of leases granted first, one stream per client (etcd's `lease-keepalive`).
     Lease(LeaseArgs),
+    /// A long history, then Compact and Defragment under a steady load of puts and
+    /// serializable and linearizable gets (`--clients` of each): the time each takes, what
+    /// the load saw during each (the longest request is the stall), and the file sizes.
+    /// `--duration` is the baseline's length (default 3s); `--total` does not apply.
+    Maintenance(MaintenanceArgs),
+}
+
+/// Flags of `maintenance`.
+#[derive(Debug, Clone, Args)]
+pub struct MaintenanceArgs {
+    /// Puts written first, each its own revision, spread evenly over the keys.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub revisions: u64,
+    /// Keys the history and the load are spread over.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub key_space_size: u64,
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size in bytes, of the history and of the load's puts.
+    #[arg(long, default_value_t = 256)]
+    pub val_size: usize,
+    /// Puts in flight at once while writing the history, spread over --conns.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub preload_clients: u32,
+    /// Revisions the compaction keeps: it compacts at the current revision minus this
+    /// (0: at the current revision). Default: a tenth of --revisions.
+    #[arg(long)]
+    pub retain: Option<u64>,
+    /// `true`: Compact waits until the history is deleted (etcdctl's --physical).
+    /// `false`: it answers at once, and the end of the compaction is read from /metrics.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub physical: bool,
 }
 
 /// Flags of `watch`. `--clients` writers put; `--total` or `--duration` bound the puts.
@@ -312,5 +345,20 @@ mod tests {
         let Command::Compare(c) = cli.command else { panic!("not compare") };
         assert!(matches!(c.workload, WorkloadCmd::Lease(LeaseArgs { leases: 10_000 })));
         assert!(parse(&["lease", "--leases", "0"]).is_err());
+    }
+
+    #[test]
+    fn maintenance_defaults_to_a_million_revisions_over_a_thousand_keys_compacted_physically() {
+        let cli = parse(&["--clients", "2", "maintenance"]).expect("parses");
+        let Command::Workload(WorkloadCmd::Maintenance(m)) = cli.command else { panic!("not maintenance") };
+        assert_eq!(
+            (m.revisions, m.key_space_size, m.val_size, m.retain, m.physical),
+            (1_000_000, 1000, 256, None, true)
+        );
+        let cli = parse(&["maintenance", "--revisions", "2000", "--retain", "0", "--physical", "false"]).expect("ok");
+        let Command::Workload(WorkloadCmd::Maintenance(m)) = cli.command else { panic!("not maintenance") };
+        assert_eq!((m.revisions, m.retain, m.physical), (2000, Some(0), false));
+        assert!(parse(&["maintenance", "--revisions", "0"]).is_err());
+        assert!(parse(&["maintenance", "--physical", "maybe"]).is_err());
     }
 }

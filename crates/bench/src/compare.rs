@@ -7,6 +7,7 @@ use crate::measure::{Target, measure};
 use crate::report::{CompareTag, Report};
 use crate::stats::{Spread, ratios};
 use crate::workload::Workload;
+use crate::workload::maintenance::MaintenanceFigures;
 use anyhow::bail;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -18,8 +19,9 @@ struct Metric {
 }
 
 /// `throughput_rps` and the latencies are of events for `watch`; its writers' rate and
-/// the memory of its idle watchers follow, and are left out for other workloads.
-const METRICS: [Metric; 8] = [
+/// the memory of its idle watchers follow, then `maintenance`'s phases (for it the first
+/// ones are of its whole load); each is left out where no run has it.
+const METRICS: &[Metric] = &[
     Metric { name: "throughput_rps", get: |r| Some(r.throughput_rps) },
     Metric { name: "p50_ms", get: |r| Some(r.latency_ms.p50) },
     Metric { name: "p99_ms", get: |r| Some(r.latency_ms.p99) },
@@ -28,7 +30,30 @@ const METRICS: [Metric; 8] = [
     Metric { name: "startup_ms", get: |r| r.startup_ms },
     Metric { name: "puts_per_s", get: |r| r.watch.as_ref().map(|w| w.puts_per_s) },
     Metric { name: "rss_per_watcher_bytes", get: |r| r.watch.as_ref().and_then(|w| w.rss_per_watcher_bytes) },
+    Metric { name: "preload_s", get: |r| maint(r, |m| m.preload_s) },
+    Metric { name: "base_put_p99_ms", get: |r| maint(r, |m| m.baseline.put.p99_ms) },
+    Metric { name: "base_get_l_p99_ms", get: |r| maint(r, |m| m.baseline.get_l.p99_ms) },
+    Metric { name: "compact_ms", get: |r| maint(r, |m| m.compaction.phase.duration_ms) },
+    Metric { name: "compact_put_p99_ms", get: |r| maint(r, |m| m.compaction.phase.put.p99_ms) },
+    Metric { name: "compact_put_max_ms", get: |r| maint(r, |m| m.compaction.phase.put.max_ms) },
+    Metric { name: "compact_get_l_p99_ms", get: |r| maint(r, |m| m.compaction.phase.get_l.p99_ms) },
+    Metric { name: "defrag_ms", get: |r| maint(r, |m| m.defrag.phase.duration_ms) },
+    Metric { name: "defrag_put_max_ms", get: |r| maint(r, |m| m.defrag.phase.put.max_ms) },
+    Metric { name: "defrag_get_s_max_ms", get: |r| maint(r, |m| m.defrag.phase.get_s.max_ms) },
+    Metric { name: "defrag_get_l_max_ms", get: |r| maint(r, |m| m.defrag.phase.get_l.max_ms) },
+    Metric { name: "defrag_put_p99_ms", get: |r| maint(r, |m| m.defrag.phase.put.p99_ms) },
+    Metric { name: "defrag_get_l_p99_ms", get: |r| maint(r, |m| m.defrag.phase.get_l.p99_ms) },
+    Metric { name: "defrag_pause_ms", get: |r| r.maintenance.as_ref().and_then(|m| m.defrag.server_write_pause_ms) },
+    Metric { name: "db_bytes_before", get: |r| maint(r, |m| m.before_compaction.db_size_bytes as f64) },
+    Metric { name: "inuse_compacted_bytes", get: |r| maint(r, |m| m.after_compaction.db_size_in_use_bytes as f64) },
+    Metric { name: "db_bytes_compacted", get: |r| maint(r, |m| m.after_compaction.db_size_bytes as f64) },
+    Metric { name: "db_bytes_defragged", get: |r| maint(r, |m| m.after_defrag.db_size_bytes as f64) },
 ];
+
+/// A `maintenance` figure of a report, if it is a maintenance run.
+fn maint(r: &Report, get: fn(&MaintenanceFigures) -> f64) -> Option<f64> {
+    r.maintenance.as_ref().map(get)
+}
 
 /// The metrics some run has a value of.
 fn metrics_of<'m>(a: &[Report], b: &[Report]) -> impl Iterator<Item = &'m Metric> {
@@ -107,8 +132,15 @@ fn one_line(r: &Report) -> String {
     let errors: u64 = r.errors.values().sum();
     let unit = if r.watch.is_some() { "events/s" } else { "req/s" };
     let puts = r.watch.as_ref().map_or(String::new(), |w| format!("{:.1} puts/s, ", w.puts_per_s));
+    let phases = r.maintenance.as_ref().map_or(String::new(), |m| {
+        let d = &m.defrag.phase;
+        format!(
+            "compact {:.0} ms, defrag {:.0} ms (longest put {:.1}, get_s {:.1}, get_l {:.1} ms), ",
+            m.compaction.phase.duration_ms, d.duration_ms, d.put.max_ms, d.get_s.max_ms, d.get_l.max_ms
+        )
+    });
     format!(
-        "{puts}{:.1} {unit}, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
+        "{puts}{phases}{:.1} {unit}, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
         r.throughput_rps,
         r.latency_ms.p50,
         r.latency_ms.p99,

@@ -117,6 +117,13 @@ impl Server {
         self.status_bytes("VmRSS")
     }
 
+    /// Bytes allocated on disk under the data dir (what `du` counts): the store, the log,
+    /// and whatever else the server keeps there.
+    pub fn data_dir_bytes(&self) -> anyhow::Result<u64> {
+        let data = self.dir.path().join("data");
+        disk_usage(&data).with_context(|| format!("measuring {}", data.display()))
+    }
+
     fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.pid);
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
@@ -150,6 +157,24 @@ impl Server {
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
+}
+
+/// Bytes allocated to `path` and, for a directory, to everything under it. A file that
+/// vanishes while it is walked (a server swapping files) counts as empty.
+fn disk_usage(path: &std::path::Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut total = meta.blocks() * 512;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            total += disk_usage(&entry?.path())?;
+        }
+    }
+    Ok(total)
 }
 
 /// Two `http://127.0.0.1:<port>` URLs on ports free a moment ago.
@@ -225,6 +250,16 @@ mod tests {
         assert_eq!(parse_status_bytes("VmRSS:\t 1 kB\n", "VmHWM"), None);
         assert_eq!(parse_status_bytes("VmHWM:\t 12 MB\n", "VmHWM"), None, "an unknown unit is not guessed");
         assert_eq!(parse_status_bytes("VmHWMx:\t 12 kB\n", "VmHWM"), None, "the whole field name");
+    }
+
+    #[test]
+    fn disk_usage_counts_allocated_blocks_of_a_tree() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+        std::fs::write(dir.path().join("sub/a"), vec![1u8; 64 * 1024]).expect("write");
+        let used = disk_usage(dir.path()).expect("walk");
+        assert!(used >= 64 * 1024, "{used}");
+        assert_eq!(disk_usage(&dir.path().join("missing")).expect("absent is empty"), 0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! the analogue of etcd's `tools/benchmark`, on our [`client`] crate.
 //!
 //! It owns the workloads (`put`, `range`, `txn`, `watch` with its put-to-event
-//! accounting, `lease` keep-alives), the load loop (clients, connections, a request count or a duration, a rate limit, a
+//! accounting, `lease` keep-alives, `maintenance`: compaction and defragmentation of a long
+//! history under a steady load), the load loop (clients, connections, a request count or a duration, a rate limit, a
 //! warm-up), the statistics (HDR-histogram latency percentiles, errors by gRPC code), and
 //! `--launch`, which starts a server on loopback with etcd's flags and a fresh data dir
 //! and reads its CPU time and peak RSS from `/proc`; `compare` alternates two launched

@@ -4,11 +4,15 @@
 //! `watch` has phases of its own after the warm-up (its writers' puts): read the server's
 //! RSS, create the watchers and read it again, then put and drain, with the server's CPU
 //! time taken over putting and draining.
+//!
+//! `maintenance` preloads its history, then runs its own phases under its own load
+//! ([`Maintenance::run`]), with the server's CPU time taken over the phases.
 
 use crate::cli::GlobalArgs;
 use crate::launch::Server;
 use crate::report::{Report, ServerUsage, WatchFigures};
 use crate::runner::{self, Plan, Stop};
+use crate::workload::maintenance::{self, Maintenance};
 use crate::workload::watch::{Watch, Watchers};
 use crate::workload::{Conn, Workload};
 use anyhow::{Context, ensure};
@@ -54,6 +58,9 @@ async fn load(
     params: Map<String, Value>,
 ) -> anyhow::Result<Report> {
     let conns = connect(endpoints, global).await?;
+    if let Workload::Maintenance(m) = &**workload {
+        return load_maintenance(global, m, &conns, endpoints, server, params).await;
+    }
     workload.prepare(&conns, global.clients).await.context("preparing the run")?;
     let mut plan = Plan {
         clients: global.clients,
@@ -135,6 +142,29 @@ async fn load_watch(
     Ok(report)
 }
 
+/// `maintenance`: the preload, then the phases.
+async fn load_maintenance(
+    global: &GlobalArgs,
+    m: &Maintenance,
+    conns: &[Conn],
+    endpoints: &[String],
+    mut server: Option<&mut Server>,
+    params: Map<String, Value>,
+) -> anyhow::Result<Report> {
+    ensure!(global.total.is_none(), "maintenance runs its baseline for --duration; --total does not apply");
+    let endpoint = endpoints.first().context("no endpoint to maintain")?;
+    let preload = m.preload(conns).await?;
+    let cpu_before = server.as_ref().map(|s| s.cpu_time()).transpose()?;
+    let outcome = m.run(conns, endpoint, global, server.as_deref(), preload).await?;
+    if let Some(s) = server.as_deref_mut() {
+        s.check_running()?;
+    }
+    let usage = usage(server, cpu_before)?;
+    let mut report = Report::new("maintenance", params, &outcome.recorder, outcome.elapsed, usage);
+    report.maintenance = Some(outcome.figures);
+    Ok(report)
+}
+
 /// The server's CPU time since `cpu_before` and its peak RSS, with `--launch`.
 fn usage(server: Option<&mut Server>, cpu_before: Option<Duration>) -> anyhow::Result<Option<ServerUsage>> {
     Ok(match (server, cpu_before) {
@@ -186,6 +216,9 @@ fn params(global: &GlobalArgs, workload: &Workload, target: &Target) -> Map<Stri
     p.insert("conns".into(), json!(global.conns));
     match (global.total, global.duration) {
         (_, Some(d)) => p.insert("duration_s".into(), json!(d.as_secs_f64())),
+        (None, None) if matches!(workload, Workload::Maintenance(_)) => {
+            p.insert("duration_s".into(), json!(maintenance::DEFAULT_BASELINE.as_secs_f64()))
+        }
         (total, None) => p.insert("total".into(), json!(total.unwrap_or(10_000))),
     };
     p.insert("rate".into(), json!(global.rate));

@@ -1,6 +1,7 @@
 //! The result of one run: a JSON line for machines (stdout) and a table for people (stderr).
 
 use crate::stats::{LatencyMs, Recorder};
+use crate::workload::maintenance::MaintenanceFigures;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -13,10 +14,11 @@ use std::time::Duration;
 /// events received per second by all watchers, and `errors` holds failed puts (by code),
 /// broken streams, and `MissedEvent`, `DuplicateEvent`, `OutOfOrderEvent` (one per
 /// watcher and put); the writers' figures are in `watch`. For `lease` a request is one
-/// keep-alive round trip on a client's stream.
+/// keep-alive round trip on a client's stream. For `maintenance` it is one request of the
+/// load, of any kind and phase; the phases are in `maintenance`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `put`, `range`, `txn`, `watch` or `lease`.
+    /// `put`, `range`, `txn`, `watch`, `lease` or `maintenance`.
     pub workload: String,
     /// The flags that shaped the run.
     pub params: Map<String, Value>,
@@ -48,6 +50,9 @@ pub struct Report {
     /// `watch`: the writers and the watchers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchFigures>,
+    /// `maintenance`: the history, the phases and the sizes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<MaintenanceFigures>,
     /// `compare`: which server and round this run was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareTag>,
@@ -137,6 +142,7 @@ impl Report {
             server_peak_rss_bytes: server.map(|s| s.peak_rss_bytes),
             startup_ms: server.map(|s| round3(s.startup.as_secs_f64() * 1e3)),
             watch: None,
+            maintenance: None,
             compare: None,
         }
     }
@@ -192,6 +198,9 @@ impl Report {
         } else {
             rows.push(("throughput", format!("{:.1} req/s", self.throughput_rps)));
             rows.push(("latency (ms)", latency(&self.latency_ms)));
+        }
+        if let Some(m) = &self.maintenance {
+            rows.extend(m.rows());
         }
         if let Some(cpu) = self.server_cpu_s {
             let per_op = self.server_cpu_us_per_op.map_or("-".to_owned(), |u| format!("{u:.1}"));

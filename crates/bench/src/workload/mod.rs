@@ -6,15 +6,18 @@
 //! are consecutive numbers (what `range --prefix-len` scans).
 //!
 //! `put`, `range`, `txn` and `lease` are request loops driven by [`crate::runner`];
-//! `watch` also creates its watchers and receives their events, in [`watch`].
+//! `watch` also creates its watchers and receives their events, in [`watch`];
+//! `maintenance` runs phases of its own around a load of its own, in [`maintenance`].
 
 mod lease;
+pub mod maintenance;
 mod put;
 mod range;
 mod txn;
 pub mod watch;
 
 pub use lease::Lease;
+pub use maintenance::Maintenance;
 pub use put::Put;
 pub use range::Range;
 pub use txn::Txn;
@@ -43,6 +46,8 @@ pub enum Workload {
     Watch(Watch),
     /// `lease`.
     Lease(Lease),
+    /// `maintenance`: not a request loop; [`crate::measure`] runs [`Maintenance::run`].
+    Maintenance(Maintenance),
 }
 
 /// One gRPC connection: the KV stub, and a channel for the streaming services. The
@@ -97,6 +102,7 @@ impl Workload {
             WorkloadCmd::Txn(args) => Workload::Txn(Txn::new(args, seed)?),
             WorkloadCmd::Watch(args) => Workload::Watch(Watch::new(args, seed)?),
             WorkloadCmd::Lease(args) => Workload::Lease(Lease::new(args)?),
+            WorkloadCmd::Maintenance(args) => Workload::Maintenance(Maintenance::new(args, seed)?),
         })
     }
 
@@ -108,6 +114,7 @@ impl Workload {
             Workload::Txn(_) => "txn",
             Workload::Watch(_) => "watch",
             Workload::Lease(_) => "lease",
+            Workload::Maintenance(_) => "maintenance",
         }
     }
 
@@ -119,6 +126,7 @@ impl Workload {
             Workload::Txn(w) => w.params(),
             Workload::Watch(w) => w.params(),
             Workload::Lease(w) => w.params(),
+            Workload::Maintenance(w) => w.params(),
         }
     }
 
@@ -127,7 +135,8 @@ impl Workload {
     pub async fn prepare(&self, conns: &[Conn], clients: u32) -> anyhow::Result<()> {
         let kvs: Vec<KvClient<Channel>> = conns.iter().map(|c| c.kv.clone()).collect();
         match self {
-            Workload::Put(_) | Workload::Watch(_) => Ok(()),
+            // maintenance times its preload itself, in `Maintenance::preload`.
+            Workload::Put(_) | Workload::Watch(_) | Workload::Maintenance(_) => Ok(()),
             Workload::Range(w) => w.prepare(&kvs).await,
             Workload::Txn(w) => w.prepare(&kvs, clients).await,
             Workload::Lease(w) => w.prepare(conns).await,
@@ -151,6 +160,7 @@ impl Workload {
             Workload::Txn(w) => w.op(c).await,
             Workload::Watch(w) => w.op(c).await,
             Workload::Lease(w) => w.op(c).await,
+            Workload::Maintenance(_) => Err(tonic::Status::failed_precondition("maintenance runs a load of its own")),
         }
     }
 }
