@@ -81,8 +81,27 @@ fn mask_number_after(line: &str, key: &str) -> String {
     result
 }
 
+/// Shell functions every step can use. `await_watchers N` waits (at most
+/// 5 s) until the server reports at least N watchers on `/metrics` (etcd's
+/// `etcd_debugging_mvcc_watcher_total`, which both servers export), and
+/// `await_no_watchers` until it reports none, so that a background writer
+/// starts once the watch it feeds exists instead of after a guessed sleep.
+/// Without curl they fall back to sleeping 1 s.
+const STEP_PRELUDE: &str = r#"
+watchers() { curl -fs "http://$E/metrics" 2>/dev/null | sed -n 's/^etcd_debugging_mvcc_watcher_total //p'; }
+await_watchers() {
+  if ! command -v curl >/dev/null; then sleep 1; return; fi
+  for _ in $(seq 100); do [ "$(watchers)" -ge "$1" ] 2>/dev/null && return; sleep 0.05; done
+}
+await_no_watchers() {
+  if ! command -v curl >/dev/null; then return; fi
+  for _ in $(seq 100); do [ "$(watchers)" = 0 ] && return; sleep 0.05; done
+}
+"#;
+
 /// Runs a steps file — one shell line per step, `$C` standing for `cli
-/// --endpoints <endpoint>`, `#` lines skipped — and renders each step as its
+/// --endpoints <endpoint>` and `$E` for the endpoint, `#` lines skipped, the
+/// functions of [`STEP_PRELUDE`] defined — and renders each step as its
 /// command, its stdout passed through `mask`, its last `Error:` line (also
 /// masked) and its exit code, for comparing two CLI/server pairs.
 pub fn run_steps(cli: &str, endpoint: &str, steps: &str, mask: impl Fn(&str) -> String) -> Vec<String> {
@@ -92,8 +111,9 @@ pub fn run_steps(cli: &str, endpoint: &str, steps: &str, mask: impl Fn(&str) -> 
         .map(|line| {
             let out = Command::new("bash")
                 .arg("-c")
-                .arg(line)
+                .arg(format!("{STEP_PRELUDE}\n{line}"))
                 .env("C", format!("{cli} --endpoints {endpoint}"))
+                .env("E", endpoint)
                 .env("ETCDCTL_API", "3")
                 .output();
             match out {
