@@ -17,14 +17,15 @@ pub struct HashKv {
 }
 
 impl Store {
-    /// etcd's `HashByRev`; like etcd, it refuses `rev` at or below the
-    /// compacted revision (stricter than a range). A CRC-32C (Castagnoli) of the `key` table name and
-    /// every `(revision key, KeyValue)` record with a revision `<= rev`,
-    /// leaving out revisions at or below the compacted one that compaction is
-    /// about to delete, so members agree whether or not their compaction has
-    /// physically finished. Our revision keys and `KeyValue` encoding are
-    /// etcd's, so the same history hashes the same as on etcd — except that
-    /// etcd hashes every record when the compaction keeps none (its
+    /// etcd 3.4's `HashByRev`; like etcd, it refuses `rev` at or below the
+    /// compacted revision (stricter than a range). A CRC-32C (Castagnoli) of
+    /// the `key` table name and every `(revision key, KeyValue)` record with a
+    /// revision `<= rev`, leaving out, among those at or below the compacted
+    /// revision, the ones a compaction at `rev` would not keep — so members
+    /// agree whether or not their compaction has physically finished. Our
+    /// revision keys and stored `KeyValue`s (tombstones included) are etcd's
+    /// bytes, so the same history hashes the same as on etcd 3.4.23, except
+    /// that etcd hashes every record when that keep set is empty (its
     /// `len(keep) > 0` test), which makes its hash depend on whether the
     /// deletions have finished; we always leave them out. `rev == 0` means the
     /// current revision.
@@ -39,7 +40,10 @@ impl Store {
             if rev > current_rev {
                 return Err(Error::FutureRev { requested: rev, current: current_rev });
             }
-            let keep = index.keep(compact_rev);
+            let rev = if rev == 0 { current_rev } else { rev };
+            // etcd 3.4 takes what a compaction at the *hash* revision would
+            // keep (3.5 switched to the compacted revision).
+            let keep = index.keep(rev);
             (self.backend().begin_read()?, current_rev, compact_rev, keep)
         };
         let rev = if rev == 0 { current_rev } else { rev };

@@ -166,9 +166,15 @@ impl Store {
         let start = Revision::new(from, 0).to_bytes(false);
         let end = Revision::new(to.saturating_add(1), 0).to_bytes(false);
         txn.scan_revisions(&start, Some(&end), |k, v| {
-            match KeyValue::decode(v) {
-                Some(kv) => out.push(kv),
-                None => corrupt = Some(k.to_vec()),
+            match (Revision::from_bytes(k), KeyValue::decode(v)) {
+                (Some((rev, tombstone)), Some(mut kv)) => {
+                    if tombstone {
+                        // A stored tombstone holds only its key.
+                        kv.mod_revision = rev.main;
+                    }
+                    out.push(kv);
+                }
+                _ => corrupt = Some(k.to_vec()),
             }
             corrupt.is_none()
         })?;

@@ -103,8 +103,11 @@ impl<'s> TxnWrite<'s> {
         let keys = self.store.index().live_keys(range, i64::MAX);
         for key in &keys {
             let rev = self.next_rev();
-            let kv = KeyValue { key: key.clone(), mod_revision: rev.main, ..KeyValue::default() };
-            self.record(&rev.to_bytes(true), &kv.encode())?;
+            // On disk a tombstone holds only the key, as etcd's does (HashKV
+            // hashes these bytes); the revision is in the record's key.
+            let stored = KeyValue { key: key.clone(), ..KeyValue::default() };
+            self.record(&rev.to_bytes(true), &stored.encode())?;
+            let kv = KeyValue { mod_revision: rev.main, ..stored };
             let live = self.store.index_mut().tombstone(key, rev);
             debug_assert!(live, "deleting a key the index listed as live");
             self.changes.push(kv);
