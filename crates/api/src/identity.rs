@@ -98,3 +98,34 @@ mod tests {
         assert_eq!(defaults, (0x8e9e05c52164694d, 0xcdf818194e3a8c32));
     }
 }
+
+/// How the ids fixed at bootstrap are stored in the data dir (the backend's
+/// `member_identity` meta value): member id, then cluster id, 8 bytes
+/// big-endian each.
+pub fn encode_stored(member_id: u64, cluster_id: u64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&member_id.to_be_bytes());
+    v[8..].copy_from_slice(&cluster_id.to_be_bytes());
+    v
+}
+
+/// The `(member id, cluster id)` of [`encode_stored`]; `None` if `v` is not
+/// 16 bytes.
+pub fn decode_stored(v: &[u8]) -> Option<(u64, u64)> {
+    let m: [u8; 8] = v.get(..8)?.try_into().ok()?;
+    let c: [u8; 8] = v.get(8..16)?.try_into().ok()?;
+    (v.len() == 16).then(|| (u64::from_be_bytes(m), u64::from_be_bytes(c)))
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+
+    #[test]
+    fn stored_ids_round_trip_and_refuse_other_lengths() {
+        let v = encode_stored(0x8e9e05c52164694d, 0xcdf818194e3a8c32);
+        assert_eq!(decode_stored(&v), Some((0x8e9e05c52164694d, 0xcdf818194e3a8c32)));
+        assert_eq!(decode_stored(&v[..15]), None);
+        assert_eq!(decode_stored(&[0; 17]), None);
+    }
+}

@@ -178,19 +178,13 @@ fn error_from_apply(code: i32, message: &str) -> EtcdError {
 
 /// Reads the member and cluster ids stored at bootstrap, or stores `fresh`.
 pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Result<(u64, u64)> {
-    if let Some(v) = backend.begin_read()?.meta(MetaKey::MemberIdentity)?
-        && v.len() == 16
+    if let Some(ids) =
+        backend.begin_read()?.meta(MetaKey::MemberIdentity)?.and_then(|v| api::identity::decode_stored(&v))
     {
-        let mut m = [0u8; 8];
-        let mut c = [0u8; 8];
-        m.copy_from_slice(&v[..8]);
-        c.copy_from_slice(&v[8..]);
-        return Ok((u64::from_be_bytes(m), u64::from_be_bytes(c)));
+        return Ok(ids);
     }
     let mut w = backend.begin_write()?;
-    let mut v = fresh.0.to_be_bytes().to_vec();
-    v.extend_from_slice(&fresh.1.to_be_bytes());
-    w.put_meta(MetaKey::MemberIdentity, &v)?;
+    w.put_meta(MetaKey::MemberIdentity, &api::identity::encode_stored(fresh.0, fresh.1))?;
     w.commit(true)?;
     Ok(fresh)
 }

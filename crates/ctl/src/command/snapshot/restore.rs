@@ -93,11 +93,7 @@ fn build(snapshot: &Path, data_dir: &Path, ids: (u64, u64)) -> Result<()> {
     let fail = |e: backend::Error| CtlError::error(format!("writing the restored member's identity: {e}"));
     let be = Backend::open(&state).map_err(fail)?;
     let mut w = be.begin_write().map_err(fail)?;
-    // The layout `server::member::load_or_store_ids` reads: member id, then
-    // cluster id, 8 bytes big-endian each.
-    let mut identity = ids.0.to_be_bytes().to_vec();
-    identity.extend_from_slice(&ids.1.to_be_bytes());
-    w.put_meta(MetaKey::MemberIdentity, &identity).map_err(fail)?;
+    w.put_meta(MetaKey::MemberIdentity, &api::identity::encode_stored(ids.0, ids.1)).map_err(fail)?;
     w.commit(true).map_err(fail)?;
     Ok(())
 }
