@@ -67,18 +67,43 @@ pub fn mask_ids(s: &str) -> String {
     out
 }
 
-fn mask_number_after(line: &str, key: &str) -> String {
-    let mut result = String::new();
-    let mut rest = line;
+/// Replaces the number after each `key` (digits, with the quotes, sign and
+/// decimal point JSON and Go print around them) by `N`.
+pub fn mask_number_after(s: &str, key: &str) -> String {
+    mask_after(s, key, |rest| {
+        let n = rest.bytes().take_while(|b| b.is_ascii_digit() || matches!(b, b'"' | b'-' | b'.')).count();
+        (n, "N".to_string())
+    })
+}
+
+/// After each `key`, replaces the text `f` measures (its length in bytes)
+/// by what `f` returns; a length of 0 leaves the text alone.
+pub fn mask_after(s: &str, key: &str, f: impl Fn(&str) -> (usize, String)) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
     while let Some(i) = rest.find(key) {
         let (head, tail) = rest.split_at(i + key.len());
-        result.push_str(head);
-        let digits = tail.bytes().take_while(|b| b.is_ascii_digit() || *b == b'"').count();
-        result.push('N');
-        rest = &tail[digits..];
+        out.push_str(head);
+        let (n, with) = f(tail);
+        if n > 0 {
+            out.push_str(&with);
+        }
+        rest = &tail[n..];
     }
-    result.push_str(rest);
-    result
+    out.push_str(rest);
+    out
+}
+
+/// Replaces every word of hex digits whose length is in `lens` by `LEASE`:
+/// lease ids, which print in hex without leading zeros and end the keys of
+/// locks and elections.
+pub fn mask_hex_words(s: &str, lens: std::ops::RangeInclusive<usize>) -> String {
+    s.split_inclusive(|c: char| !c.is_ascii_hexdigit())
+        .map(|w| {
+            let body = w.trim_end_matches(|c: char| !c.is_ascii_hexdigit());
+            if lens.contains(&body.len()) { w.replacen(body, "LEASE", 1) } else { w.to_string() }
+        })
+        .collect()
 }
 
 /// Shell functions every step can use. `await_watchers N` waits (at most

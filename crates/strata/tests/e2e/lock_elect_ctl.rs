@@ -6,25 +6,18 @@
 //! masked, the exit code and the final `Error:` line.
 
 use base64::Engine;
-use testkit::{Member, have_etcd, mask_ids, run_steps, step_differences};
+use testkit::{mask_after, mask_hex_words, mask_ids, mask_number_after};
 
-use crate::{need_etcdctl, strata};
+use crate::compare_steps_with_etcd;
 
 const STEPS: &str = include_str!("../../../ctl/tests/testdata/lock_elect_steps.txt");
 
-/// Replaces what ends in a lease id: 12- to 16-hex-digit words, the `\x..` run of a
-/// `--hex` key after its `/`, base64 JSON keys (decoded, masked, re-encoded
-/// as `KEY(<name>/LEASE)`), the number after `"lease":` and after `rev=`.
+/// Replaces what ends in a lease id: 12- to 16-hex-digit words (lease ids
+/// print without leading zeros), the `\\x..` run of a `--hex` key after its
+/// `/`, base64 JSON keys (decoded, masked, shown as `KEY(<name>/LEASE)`), and
+/// the number after `"lease":`, `"Lease" : ` and `rev=`.
 fn mask_lock_keys(s: &str) -> String {
-    let words: Vec<String> = s
-        .split_inclusive(|c: char| !c.is_ascii_hexdigit())
-        .map(|w| {
-            let body = w.trim_end_matches(|c: char| !c.is_ascii_hexdigit());
-            // Lease ids print in hex without leading zeros: 16 digits, or fewer.
-            if (12..=16).contains(&body.len()) { w.replacen(body, "LEASE", 1) } else { w.to_string() }
-        })
-        .collect();
-    let mut out = words.concat();
+    let mut out = mask_hex_words(s, 12..=16);
     out = mask_after(&out, "\\x2f", |rest| {
         let mut n = 0;
         while rest[n..].starts_with("\\x") && rest.len() >= n + 4 {
@@ -40,58 +33,14 @@ fn mask_lock_keys(s: &str) -> String {
         (end, format!("KEY({name}/LEASE)"))
     });
     for key in ["\"lease\":", "\"Lease\" : ", "rev="] {
-        out = mask_after(&out, key, |rest| (rest.bytes().take_while(u8::is_ascii_digit).count(), "N".to_string()));
+        out = mask_number_after(&out, key);
     }
     out
-}
-
-/// Replaces, after each `key`, the text `f` measures with what it returns.
-fn mask_after(s: &str, key: &str, f: impl Fn(&str) -> (usize, String)) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find(key) {
-        let (head, tail) = rest.split_at(i + key.len());
-        out.push_str(head);
-        let (n, with) = f(tail);
-        if n > 0 {
-            out.push_str(&with);
-        }
-        rest = &tail[n..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn session(cli: &str, m: &Member) -> Vec<String> {
-    run_steps(cli, &m.endpoint(), STEPS, |s| mask_lock_keys(&mask_ids(s)))
 }
 
 #[test]
 fn stratactl_lock_and_elect_on_strata_print_what_etcdctl_prints_on_etcd() {
-    need_etcdctl!();
-    if !have_etcd() {
-        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
-        return;
-    }
-    // Contenders are staggered by half-second sleeps; as for the watch/lease
-    // session, a difference that does not come back on a second, fresh pair of
-    // servers is reported but not failed.
-    let mut report = None;
-    for attempt in 1..=2 {
-        let etcd = Member::start_etcd(&[]).expect("start etcd");
-        let want = session("/usr/bin/etcdctl", &etcd);
-        drop(etcd);
-        let s = strata(&[]);
-        let got = session(env!("CARGO_BIN_EXE_stratactl"), &s);
-        report = step_differences(&want, &got);
-        match &report {
-            None => return,
-            Some(r) => eprintln!("attempt {attempt}: {r}"),
-        }
-    }
-    if let Some(report) = report {
-        panic!("{report}");
-    }
+    compare_steps_with_etcd(STEPS, |s| mask_lock_keys(&mask_ids(s)));
 }
 
 #[test]

@@ -193,16 +193,7 @@ $C alarm list
 fn mask_recovery(s: &str) -> String {
     let mut out = testkit::mask_ids(s);
     for key in ["memberID:", "\"memberID\":", "compacted revision ", "member[127.0.0.1:"] {
-        let mut masked = String::new();
-        let mut rest = out.as_str();
-        while let Some(i) = rest.find(key) {
-            let (head, tail) = rest.split_at(i + key.len());
-            masked.push_str(head);
-            masked.push('N');
-            rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
-        }
-        masked.push_str(rest);
-        out = masked;
+        out = testkit::mask_number_after(&out, key);
     }
     out
 }
