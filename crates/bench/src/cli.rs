@@ -118,6 +118,11 @@ pub struct MaintenanceArgs {
     /// `false`: it answers at once, and the end of the compaction is read from /metrics.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub physical: bool,
+    /// Also write every request of the load to this CSV file (`op,sent_us,latency_us,ok`,
+    /// times since the load started), after `#`-lines with each phase's window, to see
+    /// where in a phase a stall fell.
+    #[arg(long, value_name = "FILE")]
+    pub samples_csv: Option<std::path::PathBuf>,
 }
 
 /// Flags of `watch`. `--clients` writers put; `--total` or `--duration` bound the puts.

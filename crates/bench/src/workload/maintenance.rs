@@ -35,6 +35,7 @@ use crate::stats::Recorder;
 use anyhow::{Context, bail, ensure};
 use api::etcdserverpb::{CompactionRequest, PutRequest};
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,6 +66,7 @@ pub struct Maintenance {
     preload_clients: u32,
     retain: u64,
     physical: bool,
+    samples_csv: Option<PathBuf>,
 }
 
 /// A finished run.
@@ -96,6 +98,7 @@ impl Maintenance {
             preload_clients: args.preload_clients,
             retain,
             physical: args.physical,
+            samples_csv: args.samples_csv.clone(),
         })
     }
 
@@ -183,6 +186,11 @@ impl Maintenance {
         let after = scrape_or_warn(endpoint, global).await;
 
         let records = load.finish().await;
+        if let Some(path) = &self.samples_csv {
+            let windows = [("baseline", baseline), ("compaction", compaction), ("defrag", defrag)];
+            std::fs::write(path, samples_csv(&records, &windows))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         let phase = |w: Window| phase(&records, w);
         let (before, after) = (before.unwrap_or_default(), after.unwrap_or_default());
         let figures = MaintenanceFigures {
@@ -256,6 +264,23 @@ fn phase(records: &LoadRecords, w: Window) -> Phase {
     }
 }
 
+/// The load's requests as CSV, after the phases' windows as `#` lines; times in
+/// microseconds since the load started.
+fn samples_csv(records: &LoadRecords, windows: &[(&str, Window)]) -> String {
+    let us = |d: Duration| d.as_micros();
+    let mut out = String::new();
+    for (name, w) in windows {
+        out.push_str(&format!("# {name} {} {}\n", us(w.start), us(w.end)));
+    }
+    out.push_str("op,sent_us,latency_us,ok\n");
+    for (op, samples) in Op::ALL.iter().zip(&records.samples) {
+        for s in samples {
+            out.push_str(&format!("{},{},{},{}\n", op.name(), us(s.start), us(s.latency), u8::from(s.ok)));
+        }
+    }
+    out
+}
+
 /// `Status` of the member, and its data dir's size when it was launched.
 async fn sizes(admin: &client::Client, server: Option<&Server>) -> anyhow::Result<Sizes> {
     let status = admin.status().await.context("Status")?;
@@ -295,6 +320,7 @@ mod tests {
             preload_clients: 4,
             retain,
             physical: true,
+            samples_csv: None,
         }
     }
 
@@ -320,5 +346,10 @@ mod tests {
         let p = phase(&records, Window::new(ms(20), ms(30)));
         assert_eq!((p.duration_ms, p.put.requests, p.put.max_ms), (10.0, 1, 40.0));
         assert_eq!((p.get_s.requests, p.get_l.requests, p.get_l.longest_gap_ms), (0, 0, 10.0));
+        let csv = samples_csv(&records, &[("defrag", Window::new(ms(20), ms(30)))]);
+        assert_eq!(
+            csv,
+            "# defrag 20000 30000\nop,sent_us,latency_us,ok\nput,0,1000,1\nput,10000,40000,1\nget_s,12000,1000,1\n"
+        );
     }
 }
