@@ -29,8 +29,10 @@ pub enum WriteError {
     /// No leader is known (an election is in progress). etcd: "etcdserver: no leader".
     #[error("raft: no leader")]
     NoLeader,
-    /// This member is not the leader; `leader` is the one it knows of.
-    /// TODO(issue 6): the server forwards to it.
+    /// The member that was asked to propose is not the leader; `leader` is
+    /// the one it knows of. [`crate::RaftNode::write`] forwards to the leader
+    /// it knows, so this means leadership moved during the call. Nothing was
+    /// appended: a retry is safe.
     #[error("raft: not leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
     /// The proposal was appended but discarded when a new leader overwrote the

@@ -4,25 +4,41 @@
 //! request and the response are opaque bytes), the Raft log in
 //! `<data-dir>/member/raft.redb` (through [`backend::RaftLogDb`]), the
 //! openraft state machine that hands each committed entry to an [`Apply`]
-//! implemented above, and the peer network. The server sees [`RaftNode`],
-//! [`RaftConfig`], [`Apply`] and the error types, never an openraft type.
+//! implemented above, and the peer transport between members. The server sees
+//! [`RaftNode`], [`RaftConfig`], [`Apply`], the error types and the
+//! [`PeerService`] it mounts on its peer listener, never an openraft type.
 //!
 //! It deliberately does not decode requests or responses, keep user data,
-//! build snapshots or talk to peers yet: a cluster is a single member, the
-//! snapshot policy is `Never` (so the log is never purged) and every peer RPC
-//! fails as unreachable. TODO(issue 6): peer gRPC, snapshots, membership changes.
+//! build snapshots or change membership yet: the snapshot policy is `Never`,
+//! so the log is never purged and a lagging member catches up from the log.
+//! TODO(issue 6): snapshots, membership changes (learners, add, remove).
+//!
+//! # Members and the peer transport
+//!
+//! Members talk gRPC (`stratapb.Peer` in `crates/api/proto/stratapb/raft.proto`)
+//! on their peer URLs, the URLs the membership stores: AppendEntries, Vote and
+//! a chunked snapshot stream for openraft, plus `Propose` and `ReadIndex`, with
+//! which a follower serves its clients' writes and linearizable reads through
+//! the leader. openraft's types travel as protobuf messages written out field
+//! by field (`wire.rs`), not as serde bytes: the hot AppendEntries path is one
+//! protobuf decode with each entry's request as an opaque `bytes` field, and
+//! the wire format stays ours across openraft upgrades.
+//!
+//! A fresh member initializes the cluster with [`RaftConfig::initial_members`]
+//! (the same on every member, as etcd's `--initial-cluster`); a restarted one
+//! rejoins with the membership in its log.
 //!
 //! # Durability
 //!
 //! The log append is fsynced (one redb `Durability::Immediate` commit per
 //! batch openraft hands to `append`, shared by every proposal in it) before
 //! openraft's `IOFlushed` callback fires, so an entry is durable before it
-//! can count as committed and before any client hears of it. The state
-//! machine may commit non-durably: it stores the `raft_state` blob (applied
-//! log id + membership) in the same transaction as each entry's effect, and on
-//! restart openraft re-applies the log entries after the one that blob names,
-//! up to the saved committed log id. An acknowledged write therefore survives
-//! `kill -9` as long as `raft.redb` does.
+//! can count towards a quorum (on the leader and on every follower) and before
+//! any client hears of it. The state machine may commit non-durably: it stores
+//! the `raft_state` blob (applied log id + membership) in the same transaction
+//! as each entry's effect, and on restart openraft re-applies the log entries
+//! after the one that blob names, up to the saved committed log id. An
+//! acknowledged write therefore survives `kill -9` of any minority of members.
 //!
 //! # Example
 //!
@@ -31,10 +47,16 @@
 //! use raft::{Apply, RaftConfig, RaftNode};
 //!
 //! let applier: Arc<dyn Apply> = Arc::new(MyApplier::open(&data_dir)?);
-//! let cfg = RaftConfig::new(member_id, data_dir.join("member"), "http://10.0.0.1:2380");
+//! let mut cfg = RaftConfig::new(member_id, data_dir.join("member"), "http://10.0.0.1:2380");
+//! cfg.initial_members = initial_cluster; // {id: peer URL} of every member, this one included
 //! let node = RaftNode::start(cfg, applier).await?;
+//! tokio::spawn(
+//!     tonic::transport::Server::builder()
+//!         .add_service(node.peer_service())
+//!         .serve_with_incoming_shutdown(peer_listener, stopped),
+//! );
 //! node.wait_for_leader(Duration::from_secs(5)).await?;
-//! let response = node.write(encoded_internal_raft_request).await?;
+//! let response = node.write(encoded_internal_raft_request).await?; // on any member
 //! node.read_index().await?; // then read the local store: linearizable
 //! node.shutdown().await;
 //! ```
@@ -43,10 +65,14 @@ mod error;
 mod log_store;
 mod network;
 mod node;
+mod peer_service;
+mod peers;
 mod raft_state;
 mod state_machine;
 mod type_config;
+mod wire;
 
 pub use apply::{Apply, BatchEntry};
 pub use error::{ApplyError, RaftError, Result, WriteError};
 pub use node::{RaftConfig, RaftNode};
+pub use peer_service::PeerService;

@@ -1,36 +1,101 @@
-//! [`Network`]: the peer transport. A single member never sends, so every
-//! RPC fails as unreachable. TODO(issue 6): peer gRPC (AppendEntries, Vote,
-//! snapshot streaming) over the member's peer URL stored in the membership.
+//! [`NetworkFactory`] and [`Network`]: openraft's RPCs to one peer, over the
+//! `stratapb.Peer` gRPC service at the peer URL stored in the membership.
+//!
+//! Every call is bounded by openraft's `RPCOption::soft_ttl`. Failures map to
+//! openraft's errors by what openraft should do next: a peer that cannot be
+//! reached (`Unavailable`: connection refused or lost, member stopping) is
+//! `Unreachable`, so openraft backs off before retrying; a call that ran out
+//! of time is `Timeout`; anything else (a message that does not decode) is a
+//! `Network` error.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
-use openraft::errors::{RPCError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use api::stratapb::peer_client::PeerClient;
+use futures::StreamExt;
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::{BasicNode, OptionalSend};
+use tokio::sync::watch;
+use tonic::transport::Channel;
 
+use crate::peers::Peers;
 use crate::type_config::{Snapshot, SnapshotData, TypeConfig, Vote};
+use crate::wire::{self, WireError};
 
-/// Creates a [`Network`] per peer.
-pub(crate) struct NetworkFactory;
+/// Snapshot chunk size when openraft does not suggest one.
+const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 
-/// The connection to one peer: unreachable until the peer transport exists.
-pub(crate) struct Network {
-    target: u64,
+/// Creates a [`Network`] per peer; all of them share the channels in [`Peers`].
+pub(crate) struct NetworkFactory {
+    /// This member's id, named in timeout errors.
+    pub(crate) id: u64,
+    pub(crate) peers: Arc<Peers>,
 }
 
-impl Network {
-    fn unreachable(&self) -> Unreachable<TypeConfig> {
-        Unreachable::from_string(format!("member {:x}: peer transport not implemented (TODO(issue 6))", self.target))
-    }
+/// openraft's client for one peer.
+pub(crate) struct Network {
+    id: u64,
+    target: u64,
+    /// `Err` holds why the peer URL in the membership is unusable.
+    client: Result<PeerClient<Channel>, String>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Network;
 
-    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Network {
-        Network { target }
+    /// Does not connect: the channel connects on the first RPC.
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Network {
+        let client = self.peers.client(&node.addr).map_err(|e| format!("peer URL {:?}: {e}", node.addr));
+        Network { id: self.id, target, client }
     }
+}
+
+impl Network {
+    fn client(&self) -> Result<PeerClient<Channel>, Unreachable<TypeConfig>> {
+        self.client.clone().map_err(|e| Unreachable::from_string(format!("member {:x}: {e}", self.target)))
+    }
+
+    fn timeout(&self, action: RPCTypes, timeout: Duration) -> Timeout<TypeConfig> {
+        Timeout { action, id: self.id, target: self.target, timeout }
+    }
+
+    /// Sends one unary RPC with openraft's deadline (also sent to the peer as
+    /// `grpc-timeout`, so it gives up too).
+    async fn call<Req, Resp, Fut>(
+        &self,
+        action: RPCTypes,
+        option: &RPCOption,
+        message: Req,
+        send: impl FnOnce(PeerClient<Channel>, tonic::Request<Req>) -> Fut,
+    ) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let client = self.client()?;
+        let ttl = option.soft_ttl();
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(ttl);
+        match tokio::time::timeout(ttl, send(client, request)).await {
+            Err(_) => Err(RPCError::Timeout(self.timeout(action, ttl))),
+            Ok(Err(status)) => Err(self.rpc_error(action, ttl, &status)),
+            Ok(Ok(resp)) => Ok(resp.into_inner()),
+        }
+    }
+
+    fn rpc_error(&self, action: RPCTypes, ttl: Duration, status: &tonic::Status) -> RPCError<TypeConfig> {
+        match status.code() {
+            tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(status)),
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => RPCError::Timeout(self.timeout(action, ttl)),
+            _ => RPCError::Network(NetworkError::new(status)),
+        }
+    }
+}
+
+fn undecodable(e: &WireError) -> RPCError<TypeConfig> {
+    RPCError::Network(NetworkError::new(e))
 }
 
 impl RaftNetworkV2<TypeConfig> for Network {
@@ -38,27 +103,62 @@ impl RaftNetworkV2<TypeConfig> for Network {
 
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        let message = wire::append_request_to_pb(rpc);
+        let resp = self
+            .call(RPCTypes::AppendEntries, &option, message, |mut c, r| async move { c.append_entries(r).await })
+            .await?;
+        wire::append_response_from_pb(resp).map_err(|e| undecodable(&e))
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        Err(RPCError::Unreachable(self.unreachable()))
+        let message = wire::vote_request_to_pb(&rpc);
+        let resp = self.call(RPCTypes::Vote, &option, message, |mut c, r| async move { c.vote(r).await }).await?;
+        wire::vote_response_from_pb(resp).map_err(|e| undecodable(&e))
     }
 
+    /// Streams the snapshot in chunks. `soft_ttl` bounds the wait for the
+    /// transport to take each next chunk (progress, not the whole transfer);
+    /// once all are sent, the wait for the peer to install it is bounded only
+    /// by `cancel`.
     async fn full_snapshot(
         &mut self,
-        _vote: Vote,
-        _snapshot: Snapshot,
-        _cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
-        _option: RPCOption,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
-        Err(StreamingError::Unreachable(self.unreachable()))
+        let mut client = self.client()?;
+        let chunk_bytes = option.snapshot_chunk_size().unwrap_or(SNAPSHOT_CHUNK_BYTES);
+        let chunks = wire::snapshot_to_pb(&vote, &snapshot.meta, snapshot.snapshot.get_ref(), chunk_bytes);
+        let total = chunks.len();
+        let (progress, mut taken) = watch::channel(0usize);
+        let stream = futures::stream::iter(chunks).inspect(move |_| progress.send_modify(|n| *n += 1));
+        let call = client.install_snapshot(stream);
+        tokio::pin!(call, cancel);
+        let idle = option.soft_ttl();
+        let mut sending = true;
+        loop {
+            tokio::select! {
+                resp = &mut call => {
+                    let resp = resp.map_err(|s| StreamingError::from(self.rpc_error(RPCTypes::InstallSnapshot, idle, &s)))?;
+                    return wire::snapshot_response_from_pb(resp.into_inner())
+                        .map_err(|e| StreamingError::Network(NetworkError::new(&e)));
+                }
+                closed = &mut cancel => return Err(StreamingError::Closed(closed)),
+                changed = tokio::time::timeout(idle, taken.changed()), if sending => match changed {
+                    Ok(Ok(())) => sending = *taken.borrow_and_update() < total,
+                    // The stream was dropped: every chunk is sent.
+                    Ok(Err(_)) => sending = false,
+                    Err(_) => return Err(StreamingError::Timeout(self.timeout(RPCTypes::InstallSnapshot, idle))),
+                },
+            }
+        }
     }
 }

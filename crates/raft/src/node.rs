@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use api::stratapb::peer_server::PeerServer;
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{ClientWriteError, Fatal, ForwardToLeader, LinearizableReadError};
 use openraft::{BasicNode, Config, RaftMetrics, ReadPolicy, SnapshotPolicy};
@@ -15,10 +15,12 @@ use crate::apply::Apply;
 use crate::error::{RaftError, Result, WriteError};
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
+use crate::peer_service::PeerService;
+use crate::peers::Peers;
 use crate::state_machine::StateMachine;
 use crate::type_config::{Request, TypeConfig};
 
-type OpenRaft = openraft::Raft<TypeConfig, StateMachine>;
+pub(crate) type OpenRaft = openraft::Raft<TypeConfig, StateMachine>;
 type MetricsRx = openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>;
 
 /// How long [`RaftNode::shutdown`] waits for the Raft tasks to drop the storage.
@@ -42,8 +44,14 @@ pub struct RaftConfig {
     /// etcd's `--election-timeout` (default 1000). A follower waits a random
     /// time in `[election_timeout_ms, 2 * election_timeout_ms)`, as etcd does.
     pub election_timeout_ms: u64,
-    /// The advertised peer URL, stored in the membership.
+    /// The advertised peer URL (`http://host:port`), stored in the membership.
     pub peer_addr: String,
+    /// The members a fresh Raft log is initialized with: node id → peer URL
+    /// (etcd's `--initial-cluster`). It must be the same on every member and
+    /// contain `node_id`; empty means the single member `{node_id: peer_addr}`.
+    /// Ignored once the log is initialized: a restart rejoins with the
+    /// membership stored in the log.
+    pub initial_members: BTreeMap<u64, String>,
 }
 
 impl RaftConfig {
@@ -55,7 +63,26 @@ impl RaftConfig {
             heartbeat_interval_ms: 100,
             election_timeout_ms: 1000,
             peer_addr: peer_addr.into(),
+            initial_members: BTreeMap::new(),
         }
+    }
+
+    /// The membership a fresh log starts with (see [`RaftConfig::initial_members`]).
+    fn initial_membership(&self) -> Result<BTreeMap<u64, BasicNode>> {
+        if self.initial_members.is_empty() {
+            return Ok(BTreeMap::from([(self.node_id, BasicNode::new(&self.peer_addr))]));
+        }
+        if !self.initial_members.contains_key(&self.node_id) {
+            return Err(RaftError::Config(format!("member {:x} is not among the initial members", self.node_id)));
+        }
+        if self.initial_members.len() > 1 {
+            for (id, url) in &self.initial_members {
+                if let Err(e) = tonic::transport::Endpoint::from_shared(url.clone()) {
+                    return Err(RaftError::Config(format!("member {id:x}: peer URL {url:?}: {e}")));
+                }
+            }
+        }
+        Ok(self.initial_members.iter().map(|(id, url)| (*id, BasicNode::new(url))).collect())
     }
 
     fn openraft_config(&self) -> Result<Config> {
@@ -85,22 +112,39 @@ pub struct RaftNode {
 }
 
 struct Inner {
+    node_id: u64,
     raft: OpenRaft,
     /// Closed once every task holding the log or the state machine has ended.
     released: watch::Sender<()>,
-    /// Published by the state machine before it answers a proposer.
-    applied_index: Arc<AtomicU64>,
+    /// The index of the last entry applied, published by the state machine
+    /// before it answers a proposer.
+    applied: Arc<watch::Sender<u64>>,
+    /// The channels to the other members, shared with the network factory.
+    peers: Arc<Peers>,
     /// Read only in synchronous methods: a borrow of it must never live across
     /// an `.await`, or the Raft core blocks on the metrics lock.
     metrics: MetricsRx,
 }
 
 impl RaftNode {
-    /// Opens raft.redb, builds the openraft node over `sm`; on a fresh log
-    /// initializes a single-member cluster {node_id}. Restart with an existing
-    /// log does not re-initialize: openraft re-applies the committed entries
-    /// after `sm.applied_state()`, then the member elects itself at once if it
-    /// is the only voter.
+    /// Opens raft.redb and builds the openraft node over `sm`. A fresh log is
+    /// initialized with [`RaftConfig::initial_members`]; a restart with an
+    /// existing log does not re-initialize: openraft re-applies the committed
+    /// entries after `sm.applied_state()`, then the member rejoins the cluster
+    /// its log names.
+    ///
+    /// A sole voter is leader when this returns (it elects itself at once).
+    /// A member of a larger cluster returns at once; it finds its leader once
+    /// the peers answer on their peer services (see [`RaftNode::peer_service`]),
+    /// which [`RaftNode::wait_for_leader`] waits for.
+    ///
+    /// Every fresh member of a new cluster initializes with the same members,
+    /// as every etcd member with `--initial-cluster-state new` bootstraps the
+    /// same way: no member is special, so the cluster forms as soon as any
+    /// majority is up, and openraft documents identical initializations as
+    /// safe (each writes the same membership as entry 0; an election picks one
+    /// leader, whose entry 0 replaces the others'). Initializing one member
+    /// only would stall the cluster while that member is down.
     pub async fn start(cfg: RaftConfig, sm: Arc<dyn Apply>) -> Result<RaftNode> {
         let config = cfg.openraft_config()?;
         let path = cfg.raft_dir.join("raft.redb");
@@ -108,15 +152,18 @@ impl RaftNode {
             .await
             .map_err(|e| RaftError::Start(e.to_string()))??;
         let (released, in_use) = watch::channel(());
-        let applied_index = Arc::new(AtomicU64::new(0));
-        let state_machine = StateMachine::new(sm, Arc::clone(&applied_index), InUse(in_use.clone()))
+        let applied = Arc::new(watch::Sender::new(0));
+        let state_machine = StateMachine::new(sm, Arc::clone(&applied), InUse(in_use.clone()))
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let log_store = LogStore::new(db, InUse(in_use));
-        let raft = OpenRaft::new(cfg.node_id, Arc::new(config), NetworkFactory, log_store, state_machine)
+        let peers = Arc::new(Peers::default());
+        let network = NetworkFactory { id: cfg.node_id, peers: Arc::clone(&peers) };
+        let raft = OpenRaft::new(cfg.node_id, Arc::new(config), network, log_store, state_machine)
             .await
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let metrics = raft.metrics();
-        let node = RaftNode { inner: Arc::new(Inner { raft, released, applied_index, metrics }) };
+        let inner = Inner { node_id: cfg.node_id, raft, released, applied, peers, metrics };
+        let node = RaftNode { inner: Arc::new(inner) };
         node.join_or_initialize(&cfg).await?;
         Ok(node)
     }
@@ -127,9 +174,17 @@ impl RaftNode {
         let raft = &self.inner.raft;
         let initialized = raft.is_initialized().await.map_err(|e| RaftError::Start(e.to_string()))?;
         if !initialized {
-            tracing::info!(member = %format!("{:x}", cfg.node_id), "raft: initializing a single-member cluster");
-            let members = BTreeMap::from([(cfg.node_id, BasicNode::new(&cfg.peer_addr))]);
+            let members = cfg.initial_membership()?;
+            let sole_voter = members.len() == 1;
+            tracing::info!(
+                member = %format!("{:x}", cfg.node_id),
+                members = members.len(),
+                "raft: initializing a new cluster"
+            );
             raft.initialize(members).await.map_err(|e| RaftError::Start(e.to_string()))?;
+            if !sole_voter {
+                return Ok(());
+            }
         } else if raft.voter_ids().eq([cfg.node_id]) {
             // Nobody else can be leader: skip the election timeout.
             raft.trigger().elect(false).await.map_err(|e| RaftError::Start(e.to_string()))?;
@@ -143,29 +198,67 @@ impl RaftNode {
         Ok(())
     }
 
-    /// Proposes `data`, waits until committed AND applied locally, returns the Apply response bytes.
+    /// The gRPC service the other members talk to (`stratapb.Peer`): mount it
+    /// on this member's peer listener, the URL in [`RaftConfig::peer_addr`].
+    /// Raft starts before anything serves it; peers retry until it answers.
+    pub fn peer_service(&self) -> PeerServer<PeerService> {
+        PeerServer::new(PeerService::new(self.inner.raft.clone()))
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
+    }
+
+    /// Proposes `data`, waits until it is committed and applied on this
+    /// member, and returns the Apply response bytes.
+    ///
+    /// On a follower the request is forwarded to the leader (`Propose`), which
+    /// answers once the entry is applied there; this member then waits until
+    /// it has applied the entry too, so a read here right after sees the write.
+    /// A forward that never reached the leader fails with
+    /// [`WriteError::NoLeader`]; one whose fate is unknown (the leader went
+    /// away mid-call) with [`WriteError::Timeout`].
     pub async fn write(&self, data: Vec<u8>) -> Result<Vec<u8>, WriteError> {
-        match self.inner.raft.client_write(Request(data)).await {
-            Ok(resp) => Ok(resp.data),
-            Err(openraft::errors::RaftError::APIError(e)) => Err(client_write_error(e)),
-            Err(openraft::errors::RaftError::Fatal(f)) => Err(fatal_error(f)),
+        match self.leader_elsewhere() {
+            None => write_local(&self.inner.raft, data).await.map(|(_, response)| response),
+            Some(addr) => {
+                let (index, response) = self.inner.peers.propose(&addr, data).await?;
+                self.wait_applied(index).await?;
+                Ok(response)
+            }
         }
     }
 
     /// Read index: returns once the local state machine has applied
-    /// everything committed before the call (openraft `ensure_linearizable`
-    /// with `ReadPolicy::ReadIndex`: leadership confirmed by a quorum, then a
-    /// wait for the applied index).
+    /// everything committed before the call. On the leader this is openraft's
+    /// `ensure_linearizable` with `ReadPolicy::ReadIndex` (leadership
+    /// confirmed by a quorum, then a wait for the applied index); a follower
+    /// asks the leader for that index (`ReadIndex`) and waits until it has
+    /// applied it itself.
     pub async fn read_index(&self) -> Result<(), WriteError> {
-        match self.inner.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-            Ok(_) => Ok(()),
-            Err(openraft::errors::RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
-                Err(not_leader(&f))
+        match self.leader_elsewhere() {
+            None => match self.inner.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(linearizable_read_error(e)),
+            },
+            Some(addr) => {
+                let index = self.inner.peers.read_index(&addr).await?;
+                self.wait_applied(index).await
             }
-            Err(openraft::errors::RaftError::APIError(LinearizableReadError::QuorumNotEnough(_))) => {
-                Err(WriteError::Timeout)
-            }
-            Err(openraft::errors::RaftError::Fatal(f)) => Err(fatal_error(f)),
+        }
+    }
+
+    /// The peer URL of the leader this member knows of, when that is another member.
+    fn leader_elsewhere(&self) -> Option<String> {
+        let metrics = self.inner.metrics.borrow_watched();
+        let leader = metrics.current_leader.filter(|l| *l != self.inner.node_id)?;
+        metrics.membership_config.get_node(&leader).map(|node| node.addr.clone())
+    }
+
+    /// Waits until the local state machine has applied `index`.
+    async fn wait_applied(&self, index: u64) -> Result<(), WriteError> {
+        let mut applied = self.inner.applied.subscribe();
+        tokio::select! {
+            reached = applied.wait_for(|applied| *applied >= index) => reached.map(|_| ()).map_err(|_| WriteError::Stopped),
+            () = self.inner.released.closed() => Err(WriteError::Stopped),
         }
     }
 
@@ -189,7 +282,7 @@ impl RaftNode {
     /// The index of the last entry applied to the state machine (0 before
     /// any). A write's response is sent after this covers its entry.
     pub fn applied_index(&self) -> u64 {
-        self.inner.applied_index.load(Ordering::Acquire)
+        *self.inner.applied.borrow()
     }
 
     /// Waits until this member knows a leader (used at start-up), at most `timeout`.
@@ -209,7 +302,8 @@ impl RaftNode {
 
     /// Stops the Raft tasks and waits until they have let go of `raft.redb`
     /// and of the `Apply` (so both can be reopened at once); proposals in
-    /// flight fail with [`WriteError::Stopped`].
+    /// flight fail with [`WriteError::Stopped`]. The peer service answers
+    /// `Unavailable` from then on; stop serving it too.
     pub async fn shutdown(&self) {
         if let Err(e) = self.inner.raft.shutdown().await {
             tracing::warn!(error = %e, "raft: shutdown");
@@ -220,6 +314,36 @@ impl RaftNode {
         if tokio::time::timeout(RELEASE_TIMEOUT, released).await.is_err() {
             tracing::warn!("raft: storage still in use {RELEASE_TIMEOUT:?} after shutdown");
         }
+    }
+}
+
+/// Proposes `data` on this member as leader: the entry's index and the Apply
+/// response, once applied here. Not the leader: [`WriteError::NotLeader`] or
+/// [`WriteError::NoLeader`], and nothing was appended.
+pub(crate) async fn write_local(raft: &OpenRaft, data: Vec<u8>) -> Result<(u64, Vec<u8>), WriteError> {
+    match raft.client_write(Request(data)).await {
+        Ok(resp) => Ok((resp.log_id.index, resp.data)),
+        Err(openraft::errors::RaftError::APIError(e)) => Err(client_write_error(e)),
+        Err(openraft::errors::RaftError::Fatal(f)) => Err(fatal_error(f)),
+    }
+}
+
+/// Confirms with a quorum that this member is the leader and returns the
+/// index a linearizable read must wait for, without waiting for it here.
+pub(crate) async fn leader_read_index(raft: &OpenRaft) -> Result<u64, WriteError> {
+    match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
+        Ok(linearizer) => Ok(linearizer.read_log_id().index()),
+        Err(e) => Err(linearizable_read_error(e)),
+    }
+}
+
+fn linearizable_read_error(
+    e: openraft::errors::RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
+) -> WriteError {
+    match e {
+        openraft::errors::RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => not_leader(&f),
+        openraft::errors::RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)) => WriteError::Timeout,
+        openraft::errors::RaftError::Fatal(f) => fatal_error(f),
     }
 }
 

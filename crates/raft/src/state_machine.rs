@@ -1,18 +1,19 @@
 //! [`StateMachine`]: openraft's state machine, delegating every entry to [`Apply`].
 //!
-//! Snapshots: none yet. The snapshot policy is `Never`, so openraft never asks
-//! for one while the cluster has a single member; the snapshot methods answer
-//! "no snapshot" or an `Unsupported` error. Because no snapshot exists, the
-//! log is never purged either. TODO(issue 6): real snapshots (a logical dump
-//! of `state.redb`) and log purge behind them.
+//! Snapshots: none yet. The snapshot policy is `Never`, so openraft never
+//! builds one; the snapshot methods answer "no snapshot" or an `Unsupported`
+//! error. Because no snapshot exists, the log is never purged either, so a
+//! leader never sends a snapshot: a lagging or new follower is replicated the
+//! log from wherever it stopped (from entry 0 for a new one). TODO(issue 6):
+//! real snapshots (a logical dump of `state.redb`) and log purge behind them.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{Stream, StreamExt};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
+use tokio::sync::watch;
 
 use crate::apply::{Apply, BatchEntry};
 use crate::error::io_err;
@@ -31,18 +32,23 @@ pub(crate) struct StateMachine {
     /// `None` only while a chunk is being applied on the blocking pool.
     state: Option<RaftState>,
     /// The index of the last entry applied, published before its proposer is
-    /// answered (openraft's metrics publish it a little later).
-    applied_index: Arc<AtomicU64>,
+    /// answered (openraft's metrics publish it a little later); a follower
+    /// that forwarded a request waits on it.
+    applied_index: Arc<watch::Sender<u64>>,
     _in_use: InUse,
 }
 
 impl StateMachine {
     /// Loads the applied index and the membership last recorded by `apply`.
-    pub(crate) fn new(apply: Arc<dyn Apply>, applied_index: Arc<AtomicU64>, in_use: InUse) -> io::Result<StateMachine> {
+    pub(crate) fn new(
+        apply: Arc<dyn Apply>,
+        applied_index: Arc<watch::Sender<u64>>,
+        in_use: InUse,
+    ) -> io::Result<StateMachine> {
         let state = match apply.applied_state().map_err(io_err)? {
             Some(blob) => {
                 let (applied, state) = RaftState::decode(&blob).map_err(io_err)?;
-                applied_index.store(applied.index, Ordering::Release);
+                applied_index.send_replace(applied.index);
                 state
             }
             None => RaftState::new(StoredMembership::default()).map_err(io_err)?,
@@ -56,7 +62,7 @@ impl StateMachine {
 fn apply_chunk(
     apply: &dyn Apply,
     state: &mut RaftState,
-    applied_index: &AtomicU64,
+    applied_index: &watch::Sender<u64>,
     chunk: Vec<EntryResponder>,
 ) -> Result<(), String> {
     let Some(last) = chunk.last().map(|(e, _)| e.log_id.index) else { return Ok(()) };
@@ -76,7 +82,7 @@ fn apply_chunk(
     if responses.len() != chunk.len() {
         return Err(format!("apply_batch answered {} of {} entries", responses.len(), chunk.len()));
     }
-    applied_index.store(last, Ordering::Release);
+    applied_index.send_replace(last);
     for ((_, responder), response) in chunk.into_iter().zip(responses) {
         if let Some(responder) = responder {
             responder.send(response);
