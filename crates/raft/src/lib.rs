@@ -25,8 +25,9 @@
 //! the wire format stays ours across openraft upgrades.
 //!
 //! A fresh member initializes the cluster with [`RaftConfig::initial_members`]
-//! (the same on every member, as etcd's `--initial-cluster`); a restarted one
-//! rejoins with the membership in its log.
+//! (the same on every member, as etcd's `--initial-cluster`), unless
+//! [`RaftConfig::join_existing`] says a leader will fill its log; a restarted
+//! one rejoins with the membership in its log.
 //!
 //! # Durability
 //!

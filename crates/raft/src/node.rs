@@ -52,6 +52,12 @@ pub struct RaftConfig {
     /// Ignored once the log is initialized: a restart rejoins with the
     /// membership stored in the log.
     pub initial_members: BTreeMap<u64, String>,
+    /// etcd's `--initial-cluster-state existing`: a fresh log is left empty
+    /// and the member waits for a leader to replicate to it once the cluster
+    /// has added it. Never initialize such a member with `initial_members`
+    /// (an empty map would make it a cluster of its own). TODO(issue 6): the
+    /// membership change (`MemberAdd`) that lets a leader replicate to it.
+    pub join_existing: bool,
 }
 
 impl RaftConfig {
@@ -64,6 +70,7 @@ impl RaftConfig {
             election_timeout_ms: 1000,
             peer_addr: peer_addr.into(),
             initial_members: BTreeMap::new(),
+            join_existing: false,
         }
     }
 
@@ -173,6 +180,10 @@ impl RaftNode {
     async fn join_or_initialize(&self, cfg: &RaftConfig) -> Result<()> {
         let raft = &self.inner.raft;
         let initialized = raft.is_initialized().await.map_err(|e| RaftError::Start(e.to_string()))?;
+        if !initialized && cfg.join_existing {
+            tracing::info!(member = %format!("{:x}", cfg.node_id), "raft: waiting to be added to an existing cluster");
+            return Ok(());
+        }
         if !initialized {
             let members = cfg.initial_membership()?;
             let sole_voter = members.len() == 1;

@@ -1,5 +1,6 @@
 //! A single-member RaftNode over a fake in-memory `Apply`: writes, restarts,
-//! and a state machine that lost its last non-durable commits.
+//! a state machine that lost its last non-durable commits, and a fresh member
+//! that waits to join an existing cluster.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -176,5 +177,19 @@ async fn restart_reapplies_entries_a_state_machine_lost() {
     }
     assert!(fake.lock().duplicates.is_empty());
     write(&node, "after-recovery").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_member_joining_an_existing_cluster_does_not_elect_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = Arc::new(FakeApplier::default());
+    let mut cfg = RaftConfig::new(NODE_ID, dir.path().join("member"), "http://127.0.0.1:2380");
+    cfg.join_existing = true;
+    let node = RaftNode::start(cfg, Arc::clone(&fake) as Arc<dyn Apply>).await.expect("start");
+    // Twice the longest election timeout: an initialized sole voter leads well within it.
+    assert_eq!(node.wait_for_leader(Duration::from_secs(4)).await, Err(raft::WriteError::Timeout));
+    assert_eq!(node.write(b"put".to_vec()).await, Err(raft::WriteError::NoLeader));
+    assert!(fake.applied().is_empty(), "nothing is applied before a leader replicates");
     node.shutdown().await;
 }
