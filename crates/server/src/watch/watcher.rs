@@ -1,27 +1,22 @@
-//! One watcher: a task that delivers the changes of a key range from its
-//! position on (see the module doc of `watch`).
+//! One watcher: what it watches, how far it has delivered, and the responses
+//! it makes of a run of revisions. It has no task of its own; its stream's
+//! task moves it forward (see the module doc of `watch`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use api::etcdserverpb::{ResponseHeader, WatchResponse};
 use api::mvccpb::{Event, event::EventType};
 use mvcc::{KeyRange, KeyValue, RangeOptions};
-use tokio::sync::mpsc;
-use tonic::Status;
+use tokio::time::Instant;
 
-use super::{RevisionChanges, WatchHub};
+use super::outbox::Item;
+use super::{Changes, Counted, RevisionChanges, WatchHub};
 use crate::apply::to_pb;
 use crate::member::Member;
 
-/// Revisions read from the backend per step while catching up, so one
-/// watcher far behind never holds a huge batch in memory.
-const CATCH_UP_REVISIONS: i64 = 1000;
-
 /// What a watcher watches and how.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(super) struct Spec {
     pub id: i64,
     pub key: Vec<u8>,
     pub range_end: Vec<u8>,
@@ -36,97 +31,93 @@ pub struct Spec {
     pub fragment_limit: Option<usize>,
 }
 
-pub type Outbox = mpsc::Sender<Result<WatchResponse, Status>>;
+pub(super) struct Watcher {
+    pub spec: Spec,
+    /// The first revision not yet delivered: every revision below it has
+    /// been queued on the stream's outbox.
+    pub next: i64,
+    /// With `progress_notify`: when the next progress response is due.
+    pub progress_due: Option<Instant>,
+    /// Held while more than one revision behind (etcd's "unsynced").
+    slow: Option<Counted>,
+    _counted: Counted,
+}
 
-/// Runs until the stream goes away, the watcher is compacted, or the task is
-/// aborted (cancel). `position` is published for progress requests: every
-/// revision below it has been delivered (queued on `out`).
-pub async fn run(
-    spec: Spec,
-    member: Arc<Member>,
-    hub: Arc<WatchHub>,
-    out: Outbox,
-    position: Arc<AtomicI64>,
-    progress_every: Duration,
-) {
-    let mut rev_rx = hub.subscribe();
-    let mut next = spec.start_rev;
-    position.store(next, Ordering::Release);
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + progress_every, progress_every);
-    // Held while more than one revision behind (etcd's "unsynced").
-    let mut slow = None;
-    loop {
-        let latest = *rev_rx.borrow_and_update();
-        if next <= latest {
-            if latest > next && slow.is_none() {
-                slow = Some(hub.count_slow());
-            }
-            let compacted = member.store.compact_rev();
-            if next < compacted {
-                let mut header = None;
-                member.fill_header(&mut header);
-                let resp = WatchResponse {
-                    header,
-                    watch_id: spec.id,
-                    canceled: true,
-                    compact_revision: compacted,
-                    ..WatchResponse::default()
-                };
-                let _ = out.send(Ok(resp)).await;
-                return;
-            }
-            let to = latest.min(next.saturating_add(CATCH_UP_REVISIONS - 1));
-            let revisions = match changes(&member, &hub, next, to) {
-                Ok(r) => r,
-                Err(mvcc::Error::Compacted { .. }) => continue,
-                Err(e) => {
-                    tracing::error!(error = %e, watch_id = spec.id, "watcher cannot read history");
-                    let _ = out.send(Err(Status::internal(e.to_string()))).await;
-                    return;
-                }
-            };
-            // Catching up (more than one revision pending) sends the events of
-            // up to CATCH_UP_REVISIONS revisions in one response with the
-            // current revision in its header, as etcd's unsynced watchers do;
-            // a watcher in step gets one response per revision, headed by it.
-            let replay = latest > next;
-            let mut batches: Vec<(i64, Vec<Event>)> = Vec::new();
-            for rc in revisions {
-                let events = events_of(&spec, &member, &rc);
-                if events.is_empty() {
-                    continue;
-                }
-                match batches.last_mut() {
-                    Some((_, batch)) if replay => batch.extend(events),
-                    _ => batches.push((if replay { latest } else { rc.rev }, events)),
-                }
-            }
-            for (revision, events) in batches {
-                let mut header = Some(ResponseHeader { revision, ..Default::default() });
-                member.fill_header(&mut header);
-                let resp = WatchResponse { header, watch_id: spec.id, events, ..WatchResponse::default() };
-                for part in fragments(resp, spec.fragment_limit) {
-                    if out.send(Ok(part)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            next = to + 1;
-            position.store(next, Ordering::Release);
-            continue;
-        }
-        slow = None;
-        tokio::select! {
-            changed = rev_rx.changed() => if changed.is_err() { return },
-            _ = ticker.tick(), if spec.progress_notify => {
-                let mut header = Some(ResponseHeader { revision: member.store.rev(), ..Default::default() });
-                member.fill_header(&mut header);
-                if out.send(Ok(WatchResponse { header, watch_id: spec.id, ..WatchResponse::default() })).await.is_err() {
-                    return;
-                }
-            }
+impl Watcher {
+    pub(super) fn new(spec: Spec, counted: Counted, progress_due: Option<Instant>) -> Watcher {
+        Watcher { next: spec.start_rev, spec, progress_due, slow: None, _counted: counted }
+    }
+
+    /// Counts the watcher as slow while `latest` is more than one revision
+    /// ahead of it.
+    pub(super) fn note_lag(&mut self, hub: &WatchHub, latest: i64) {
+        if latest > self.next {
+            self.slow.get_or_insert_with(|| hub.count_slow());
+        } else {
+            self.slow = None;
         }
     }
+
+    /// Appends to `out` this watcher's responses for `revisions` (all of its
+    /// position's next revisions up to some revision, none skipped), given
+    /// that `latest` is the newest revision published.
+    ///
+    /// A watcher in step (`latest` is its next revision) gets one response
+    /// per revision, headed by that revision. One catching up gets the events
+    /// of all of `revisions` in one response headed by `latest`, as etcd's
+    /// unsynced watchers do. Either may be split into fragments.
+    pub(super) fn respond(&self, revisions: &[RevisionChanges], latest: i64, ctx: &Context<'_>, out: &mut Vec<Item>) {
+        let replay = latest > self.next;
+        let mut batches: Vec<(i64, Vec<Event>)> = Vec::new();
+        for rc in revisions {
+            let events = self.events_of(rc, ctx);
+            if events.is_empty() {
+                continue;
+            }
+            match batches.last_mut() {
+                Some((_, batch)) if replay => batch.extend(events),
+                _ => batches.push((if replay { latest } else { rc.rev }, events)),
+            }
+        }
+        for (revision, events) in batches {
+            let header = Some(ResponseHeader { revision, ..ctx.header });
+            let resp = WatchResponse { header, watch_id: self.spec.id, events, ..WatchResponse::default() };
+            out.extend(fragments(resp, self.spec.fragment_limit).into_iter().map(Ok));
+        }
+    }
+
+    /// The events of one revision this watcher wants, with previous values if
+    /// asked.
+    fn events_of(&self, rc: &RevisionChanges, ctx: &Context<'_>) -> Vec<Event> {
+        let spec = &self.spec;
+        let range = KeyRange::from_request(&spec.key, &spec.range_end);
+        let mut events = Vec::new();
+        for (i, kv) in rc.changes.iter().enumerate() {
+            if !range.contains(&kv.key) {
+                continue;
+            }
+            // Compaction at C removes tombstones at or below C from the
+            // backend; the in-memory window must not show more than the
+            // backend would.
+            let deleted = kv.version == 0;
+            if (deleted && (spec.no_delete || rc.rev <= ctx.compacted)) || (!deleted && spec.no_put) {
+                continue;
+            }
+            let prev_kv =
+                if spec.prev_kv { rc.changes.prev_kv(i, || previous(ctx.member, &kv.key, rc.rev)) } else { None };
+            let r#type = if deleted { EventType::Delete } else { EventType::Put } as i32;
+            events.push(Event { r#type, kv: Some(rc.changes.pb(i).clone()), prev_kv });
+        }
+        events
+    }
+}
+
+/// What every watcher of a round shares.
+pub(super) struct Context<'a> {
+    pub member: &'a Member,
+    /// The member's header fields; each response sets its revision.
+    pub header: ResponseHeader,
+    pub compacted: i64,
 }
 
 /// Splits a response whose encoding exceeds `limit` into several, each but the
@@ -153,47 +144,23 @@ fn fragments(resp: WatchResponse, limit: Option<usize>) -> Vec<WatchResponse> {
     parts
 }
 
-/// The changes of `from..=to`, grouped by revision.
-fn changes(member: &Member, hub: &WatchHub, from: i64, to: i64) -> mvcc::Result<Vec<RevisionChanges>> {
-    let from = from.max(1);
-    if let Some(recent) = hub.recent(from, to) {
-        return Ok(recent);
-    }
+/// The changes of `from..=to` from the backend, grouped by revision.
+pub(super) fn history(member: &Member, from: i64, to: i64) -> mvcc::Result<Vec<RevisionChanges>> {
     let mut out: Vec<RevisionChanges> = Vec::new();
     let mut current: Vec<KeyValue> = Vec::new();
     let mut current_rev = 0;
     for kv in member.store.history(from, to)? {
         if kv.mod_revision != current_rev && !current.is_empty() {
-            out.push(RevisionChanges { rev: current_rev, changes: Arc::new(std::mem::take(&mut current)) });
+            let changes = Arc::new(Changes::new(std::mem::take(&mut current)));
+            out.push(RevisionChanges { rev: current_rev, changes });
         }
         current_rev = kv.mod_revision;
         current.push(kv);
     }
     if !current.is_empty() {
-        out.push(RevisionChanges { rev: current_rev, changes: Arc::new(current) });
+        out.push(RevisionChanges { rev: current_rev, changes: Arc::new(Changes::new(current)) });
     }
     Ok(out)
-}
-
-/// The events of one revision this watcher wants, with previous values if asked.
-fn events_of(spec: &Spec, member: &Member, rc: &RevisionChanges) -> Vec<Event> {
-    let range = KeyRange::from_request(&spec.key, &spec.range_end);
-    // Compaction at C removes tombstones at or below C from the backend; the
-    // in-memory window must not show more than the backend would.
-    let compacted = member.store.compact_rev();
-    rc.changes
-        .iter()
-        .filter(|kv| range.contains(&kv.key))
-        .filter_map(|kv| {
-            let deleted = kv.version == 0;
-            if (deleted && (spec.no_delete || rc.rev <= compacted)) || (!deleted && spec.no_put) {
-                return None;
-            }
-            let prev_kv = if spec.prev_kv { previous(member, &kv.key, rc.rev) } else { None };
-            let r#type = if deleted { EventType::Delete } else { EventType::Put } as i32;
-            Some(Event { r#type, kv: Some(to_pb(kv.clone())), prev_kv })
-        })
-        .collect()
 }
 
 /// The key's value just before `rev`, if it existed and is still retained.
