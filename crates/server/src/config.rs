@@ -183,12 +183,15 @@ impl Config {
                 reason: "must be \"new\" or \"existing\"".into(),
             });
         }
-        for url in self.listen_client_urls.iter().chain(&self.initial_advertise_peer_urls) {
-            socket_addr(url).map_err(|reason| ConfigError::Invalid {
-                flag: "listen-client-urls",
-                value: url.clone(),
-                reason,
-            })?;
+        let flags = [
+            ("listen-client-urls", &self.listen_client_urls),
+            ("listen-peer-urls", &self.listen_peer_urls),
+            ("initial-advertise-peer-urls", &self.initial_advertise_peer_urls),
+        ];
+        for (flag, urls) in flags {
+            for url in urls {
+                socket_addr(url).map_err(|reason| ConfigError::Invalid { flag, value: url.clone(), reason })?;
+            }
         }
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
     }

@@ -13,12 +13,13 @@
 //! use clap::Parser;
 //! let cfg = server::Config::parse_from(["strata", "--data-dir", "/tmp/m1"]);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! server::run(cfg, vec![listener], async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! server::run(cfg, vec![listener], vec![], async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
 mod alarms;
 pub mod apply;
 mod auto_compactor;
+pub mod cluster;
 mod compactor;
 mod concurrency;
 pub mod config;
@@ -79,10 +80,13 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Runs a member until `shutdown` resolves.
+/// Runs a member until `shutdown` resolves: clients on `listeners` (the
+/// `--listen-client-urls`), the other members on `peer_listeners` (the
+/// `--listen-peer-urls`).
 pub async fn run(
     cfg: Config,
     listeners: Vec<TcpListener>,
+    peer_listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let retention = cfg.validate()?;
@@ -128,12 +132,34 @@ pub async fn run(
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
     raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
     raft_cfg.election_timeout_ms = cfg.election_timeout_ms;
+    raft_cfg.initial_members = cluster::initial_members(&cfg, ids.0);
+    // `existing`: a fresh member waits to be added instead of bootstrapping.
+    raft_cfg.join_existing = cfg.initial_cluster_state == "existing";
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
+    // One signal stops both servers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let peer_incoming = futures::stream::select_all(peer_listeners.into_iter().map(TcpListenerStream::new));
+    let peers = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(node.peer_service())
+            .serve_with_incoming_shutdown(peer_incoming, stopped(stop_rx.clone())),
+    );
 
     let limits = Limits { max_request_bytes: cfg.max_request_bytes, max_txn_ops: cfg.max_txn_ops };
-    // A single member leads from here on; its lessor starts counting.
-    leases.lessor().promote(leases.now(), std::time::Duration::from_millis(cfg.election_timeout_ms));
+    let lease_extend = std::time::Duration::from_millis(cfg.election_timeout_ms);
+    if node.leader() == Some(ids.0) {
+        // A single member leads from here on; its lessor starts counting.
+        leases.lessor().promote(leases.now(), lease_extend);
+    }
     let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
+    let leadership = tokio::spawn(cluster::follow_leadership(member.clone(), lease_extend));
     let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
     let measurer = tokio::spawn(usage::keep_measured(member.clone()));
     let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
@@ -172,7 +198,7 @@ pub async fn run(
         .accept_http1(true)
         .layer(message_size::MessageSizeLayer)
         .add_routes(http::serve_both(grpc, endpoints.router()))
-        .serve_with_incoming_shutdown(incoming, shutdown)
+        .serve_with_incoming_shutdown(incoming, stopped(stop_rx))
         .await;
 
     tracing::info!("stopping member");
@@ -182,7 +208,13 @@ pub async fn run(
     measurer.abort();
     compactor.abort();
     auto_compactor.abort();
+    leadership.abort();
     node.shutdown().await;
+    match peers.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "serving peers"),
+        Err(e) => tracing::warn!(error = %e, "serving peers"),
+        Ok(Ok(())) => {}
+    }
     let synced = store.sync();
     served?;
     synced?;

@@ -37,6 +37,9 @@ pub struct Member {
     dir: tempfile::TempDir,
     pub client_port: u16,
     peer_port: u16,
+    /// `--name`, and `--initial-cluster` when the member is one of several.
+    name: String,
+    initial_cluster: Option<String>,
 }
 
 impl Member {
@@ -59,9 +62,59 @@ impl Member {
             dir: tempfile::tempdir()?,
             client_port: free_port()?,
             peer_port: free_port()?,
+            name: "default".to_string(),
+            initial_cluster: None,
         };
         m.spawn()?;
         Ok(m)
+    }
+
+    /// Starts an `n`-member cluster of the same kind, each member with
+    /// `extra` flags, on fresh loopback ports (`--initial-cluster` lists them
+    /// all, names `m1`…). Members are started one after the other; none waits
+    /// for the others, as a cluster forms once a majority is up.
+    fn start_cluster(kind: Kind, bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
+        let mut members = Vec::with_capacity(n);
+        for i in 1..=n {
+            members.push(Member {
+                kind,
+                bin: PathBuf::from(bin),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+                child: None,
+                dir: tempfile::tempdir()?,
+                client_port: free_port()?,
+                peer_port: free_port()?,
+                name: format!("m{i}"),
+                initial_cluster: None,
+            });
+        }
+        let initial: Vec<String> =
+            members.iter().map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port)).collect();
+        // All at once: etcd says it is ready only once its cluster has a leader.
+        let mut starts = Vec::with_capacity(n);
+        for m in &mut members {
+            m.initial_cluster = Some(initial.join(","));
+            starts.push(m.launch()?);
+        }
+        for (m, start) in members.iter_mut().zip(starts) {
+            m.wait_ready(start)?;
+        }
+        Ok(members)
+    }
+
+    /// Starts an `n`-member strata cluster (see `start_cluster`).
+    pub fn start_strata_cluster(bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
+        Member::start_cluster(Kind::Strata, bin, n, extra)
+    }
+
+    /// Starts an `n`-member etcd 3.4.23 cluster (see `start_cluster`).
+    pub fn start_etcd_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
+        Member::start_cluster(Kind::Etcd, "/usr/bin/etcd", n, extra)
+    }
+
+    /// The member's `--name`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// `127.0.0.1:PORT`, as etcdctl's `--endpoints` takes it.
@@ -79,7 +132,8 @@ impl Member {
         std::fs::read_to_string(self.dir.path().join("member.log")).unwrap_or_default()
     }
 
-    fn spawn(&mut self) -> anyhow::Result<()> {
+    /// Starts the process; returns where its log was, for [`Member::wait_ready`].
+    fn launch(&mut self) -> anyhow::Result<usize> {
         let client = format!("http://127.0.0.1:{}", self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("member.log"))?;
@@ -88,8 +142,9 @@ impl Member {
             .arg(self.data_dir())
             .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--name", &self.name])
             .arg("--initial-cluster")
-            .arg(format!("default={peer}"))
+            .arg(self.initial_cluster.clone().unwrap_or_else(|| format!("{}={peer}", self.name)))
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -99,6 +154,11 @@ impl Member {
         }
         let log_start = self.log().len();
         self.child = Some(cmd.spawn().with_context(|| format!("spawn {}", self.bin.display()))?);
+        Ok(log_start)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let log_start = self.launch()?;
         self.wait_ready(log_start)
     }
 

@@ -25,6 +25,13 @@ async fn serve(cfg: server::Config) -> anyhow::Result<()> {
         tracing::info!(address = %addr, "listening for client requests");
         listeners.push(l);
     }
+    let mut peer_listeners = Vec::new();
+    for url in &cfg.listen_peer_urls {
+        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
+        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
+        tracing::info!(address = %addr, "listening for peers");
+        peer_listeners.push(l);
+    }
     let mut term = signal(SignalKind::terminate())?;
     let shutdown = async move {
         tokio::select! {
@@ -32,7 +39,7 @@ async fn serve(cfg: server::Config) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("received interrupt signal, shutting down"),
         }
     };
-    server::run(cfg, listeners, shutdown).await?;
+    server::run(cfg, listeners, peer_listeners, shutdown).await?;
     Ok(())
 }
 

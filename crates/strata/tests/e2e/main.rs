@@ -6,6 +6,7 @@
 
 mod auto_compaction;
 mod bad_input;
+mod cluster;
 mod defrag;
 mod differential;
 mod durability;

@@ -1,0 +1,110 @@
+//! Three `strata` members forming a Raft cluster from `--initial-cluster`,
+//! driven by the real etcdctl and the etcd-client crate: any member takes
+//! writes and linearizable reads, a killed leader is replaced, a restarted
+//! member catches up, and all members agree on HashKV.
+
+use std::time::{Duration, Instant};
+
+use etcd_client::GetOptions;
+use testkit::{Member, etcdctl};
+
+use crate::client;
+
+fn cluster() -> Vec<Member> {
+    Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster")
+}
+
+/// The index of the member that is leader, as its own Status says, waiting
+/// up to `within` for one among `alive`.
+async fn leader(members: &[Member], alive: &[usize], within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    loop {
+        for &i in alive {
+            if let Ok(mut c) = etcd_client::Client::connect([members[i].endpoint()], None).await
+                && let Ok(s) = c.status().await
+                && s.leader() != 0
+                && s.leader() == s.header().map_or(0, |h| h.member_id())
+            {
+                return i;
+            }
+        }
+        assert!(Instant::now() < deadline, "no leader among {alive:?} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn hashes(members: &[Member], alive: &[usize], rev: i64) -> Vec<u32> {
+    let mut out = Vec::new();
+    for &i in alive {
+        out.push(client(&members[i]).await.hash_kv(rev).await.expect("hashkv").hash());
+    }
+    out
+}
+
+/// Puts on `member` until it works (a new leader may still be settling).
+async fn put_eventually(m: &Member, key: &str, value: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match client(m).await.put(key, value, None).await {
+            Ok(r) => return r.header().map_or(0, |h| h.revision()),
+            Err(e) => assert!(Instant::now() < deadline, "put {key} on {}: {e}", m.name()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_member_serves_and_a_killed_leader_is_replaced() {
+    let mut members = cluster();
+    let all = [0, 1, 2];
+    let first = leader(&members, &all, Duration::from_secs(15)).await;
+    let follower = (first + 1) % 3;
+    let other = (first + 2) % 3;
+
+    // A write sent to a follower is forwarded; a linearizable read on the
+    // other follower sees it at once.
+    let rev = put_eventually(&members[follower], "k1", "v1").await;
+    let got = client(&members[other]).await.get("k1", None).await.expect("get on a follower");
+    assert_eq!(got.kvs().first().map(|kv| kv.value()), Some(&b"v1"[..]));
+    assert!(got.header().map_or(0, |h| h.revision()) >= rev);
+    let out = etcdctl(&members[follower].endpoint(), &["put", "k2", "v2"], None).expect("etcdctl");
+    assert_eq!(out.stdout, "OK\n", "{out:?}");
+    let rev = put_eventually(&members[other], "k3", "v3").await;
+    let h = hashes(&members, &all, rev).await;
+    assert!(h.iter().all(|x| *x == h[0]), "members disagree on HashKV at {rev}: {h:?}");
+
+    // Kill the leader: the other two elect a new one and keep serving.
+    members[first].kill9().expect("kill -9 the leader");
+    let rest = [follower, other];
+    let second = leader(&members, &rest, Duration::from_secs(20)).await;
+    assert_ne!(second, first);
+    for i in 0..20 {
+        put_eventually(&members[rest[i % 2]], &format!("after/{i}"), "x").await;
+    }
+
+    // The old leader comes back and catches up from the log.
+    members[first].restart().expect("restart the old leader");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = client(&members[second]).await;
+    let want = c.get("after/", Some(GetOptions::new().with_prefix().with_count_only())).await.expect("count");
+    assert_eq!(want.count(), 20);
+    loop {
+        let serializable = GetOptions::new().with_prefix().with_count_only().with_serializable();
+        let n = client(&members[first]).await.get("after/", Some(serializable)).await.map(|r| r.count());
+        if n.as_ref().is_ok_and(|n| *n == 20) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the restarted member did not catch up: {n:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rev = put_eventually(&members[first], "back", "yes").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let h = hashes(&members, &all, rev).await;
+        if h.iter().all(|x| *x == h[0]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "members disagree on HashKV at {rev}: {h:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
