@@ -8,6 +8,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "mvccpb/kv.proto",
     "authpb/auth.proto",
+    "membershippb/membership.proto",
     "etcdserverpb/rpc.proto",
     "etcdserverpb/raft_internal.proto",
     "v3lockpb/v3lock.proto",

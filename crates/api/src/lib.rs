@@ -40,6 +40,12 @@ pub mod authpb {
     tonic::include_proto!("authpb");
 }
 
+/// Package `membershippb` (etcd 3.5): a member's attributes, as it publishes them.
+#[allow(missing_docs, clippy::all, clippy::pedantic, clippy::nursery)]
+pub mod membershippb {
+    tonic::include_proto!("membershippb");
+}
+
 /// Package `etcdserverpb`: the KV, Watch, Lease, Cluster, Maintenance and Auth services,
 /// their messages, and the Raft-internal request (`InternalRaftRequest`).
 #[allow(missing_docs, clippy::all, clippy::pedantic, clippy::nursery)]

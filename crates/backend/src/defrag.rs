@@ -117,7 +117,7 @@ impl Backend {
     /// Defragments in one go. For a database nothing else writes to: a
     /// stopped member's (offline defrag) or tests.
     pub fn defrag(&self) -> Result<DefragReport> {
-        self.defrag_copy()?.finish(self)
+        self.defrag_copy()?.finish(self)?.settle()
     }
 }
 
@@ -129,7 +129,7 @@ impl DefragCopy {
     /// Copies what was written since [`Backend::defrag_copy`], makes the copy
     /// durable and puts it in place of `backend`'s file. Call it while no
     /// write transaction can commit on `backend`.
-    pub fn finish(mut self, backend: &Backend) -> Result<DefragReport> {
+    pub fn finish(mut self, backend: &Backend) -> Result<Swapped> {
         let paused = Instant::now();
         let source = backend.database();
         let read = source.begin_read().map_err(storage("begin defrag read"))?;
@@ -153,19 +153,62 @@ impl DefragCopy {
         *backend.db.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new_db);
         let pause = paused.elapsed();
         drop(read);
-        drop(source);
-        // Outside the pause: until the rename is durable a crash finds the old
-        // file under the name, which is still complete, and the Raft log
-        // replays what was applied since (docs/durability.md).
-        sync_dir(&backend.path)?;
-        Ok(DefragReport {
+        let report = DefragReport {
             size_before: self.size_before,
             size_after: backend.size_bytes(),
             copied: self.copied,
             caught_up,
             took: self.started.elapsed(),
             pause,
-        })
+        };
+        Ok(Swapped { report, old: source, path: backend.path.clone() })
+    }
+}
+
+/// A defragmentation whose new file is in place. What is left needs no
+/// pause: [`Swapped::settle`] it once writers may go on.
+pub struct Swapped {
+    report: DefragReport,
+    old: Arc<Database>,
+    path: PathBuf,
+}
+
+impl Swapped {
+    /// Makes the rename durable and closes the old file in the background.
+    ///
+    /// Until the rename is durable a crash finds the old file under the name,
+    /// which is still complete, and the Raft log replays what was applied
+    /// since (docs/durability.md). Closing the old redb file writes and
+    /// fsyncs its allocator state (to a file nobody will read again): over a
+    /// hundred milliseconds for a large file, so it must neither hold up
+    /// writers nor land on whichever reader drops the last handle.
+    pub fn settle(self) -> Result<DefragReport> {
+        retire(self.old);
+        sync_dir(&self.path)?;
+        Ok(self.report)
+    }
+}
+
+/// Drops `old` on a thread of its own once no reader still holds it, so that
+/// redb's close runs there.
+fn retire(old: Arc<Database>) {
+    let spawned = std::thread::Builder::new().name("defrag-retire".into()).spawn(move || {
+        let mut old = old;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(db) => {
+                    drop(db);
+                    return;
+                }
+                Err(still_shared) => {
+                    old = still_shared;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start a thread to close the old database; closing it here");
     }
 }
 
@@ -388,7 +431,7 @@ mod tests {
         let copy = be.defrag_copy().expect("copy");
         fill(&be, 1001, 1101);
         let old_reader = be.begin_read().expect("read");
-        let report = copy.finish(&be).expect("finish");
+        let report = copy.finish(&be).expect("finish").settle().expect("settle");
         assert_eq!(report.caught_up, 100 + 2, "100 new revisions and the two meta records");
         assert_eq!(all(&be).len(), 1100);
         fill(&be, 1101, 1102);
@@ -414,7 +457,7 @@ mod tests {
         fill(&be, 1, 1001);
         let copy = be.defrag_copy().expect("copy");
         drop_below(&be, 11);
-        let err = copy.finish(&be).expect_err("must refuse");
+        let err = copy.finish(&be).err().expect("must refuse");
         assert!(err.to_string().contains("deleted during the copy"), "{err}");
         assert_eq!(all(&be).len(), 990);
         assert!(!tmp_path(be.path()).exists());

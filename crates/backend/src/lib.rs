@@ -21,13 +21,14 @@ mod error;
 mod hash;
 mod in_use;
 mod lease_table;
+mod members_table;
 mod raft_log;
 mod revision_clock;
-mod snapshot;
 pub mod schema;
+mod snapshot;
 
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
-pub use defrag::{DefragCopy, DefragReport, defrag_offline};
+pub use defrag::{DefragCopy, DefragReport, Swapped, defrag_offline};
 pub use error::{Error, Result};
 pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;

@@ -34,10 +34,16 @@ pub(crate) const ALARM: TableDefinition<'static, &[u8], &[u8]> = TableDefinition
 /// it reads as "no samples yet".
 pub(crate) const REVISION_CLOCK: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("revision_clock");
 
+/// Member id (8 bytes BE) → encoded `membershippb.Attributes` (name, client
+/// URLs) the member published through Raft. Added without a
+/// [`SCHEMA_VERSION`] bump for the same reason as [`LEASE`].
+pub(crate) const MEMBERS: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("members");
+
 /// Every table whose keys are bytes, in the order dumps and copies visit them.
 /// [`META`] (string keys) is the only other table. A new table must be added
 /// here, or defragmentation and snapshots silently drop it.
-pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 4] = [KEY, LEASE, ALARM, REVISION_CLOCK];
+pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 5] =
+    [KEY, LEASE, ALARM, REVISION_CLOCK, MEMBERS];
 
 /// The version of this layout; bumped with an upgrade path on every change.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -70,7 +70,10 @@ impl Store {
     pub fn defragment(&self) -> Result<DefragReport> {
         let _hold = self.hold_compaction();
         let copy = self.backend().defrag_copy()?;
-        let _writer = self.writer();
-        Ok(copy.finish(self.backend())?)
+        let swapped = {
+            let _writer = self.writer();
+            copy.finish(self.backend())?
+        };
+        Ok(swapped.settle()?)
     }
 }

@@ -75,5 +75,5 @@ mod wire;
 
 pub use apply::{Apply, BatchEntry};
 pub use error::{ApplyError, RaftError, Result, WriteError};
-pub use node::{RaftConfig, RaftNode};
+pub use node::{RaftConfig, RaftMember, RaftNode};
 pub use peer_service::PeerService;

@@ -112,6 +112,14 @@ impl RaftConfig {
     }
 }
 
+/// A member of the Raft configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftMember {
+    pub id: u64,
+    pub peer_url: String,
+    pub is_learner: bool,
+}
+
 /// One member's Raft node. Cloning is cheap; clones drive the same node.
 #[derive(Clone)]
 pub struct RaftNode {
@@ -276,6 +284,18 @@ impl RaftNode {
     /// The current term (etcd's `raft_term` in response headers).
     pub fn term(&self) -> u64 {
         self.inner.metrics.borrow_watched().current_term
+    }
+
+    /// The members of the current (last applied or appended) Raft
+    /// configuration, in id order: id, peer URL, and whether it is a learner.
+    pub fn members(&self) -> Vec<RaftMember> {
+        let metrics = self.inner.metrics.borrow_watched();
+        let membership = metrics.membership_config.membership();
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .map(|(id, node)| RaftMember { id: *id, peer_url: node.addr.clone(), is_learner: !voters.contains(id) })
+            .collect()
     }
 
     /// The leader this member knows of.

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::etcdserverpb::InternalRaftRequest;
 use api::identity;
+use api::membershippb::{Attributes, ClusterMemberAttrSetRequest};
+use prost::Message;
 
 use crate::config::Config;
 use crate::member::Member;
@@ -29,6 +32,38 @@ pub fn initial_members(cfg: &Config, own_id: u64) -> BTreeMap<u64, String> {
         })
         .collect();
     if members.len() <= 1 { BTreeMap::new() } else { members }
+}
+
+/// How long to wait before proposing the attributes again after a failure.
+const PUBLISH_RETRY: Duration = Duration::from_millis(500);
+
+/// Publishes this member's name and client URLs through Raft (etcd's
+/// `ClusterMemberAttrSetRequest`), so every member's `MemberList` shows them;
+/// done once the stored attributes match, retried until a leader takes it.
+pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: Vec<String>) {
+    let want = Attributes { name, client_urls };
+    loop {
+        let stored = member.store.backend().begin_read().and_then(|r| r.member_attributes());
+        let published = stored.ok().and_then(|all| {
+            all.into_iter()
+                .find(|(id, _)| *id == member.member_id)
+                .and_then(|(_, bytes)| Attributes::decode(bytes.as_slice()).ok())
+        });
+        if published.as_ref() == Some(&want) {
+            return;
+        }
+        let req = ClusterMemberAttrSetRequest { member_id: member.member_id, member_attributes: Some(want.clone()) };
+        let irr = InternalRaftRequest { cluster_member_attr_set: Some(req), ..Default::default() };
+        match member.propose(irr).await {
+            Ok(_) => {
+                tracing::info!(name = %want.name, client_urls = ?want.client_urls, "published local member to cluster through raft")
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "publishing the member's attributes; retrying");
+                tokio::time::sleep(PUBLISH_RETRY).await;
+            }
+        }
+    }
 }
 
 /// Keeps the lessor's role in step with Raft leadership: only the leader

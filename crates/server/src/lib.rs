@@ -20,6 +20,7 @@ mod alarms;
 pub mod apply;
 mod auto_compactor;
 pub mod cluster;
+mod cluster_service;
 mod compactor;
 mod concurrency;
 pub mod config;
@@ -41,6 +42,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::etcdserverpb::cluster_server::ClusterServer;
 use api::etcdserverpb::kv_server::KvServer;
 use api::etcdserverpb::lease_server::LeaseServer;
 use api::etcdserverpb::maintenance_server::MaintenanceServer;
@@ -160,6 +162,14 @@ pub async fn run(
     }
     let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
     let leadership = tokio::spawn(cluster::follow_leadership(member.clone(), lease_extend));
+    // As etcd, serve clients once this member's name and client URLs are
+    // published through Raft: that needs a leader, so a member without a
+    // quorum does not serve (stopping still works meanwhile).
+    let mut stop_wait = stop_rx.clone();
+    tokio::select! {
+        () = cluster::publish_attributes(member.clone(), cfg.name.clone(), cfg.advertise_client_urls.clone()) => {}
+        _ = stop_wait.wait_for(|s| *s) => tracing::info!("stopped before the member could publish itself"),
+    }
     let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
     let measurer = tokio::spawn(usage::keep_measured(member.clone()));
     let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
@@ -191,6 +201,7 @@ pub async fn run(
         .add_service(watch)
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
         .add_service(MaintenanceServer::new(maintenance::MaintenanceService::new(member.clone())))
+        .add_service(ClusterServer::new(cluster_service::ClusterService::new(member.clone())))
         .add_service(LockServer::new(concurrency::LockService::new(member.clone(), hub.clone())))
         .add_service(ElectionServer::new(concurrency::ElectionService::new(member.clone(), hub)));
     let served = tonic::transport::Server::builder()

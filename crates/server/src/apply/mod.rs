@@ -93,6 +93,14 @@ impl Applier {
             let resp = self.alarms.apply(view.writer()?.backend_txn(), a)?;
             return Ok(Response::Alarm(resp));
         }
+        if let Some(m) = &req.cluster_member_attr_set {
+            let attributes = m.member_attributes.clone().unwrap_or_default().encode_to_vec();
+            view.writer()?
+                .backend_txn()
+                .put_member_attributes(m.member_id, &attributes)
+                .map_err(|e| EtcdError::Internal(e.to_string()))?;
+            return Ok(Response::MemberAttrSet(ResponseHeader::default()));
+        }
         if let Some(p) = &req.put {
             kv::check_put(view, p, &|id| self.leases.exists(id))?;
             return Ok(Response::Put(kv::put(view, p)?));

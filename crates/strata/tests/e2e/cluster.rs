@@ -33,12 +33,21 @@ async fn leader(members: &[Member], alive: &[usize], within: Duration) -> usize 
     }
 }
 
-async fn hashes(members: &[Member], alive: &[usize], rev: i64) -> Vec<u32> {
-    let mut out = Vec::new();
-    for &i in alive {
-        out.push(client(&members[i]).await.hash_kv(rev).await.expect("hashkv").hash());
+/// Waits until every member of `alive` has applied `rev` and agrees on its
+/// HashKV (HashKV is answered locally, so a follower may not be there yet).
+async fn assert_same_hash(members: &[Member], alive: &[usize], rev: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut hashes = Vec::new();
+        for &i in alive {
+            hashes.push(client(&members[i]).await.hash_kv(rev).await.map(|h| h.hash()).map_err(|e| e.to_string()));
+        }
+        if hashes.iter().all(|h| h.is_ok() && *h == hashes[0]) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "members disagree on HashKV at {rev}: {hashes:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    out
 }
 
 /// Puts on `member` until it works (a new leader may still be settling).
@@ -70,8 +79,7 @@ async fn any_member_serves_and_a_killed_leader_is_replaced() {
     let out = etcdctl(&members[follower].endpoint(), &["put", "k2", "v2"], None).expect("etcdctl");
     assert_eq!(out.stdout, "OK\n", "{out:?}");
     let rev = put_eventually(&members[other], "k3", "v3").await;
-    let h = hashes(&members, &all, rev).await;
-    assert!(h.iter().all(|x| *x == h[0]), "members disagree on HashKV at {rev}: {h:?}");
+    assert_same_hash(&members, &all, rev).await;
 
     // Kill the leader: the other two elect a new one and keep serving.
     members[first].kill9().expect("kill -9 the leader");
@@ -98,13 +106,70 @@ async fn any_member_serves_and_a_killed_leader_is_replaced() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let rev = put_eventually(&members[first], "back", "yes").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let h = hashes(&members, &all, rev).await;
-        if h.iter().all(|x| *x == h[0]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "members disagree on HashKV at {rev}: {h:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_same_hash(&members, &all, rev).await;
+}
+
+/// `etcdctl member list` (every format) and `endpoint health --cluster` print
+/// the same for a 3-member etcd 3.4.23 cluster and a 3-member strata cluster,
+/// once ids, ports and terms are masked and each output's lines are sorted
+/// (members are listed by id, and ids follow the ports).
+#[test]
+fn member_list_prints_what_etcd_prints() {
+    crate::need_etcdctl!();
+    if !testkit::have_etcd() {
+        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
+        return;
     }
+    let steps: &[&[&str]] = &[
+        &["member", "list"],
+        &["member", "list", "-w", "json"],
+        &["member", "list", "-w", "table"],
+        &["member", "list", "-w", "fields"],
+        &["endpoint", "health", "--cluster"],
+    ];
+    let session = |members: &[Member]| -> Vec<String> {
+        steps
+            .iter()
+            .map(|args| {
+                let out = etcdctl(&members[1].endpoint(), args, None).expect("etcdctl");
+                // health prints to stderr, in completion order, with a duration.
+                let text = if args[0] == "endpoint" { out.stderr.clone() } else { out.stdout.clone() };
+                let mut lines: Vec<String> = mask_cluster(&text).lines().map(str::to_string).collect();
+                lines.sort();
+                format!("$ etcdctl {}\n{}\n[exit {}]", args.join(" "), lines.join("\n"), out.code)
+            })
+            .collect()
+    };
+    let etcd = Member::start_etcd_cluster(3, &[]).expect("start an etcd cluster");
+    let want = session(&etcd);
+    drop(etcd);
+    let strata = cluster();
+    let got = session(&strata);
+    if let Some(report) = testkit::step_differences(&want, &got) {
+        panic!("{report}");
+    }
+}
+
+/// Masks member ids (hex words and the numbers after `"ID":`, `"ID" : `),
+/// loopback ports, Raft terms and health-check durations; a JSON member
+/// list is put in name order (members come in id order, and ids follow the
+/// ports).
+fn mask_cluster(s: &str) -> String {
+    let s = match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(mut v) => {
+            if let Some(members) = v.get_mut("members").and_then(|m| m.as_array_mut()) {
+                members.sort_by_key(|m| m["name"].as_str().unwrap_or("").to_string());
+            }
+            format!("{v}\n")
+        }
+        Err(_) => s.to_string(),
+    };
+    let s = s.as_str();
+    let mut out = testkit::mask_hex_words(&testkit::mask_ids(s), 12..=16);
+    for key in ["\"ID\":", "\"ID\" : ", "127.0.0.1:"] {
+        out = testkit::mask_number_after(&out, key);
+    }
+    testkit::mask_after(&out, "took = ", |rest| {
+        (rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len()), "T".into())
+    })
 }
