@@ -261,16 +261,10 @@ impl WatchStream {
         };
         let start = self.resume_at;
         for (&id, w) in self.watchers.range_mut(start..) {
-            if !round.step(id, w)? {
-                break;
-            }
+            round.step(id, w)?;
         }
-        if round.full_at.is_none() {
-            for (&id, w) in self.watchers.range_mut(..start) {
-                if !round.step(id, w)? {
-                    break;
-                }
-            }
+        for (&id, w) in self.watchers.range_mut(..start) {
+            round.step(id, w)?;
         }
         let (backlog, full_at) = (round.backlog, round.full_at);
         for id in std::mem::take(&mut round.compacted) {
@@ -321,15 +315,17 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
-    /// Moves one watcher forward; false once the outbox is full.
-    fn step(&mut self, id: i64, w: &mut Watcher) -> Result<bool, Status> {
+    /// Moves one watcher forward if the outbox has room.
+    fn step(&mut self, id: i64, w: &mut Watcher) -> Result<(), Status> {
         if w.next > self.latest {
-            return Ok(true);
+            return Ok(());
         }
-        if self.batch.len() >= self.room {
-            self.full_at = Some(id);
+        if self.full_at.is_some() || self.batch.len() >= self.room {
+            // No room: the watcher waits for the client, behind.
+            self.full_at.get_or_insert(id);
             self.backlog = Backlog::Full;
-            return Ok(false);
+            w.note_lag(self.hub, self.latest);
+            return Ok(());
         }
         let compacted = self.ctx.compacted;
         if w.next < compacted {
@@ -344,7 +340,7 @@ impl Round<'_> {
             };
             self.batch.push(Ok(resp));
             self.compacted.push(id);
-            return Ok(true);
+            return Ok(());
         }
         w.note_lag(self.hub, self.latest);
         let from = w.next.max(1);
@@ -356,7 +352,7 @@ impl Round<'_> {
                 // Compacted meanwhile: the next round answers it.
                 Err(mvcc::Error::Compacted { .. }) => {
                     self.backlog = self.backlog.max(Backlog::More);
-                    return Ok(true);
+                    return Ok(());
                 }
                 Err(e) => {
                     tracing::error!(error = %e, watch_id = id, "watcher cannot read history");
@@ -370,6 +366,6 @@ impl Round<'_> {
         if w.next <= self.latest {
             self.backlog = self.backlog.max(Backlog::More);
         }
-        Ok(true)
+        Ok(())
     }
 }
