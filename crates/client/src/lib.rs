@@ -1,5 +1,5 @@
-//! `client`: a thin async client for etcd's v3 KV, Watch, Lease and Maintenance APIs (and
-//! the Cluster service's member list), over the gRPC stubs generated in `api`. It talks
+//! `client`: a thin async client for etcd's v3 KV, Watch, Lease, Maintenance and Cluster
+//! (member list and membership changes) APIs, over the gRPC stubs generated in `api`. It talks
 //! to Strata and to etcd alike.
 //!
 //! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn),

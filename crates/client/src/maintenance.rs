@@ -1,5 +1,5 @@
 //! The Maintenance service (status, alarms, hashes, defragmentation, leadership
-//! transfer) and the Cluster service's member list.
+//! transfer) and the Cluster service (member list and membership changes).
 //!
 //! Maintenance calls act on the one member this client is connected to: to ask each
 //! member of a cluster, connect to each endpoint in turn (`Client::connect(&[ep], …)`),
@@ -10,8 +10,10 @@ use api::etcdserverpb::cluster_client::ClusterClient;
 use api::etcdserverpb::maintenance_client::MaintenanceClient;
 use api::etcdserverpb::{
     AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse, HashKvRequest,
-    HashKvResponse, HashRequest, HashResponse, MemberListRequest, MemberListResponse, MoveLeaderRequest,
-    MoveLeaderResponse, StatusRequest, StatusResponse, alarm_request::AlarmAction,
+    HashKvResponse, HashRequest, HashResponse, MemberAddRequest, MemberAddResponse, MemberListRequest,
+    MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse,
+    MemberUpdateRequest, MemberUpdateResponse, MoveLeaderRequest, MoveLeaderResponse, StatusRequest, StatusResponse,
+    alarm_request::AlarmAction,
 };
 use tonic::transport::Channel;
 
@@ -79,5 +81,29 @@ impl Client {
     /// `Cluster.MemberList`: every member with its peer and client URLs.
     pub async fn member_list(&self) -> Result<MemberListResponse> {
         Ok(self.cluster().member_list(MemberListRequest::default()).await?.into_inner())
+    }
+
+    /// `Cluster.MemberAdd`: adds a member (a voter, or a learner with `is_learner`) with
+    /// `peer_urls`; it is listed `unstarted` until it starts and publishes itself.
+    pub async fn member_add(&self, peer_urls: Vec<String>, is_learner: bool) -> Result<MemberAddResponse> {
+        let req = MemberAddRequest { peer_ur_ls: peer_urls, is_learner };
+        Ok(self.cluster().member_add(req).await?.into_inner())
+    }
+
+    /// `Cluster.MemberRemove`: removes the member with id `id`.
+    pub async fn member_remove(&self, id: u64) -> Result<MemberRemoveResponse> {
+        Ok(self.cluster().member_remove(MemberRemoveRequest { id }).await?.into_inner())
+    }
+
+    /// `Cluster.MemberUpdate`: replaces the peer URLs of the member with id `id`.
+    pub async fn member_update(&self, id: u64, peer_urls: Vec<String>) -> Result<MemberUpdateResponse> {
+        let req = MemberUpdateRequest { id, peer_ur_ls: peer_urls };
+        Ok(self.cluster().member_update(req).await?.into_inner())
+    }
+
+    /// `Cluster.MemberPromote`: makes the learner with id `id` a voter (etcd refuses a
+    /// learner that is not in sync with the leader).
+    pub async fn member_promote(&self, id: u64) -> Result<MemberPromoteResponse> {
+        Ok(self.cluster().member_promote(MemberPromoteRequest { id }).await?.into_inner())
     }
 }
