@@ -2,7 +2,7 @@
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
 use crate::command::{
-    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, put, snapshot, txn, watch,
+    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, member, put, snapshot, txn, watch,
 };
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -49,6 +49,8 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Lease related commands
     Lease(lease::LeaseArgs),
+    /// Membership related commands
+    Member(member::MemberArgs),
     /// Acquires a named lock
     Lock(lock::LockArgs),
     /// Observes and participates in leader election
@@ -162,6 +164,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
                 | "endpoint"
                 | "watch"
                 | "lease"
+                | "member"
                 | "lock"
                 | "elect"
                 | "snapshot"

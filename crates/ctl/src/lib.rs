@@ -9,8 +9,8 @@
 //! database file with `backend::defrag_offline`.
 //!
 //! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
-//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf` and
-//! `version`.
+//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf`,
+//! `member list | add | remove | update | promote` and `version`.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:

@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod get;
 pub mod lease;
 pub mod lock;
+pub mod member;
 pub mod put;
 pub mod snapshot;
 pub mod txn;
@@ -56,6 +57,7 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Snapshot(a) => snapshot::run(global, a, io).await,
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,
+        Command::Member(a) => member::run(global, a, io).await,
         Command::Lock(a) => lock::run(global, a, io).await,
         Command::Elect(a) => elect::run(global, a, io).await,
         Command::Version => {

@@ -7,8 +7,8 @@ use crate::gosyntax::quote;
 use crate::printer::simple::{alarm_type, event_type};
 use api::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
-    LeaseRevokeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
-    response_op::Response,
+    LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
+    TxnResponse, response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use std::fmt::Display;
@@ -172,6 +172,24 @@ pub fn alarm(out: &mut Vec<u8>, r: &AlarmResponse) {
     for a in &r.alarms {
         field(out, "MemberID", a.member_id);
         field(out, "AlarmType", alarm_type(a.alarm));
+        out.push(b'\n');
+    }
+}
+
+/// `member list`: the header, then a block per member: id (decimal), name, one line per
+/// peer URL and per client URL, is learner, and a blank line.
+pub fn member_list(out: &mut Vec<u8>, r: &MemberListResponse) {
+    header(out, r.header.as_ref());
+    for m in &r.members {
+        field(out, "ID", m.id);
+        field(out, "Name", quote(m.name.as_bytes()));
+        for url in &m.peer_ur_ls {
+            field(out, "PeerURL", quote(url.as_bytes()));
+        }
+        for url in &m.client_ur_ls {
+            field(out, "ClientURL", quote(url.as_bytes()));
+        }
+        field(out, "IsLearner", m.is_learner);
         out.push(b'\n');
     }
 }

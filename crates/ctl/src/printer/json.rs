@@ -9,8 +9,8 @@ use crate::command::watch::WatchUpdate;
 use crate::gosyntax::json_string;
 use api::etcdserverpb::{
     AlarmMember, AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, ResponseHeader,
-    ResponseOp, StatusResponse, TxnResponse, response_op::Response,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, PutResponse, RangeResponse,
+    ResponseHeader, ResponseOp, StatusResponse, TxnResponse, response_op::Response,
 };
 use api::mvccpb::{Event, KeyValue};
 use base64::Engine as _;
@@ -291,6 +291,29 @@ pub fn alarm(r: &AlarmResponse) -> String {
     Obj::default()
         .opt("header", r.header.as_ref().map(header))
         .list("alarms", r.alarms.iter().map(member).collect())
+        .finish()
+}
+
+/// `Member`: the proto's own camelCase names, `ID` upper-case.
+fn member(m: &Member) -> String {
+    let strings = |v: &[String]| v.iter().map(|s| json_string(s.as_bytes())).collect();
+    Obj::default()
+        .uint("ID", m.id)
+        .opt("name", (!m.name.is_empty()).then(|| json_string(m.name.as_bytes())))
+        .list("peerURLs", strings(&m.peer_ur_ls))
+        .list("clientURLs", strings(&m.client_ur_ls))
+        .bool("isLearner", m.is_learner)
+        .finish()
+}
+
+/// The member responses: `MemberListResponse`, `MemberRemoveResponse`,
+/// `MemberUpdateResponse` (header, members) and `MemberAddResponse` (header, the added
+/// member, members).
+pub fn members(h: Option<&ResponseHeader>, added: Option<&Member>, members: &[Member]) -> String {
+    Obj::default()
+        .opt("header", h.map(header))
+        .opt("member", added.map(member))
+        .list("members", members.iter().map(member).collect())
         .finish()
 }
 

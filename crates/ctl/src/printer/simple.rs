@@ -3,11 +3,12 @@
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
-use crate::gosyntax::hex016;
+use crate::gosyntax::{hex016, quote};
 use crate::printer::table;
 use api::etcdserverpb::{
     AlarmMember, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseTimeToLiveResponse, PutResponse, RangeResponse, TxnResponse, response_op::Response,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
+    response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use api::mvccpb::event::EventType;
@@ -186,6 +187,40 @@ pub fn alarm_member(a: &AlarmMember) -> String {
 /// An alarm type as Go's `%v` prints the enum: its name, or the number if unknown.
 pub fn alarm_type(t: i32) -> String {
     AlarmType::try_from(t).map(|t| t.as_str_name().to_owned()).unwrap_or_else(|_| t.to_string())
+}
+
+/// `member list`: the table's rows joined with `, `.
+pub fn member_list(out: &mut Vec<u8>, members: &[Member]) {
+    for row in table::member_rows(members) {
+        line(out, row.join(", "));
+    }
+}
+
+/// `member add | remove | update | promote`: `Member <id> <verb> cluster <cluster id>`,
+/// both ids as Go's `%16x` (padded with spaces, not zeros).
+pub fn member_changed(out: &mut Vec<u8>, id: u64, verb: &str, header: Option<&ResponseHeader>) {
+    let cluster_id = header.map(|h| h.cluster_id).unwrap_or_default();
+    line(out, format!("Member {id:16x} {verb} cluster {cluster_id:16x}"));
+}
+
+/// What `member add` prints after its first line in the simple format: a blank line,
+/// then the variables to start the new member with. `ETCD_INITIAL_CLUSTER` pairs every
+/// peer URL of `members` (the list after the change) with its member's name, the new
+/// member (`new_id`, still unnamed in the list) getting `name`; the advertised peer URLs
+/// are the flag as given.
+pub fn member_add_env(out: &mut Vec<u8>, name: &str, peer_urls_flag: &str, new_id: u64, members: &[Member]) {
+    let mut cluster = Vec::new();
+    for m in members {
+        let member_name = if m.id == new_id { name } else { m.name.as_str() };
+        for url in &m.peer_ur_ls {
+            cluster.push(format!("{member_name}={url}"));
+        }
+    }
+    out.push(b'\n');
+    line(out, format!("ETCD_NAME={}", quote(name.as_bytes())));
+    line(out, format!("ETCD_INITIAL_CLUSTER={}", quote(cluster.join(",").as_bytes())));
+    line(out, format!("ETCD_INITIAL_ADVERTISE_PEER_URLS={}", quote(peer_urls_flag.as_bytes())));
+    line(out, "ETCD_INITIAL_CLUSTER_STATE=\"existing\"".to_owned());
 }
 
 fn line(out: &mut Vec<u8>, text: String) {

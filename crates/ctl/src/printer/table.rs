@@ -1,4 +1,5 @@
-//! `-w table`, for the commands that support it (`endpoint status | health | hashkv`),
+//! `-w table`, for the commands that support it (`endpoint status | health | hashkv`,
+//! `member list`),
 //! and the rows those commands share with `-w simple` (etcdctl's `make*Table`).
 //!
 //! etcdctl 3.4 draws tables with the 2017 `olekukonko/tablewriter` it vendors, and its
@@ -18,6 +19,7 @@
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::gosyntax::humanize_bytes;
+use api::etcdserverpb::Member;
 
 /// tablewriter's `MAX_ROW_WIDTH`: the width at which cells start to wrap.
 const MAX_WIDTH: usize = 30;
@@ -196,6 +198,28 @@ pub fn hashkv_rows(list: &[EndpointHashKv]) -> Vec<Vec<String>> {
 
 /// `endpoint hashkv`'s headers.
 pub const HASHKV_HEADERS: [&str; 2] = ["endpoint", "hash"];
+
+/// `member list` rows: id (`%x`), `started` (or `unstarted` while the member has not
+/// published its name), name, peer URLs and client URLs (each joined with `,`), is
+/// learner.
+pub fn member_rows(members: &[Member]) -> Vec<Vec<String>> {
+    members
+        .iter()
+        .map(|m| {
+            vec![
+                format!("{:x}", m.id),
+                if m.name.is_empty() { "unstarted" } else { "started" }.to_owned(),
+                m.name.clone(),
+                m.peer_ur_ls.join(","),
+                m.client_ur_ls.join(","),
+                m.is_learner.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// `member list`'s headers.
+pub const MEMBER_HEADERS: [&str; 6] = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"];
 
 /// Renders `rows` under `headers`.
 pub fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
