@@ -18,6 +18,7 @@ mod lease;
 mod lock;
 mod lock_elect_ctl;
 mod maintenance_ctl;
+mod member_ctl;
 mod quota;
 mod raw_grpc;
 mod snapshot;
