@@ -61,9 +61,21 @@ impl RangeWaiter {
         if let Some(recent) = self.hub.recent(from, to) {
             return Ok(recent
                 .iter()
-                .flat_map(|rc| rc.changes.iter().filter(|kv| range.contains(&kv.key)).cloned())
+                .flat_map(|rc| rc.changes.iter().filter(|kv| range.contains(&kv.key)).map(from_pb))
                 .collect());
         }
         Ok(self.member.store.history(from, to)?.into_iter().filter(|kv| range.contains(&kv.key)).collect())
+    }
+}
+
+/// The window keeps protobuf key-values; the recipes work on the store's.
+fn from_pb(kv: &api::mvccpb::KeyValue) -> KeyValue {
+    KeyValue {
+        key: kv.key.clone(),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+        value: kv.value.clone(),
+        lease: kv.lease,
     }
 }

@@ -46,24 +46,18 @@ pub struct RevisionChanges {
     pub changes: Arc<Changes>,
 }
 
-/// One revision's changes, and what watchers derive from them, computed by
-/// the first watcher that needs it and shared by all others: the changes as
-/// protobuf key-values, and each key's previous value (`prev_kv`).
+/// One revision's changes, as the protobuf key-values every event carries
+/// (moved, not copied, from the store's), and each key's previous value
+/// (`prev_kv`), read by the first watcher that asks and shared by all others.
 #[derive(Debug, Default)]
 pub struct Changes {
-    kvs: Vec<KeyValue>,
-    pb: OnceLock<Vec<api::mvccpb::KeyValue>>,
+    kvs: Vec<api::mvccpb::KeyValue>,
     prev: OnceLock<Vec<OnceLock<Option<api::mvccpb::KeyValue>>>>,
 }
 
 impl Changes {
     pub fn new(kvs: Vec<KeyValue>) -> Changes {
-        Changes { kvs, ..Changes::default() }
-    }
-
-    /// The `i`-th change as a protobuf key-value.
-    pub(crate) fn pb(&self, i: usize) -> &api::mvccpb::KeyValue {
-        &self.pb.get_or_init(|| self.kvs.iter().cloned().map(crate::apply::to_pb).collect())[i]
+        Changes { kvs: kvs.into_iter().map(crate::apply::to_pb).collect(), prev: OnceLock::new() }
     }
 
     /// The value the `i`-th change's key had before it, read by `read` once.
@@ -78,9 +72,9 @@ impl Changes {
 }
 
 impl Deref for Changes {
-    type Target = [KeyValue];
+    type Target = [api::mvccpb::KeyValue];
 
-    fn deref(&self) -> &[KeyValue] {
+    fn deref(&self) -> &[api::mvccpb::KeyValue] {
         &self.kvs
     }
 }
@@ -268,9 +262,9 @@ mod tests {
     }
 
     #[test]
-    fn derived_values_are_computed_once() {
+    fn previous_values_are_read_once() {
         let changes = Changes::new(committed(7, &["a", "b"]).changes);
-        assert_eq!(changes.pb(1).key, b"b");
+        assert_eq!(changes[1].key, b"b");
         let prev = |v: &[u8]| Some(api::mvccpb::KeyValue { value: v.to_vec(), ..Default::default() });
         assert_eq!(changes.prev_kv(0, || prev(b"first")).map(|kv| kv.value), Some(b"first".to_vec()));
         assert_eq!(changes.prev_kv(0, || prev(b"second")).map(|kv| kv.value), Some(b"first".to_vec()));

@@ -106,7 +106,7 @@ impl Watcher {
             let prev_kv =
                 if spec.prev_kv { rc.changes.prev_kv(i, || previous(ctx.member, &kv.key, rc.rev)) } else { None };
             let r#type = if deleted { EventType::Delete } else { EventType::Put } as i32;
-            events.push(Event { r#type, kv: Some(rc.changes.pb(i).clone()), prev_kv });
+            events.push(Event { r#type, kv: Some(kv.clone()), prev_kv });
         }
         events
     }
