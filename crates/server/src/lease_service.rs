@@ -1,7 +1,7 @@
 //! The `etcdserverpb.Lease` gRPC service. Grants and revokes go through Raft;
-//! keep-alives, time-to-live and the list are answered by this member's
-//! lessor, which is the leader's (a single member is always leader; issue 6
-//! forwards them when it is not).
+//! keep-alives and time-to-live are answered by the leader's lessor (the only
+//! one counting down): a follower forwards them ([`crate::forward`]); the list
+//! is answered by this member's lessor.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::EtcdError;
+use crate::forward::LeaderLink;
 use crate::member::Member;
 
 /// The Lease service over one member.
@@ -27,6 +28,7 @@ use crate::member::Member;
 pub struct LeaseService {
     member: Arc<Member>,
     next_id: Arc<AtomicU64>,
+    leader: Arc<LeaderLink>,
 }
 
 impl LeaseService {
@@ -35,7 +37,7 @@ impl LeaseService {
         // etcd's request-id generator does, so restarts do not reuse them.
         let seed =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        LeaseService { member, next_id: Arc::new(AtomicU64::new(seed)) }
+        LeaseService { member, next_id: Arc::new(AtomicU64::new(seed)), leader: Arc::default() }
     }
 
     fn fresh_id(&self) -> i64 {
@@ -100,10 +102,20 @@ impl Lease for LeaseService {
         let svc = self.clone();
         tokio::spawn(async move {
             while let Some(Ok(k)) = inbound.next().await {
-                let leases = &svc.member.leases;
-                let now = leases.now();
-                // An unknown or already expired lease answers TTL 0, as etcd's does.
-                let ttl = leases.lessor().renew(k.id, now).unwrap_or(0);
+                let ttl = if LeaderLink::needed(&svc.member) {
+                    match svc.leader.keep_alive(&svc.member, k.id).await {
+                        Ok(ttl) => ttl,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            break;
+                        }
+                    }
+                } else {
+                    let leases = &svc.member.leases;
+                    let now = leases.now();
+                    // An unknown or already expired lease answers TTL 0, as etcd's does.
+                    leases.lessor().renew(k.id, now).unwrap_or(0)
+                };
                 let resp = LeaseKeepAliveResponse { header: svc.header(), id: k.id, ttl };
                 if tx.send(Ok(resp)).await.is_err() {
                     break;
@@ -118,6 +130,11 @@ impl Lease for LeaseService {
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
         let r = req.into_inner();
+        if LeaderLink::needed(&self.member) {
+            let mut resp = self.leader.time_to_live(&self.member, r).await?;
+            resp.header = self.header();
+            return Ok(Response::new(resp));
+        }
         let leases = &self.member.leases;
         let info = leases.lessor().time_to_live(r.id, leases.now(), r.keys);
         let resp = match info {

@@ -21,6 +21,7 @@ pub mod apply;
 mod auto_compactor;
 pub mod cluster;
 mod cluster_service;
+mod forward;
 mod compactor;
 mod concurrency;
 pub mod config;

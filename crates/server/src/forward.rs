@@ -1,0 +1,82 @@
+//! Requests only the leader can answer, sent on from a follower: lease
+//! keep-alives and time-to-live (only the leader's lessor counts down; etcd
+//! forwards these to its leader too).
+//!
+//! A follower calls the leader's own `Lease` service on the client URL the
+//! leader published (`cluster_member_attr_set`), over one cached channel per
+//! leader.
+
+use std::sync::Mutex;
+
+use api::etcdserverpb::lease_client::LeaseClient;
+use api::etcdserverpb::{LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::cluster_service;
+use crate::error::{EtcdError, EtcdResult};
+use crate::member::{Member, REQUEST_TIMEOUT};
+
+/// A channel to the current leader's client URL, remade when leadership moves.
+#[derive(Default)]
+pub struct LeaderLink {
+    cached: Mutex<Option<(u64, Channel)>>,
+}
+
+impl LeaderLink {
+    /// Whether this member must forward (it is not the leader).
+    pub fn needed(member: &Member) -> bool {
+        member.raft.leader() != Some(member.member_id)
+    }
+
+    fn channel(&self, member: &Member) -> EtcdResult<Channel> {
+        let leader = member.raft.leader().ok_or(EtcdError::NoLeader)?;
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, channel)) = cached.as_ref()
+            && *id == leader
+        {
+            return Ok(channel.clone());
+        }
+        let url = cluster_service::members(member)?
+            .into_iter()
+            .find(|m| m.id == leader)
+            .and_then(|m| m.client_ur_ls.into_iter().next())
+            // The leader has not published its client URLs yet.
+            .ok_or(EtcdError::NoLeader)?;
+        let channel = Endpoint::from_shared(url)
+            .map_err(|e| EtcdError::Internal(format!("leader's client URL: {e}")))?
+            .connect_timeout(REQUEST_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .connect_lazy();
+        *cached = Some((leader, channel.clone()));
+        Ok(channel)
+    }
+
+    /// Renews lease `id` at the leader; its TTL (0 if unknown there).
+    pub async fn keep_alive(&self, member: &Member, id: i64) -> EtcdResult<i64> {
+        let mut client = LeaseClient::new(self.channel(member)?);
+        let request = futures::stream::iter([LeaseKeepAliveRequest { id }]);
+        let mut answers = client.lease_keep_alive(request).await.map_err(unavailable)?.into_inner();
+        let answer = answers.message().await.map_err(unavailable)?;
+        Ok(answer.map_or(0, |a| a.ttl))
+    }
+
+    /// The leader's `LeaseTimeToLive`.
+    pub async fn time_to_live(
+        &self,
+        member: &Member,
+        req: LeaseTimeToLiveRequest,
+    ) -> EtcdResult<LeaseTimeToLiveResponse> {
+        let mut client = LeaseClient::new(self.channel(member)?);
+        Ok(client.lease_time_to_live(req).await.map_err(unavailable)?.into_inner())
+    }
+}
+
+/// A leader that cannot be reached is, for the client, no leader (etcd
+/// answers "no leader" or a timeout there too); an answer it gave stands.
+fn unavailable(status: tonic::Status) -> EtcdError {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => EtcdError::NoLeader,
+        _ if status.message() == EtcdError::LeaseNotFound.to_string() => EtcdError::LeaseNotFound,
+        _ => EtcdError::Internal(status.message().to_string()),
+    }
+}
