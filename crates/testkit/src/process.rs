@@ -53,8 +53,9 @@ impl Member {
         Member::start(Kind::Etcd, "/usr/bin/etcd", extra)
     }
 
-    fn start(kind: Kind, bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
-        let mut m = Member {
+    /// A member not started yet, on fresh ports and a fresh data dir.
+    fn unstarted(kind: Kind, bin: &str, name: String, extra: &[&str]) -> anyhow::Result<Member> {
+        Ok(Member {
             kind,
             bin: PathBuf::from(bin),
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -62,31 +63,25 @@ impl Member {
             dir: tempfile::tempdir()?,
             client_port: free_port()?,
             peer_port: free_port()?,
-            name: "default".to_string(),
+            name,
             initial_cluster: None,
-        };
+        })
+    }
+
+    fn start(kind: Kind, bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
+        let mut m = Member::unstarted(kind, bin, "default".to_string(), extra)?;
         m.spawn()?;
         Ok(m)
     }
 
     /// Starts an `n`-member cluster of the same kind, each member with
     /// `extra` flags, on fresh loopback ports (`--initial-cluster` lists them
-    /// all, names `m1`…). Members are started one after the other; none waits
-    /// for the others, as a cluster forms once a majority is up.
+    /// all, names `m1`…). All are launched before any is waited for: a
+    /// cluster forms once a majority is up.
     fn start_cluster(kind: Kind, bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
         let mut members = Vec::with_capacity(n);
         for i in 1..=n {
-            members.push(Member {
-                kind,
-                bin: PathBuf::from(bin),
-                extra: extra.iter().map(|s| s.to_string()).collect(),
-                child: None,
-                dir: tempfile::tempdir()?,
-                client_port: free_port()?,
-                peer_port: free_port()?,
-                name: format!("m{i}"),
-                initial_cluster: None,
-            });
+            members.push(Member::unstarted(kind, bin, format!("m{i}"), extra)?);
         }
         let initial: Vec<String> =
             members.iter().map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port)).collect();
