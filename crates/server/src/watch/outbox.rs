@@ -94,11 +94,6 @@ impl Outbox {
             }
         }
     }
-
-    /// Resolves once the client is gone.
-    pub(super) async fn closed(&self) {
-        self.tx.closed().await
-    }
 }
 
 impl Stream for Responses {

@@ -1,6 +1,6 @@
 //! The `etcdserverpb.Watch` gRPC service: each stream is served by one
-//! task (`stream::WatchStream`) that reads the client's requests and delivers
-//! its watchers' events.
+//! task (`stream::WatchStream`) that answers the client's requests and
+//! delivers its watchers' events.
 
 use std::pin::Pin;
 use std::sync::Arc;
