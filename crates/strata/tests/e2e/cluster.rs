@@ -134,9 +134,11 @@ fn member_list_prints_what_etcd_prints() {
                 let out = etcdctl(&members[1].endpoint(), args, None).expect("etcdctl");
                 // health prints to stderr, in completion order, with a duration.
                 let text = if args[0] == "endpoint" { out.stderr.clone() } else { out.stdout.clone() };
-                let mut lines: Vec<String> = mask_cluster(&text).lines().map(str::to_string).collect();
-                lines.sort();
-                format!("$ etcdctl {}\n{}\n[exit {}]", args.join(" "), lines.join("\n"), out.code)
+                let text = testkit::mask_after(&text, "took = ", |rest| {
+                    (rest.find(char::is_whitespace).unwrap_or(rest.len()), "T".into())
+                });
+                let masked = crate::member_ctl::mask_clusters(&text);
+                format!("$ etcdctl {}\n{masked}\n[exit {}]", args.join(" "), out.code)
             })
             .collect()
     };
@@ -148,67 +150,4 @@ fn member_list_prints_what_etcd_prints() {
     if let Some(report) = testkit::step_differences(&want, &got) {
         panic!("{report}");
     }
-}
-
-/// Masks member ids (hex words and the numbers after `"ID":`, `"ID" : `),
-/// loopback ports, Raft terms and health-check durations; a JSON member
-/// list is put in name order (members come in id order, and ids follow the
-/// ports).
-fn mask_cluster(s: &str) -> String {
-    let s = match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(mut v) => {
-            if let Some(members) = v.get_mut("members").and_then(|m| m.as_array_mut()) {
-                members.sort_by_key(|m| m["name"].as_str().unwrap_or("").to_string());
-            }
-            format!("{v}\n")
-        }
-        Err(_) => s.to_string(),
-    };
-    let s = s.as_str();
-    let mut out = testkit::mask_hex_words(&testkit::mask_ids(s), 12..=16);
-    for key in ["\"ID\":", "\"ID\" : ", "127.0.0.1:"] {
-        out = testkit::mask_number_after(&out, key);
-    }
-    testkit::mask_after(&out, "took = ", |rest| {
-        (rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len()), "T".into())
-    })
-}
-
-/// Only the leader's lessor counts down: keep-alives and time-to-live sent to
-/// a follower are forwarded, so a lease kept alive through a follower lives,
-/// and one left alone expires through Raft on every member.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leases_kept_alive_through_a_follower_live_and_expire_when_left() {
-    let members = cluster();
-    let all = [0, 1, 2];
-    let lead = leader(&members, &all, Duration::from_secs(15)).await;
-    let follower = &members[(lead + 1) % 3];
-    let other = &members[(lead + 2) % 3];
-    let mut c = client(follower).await;
-    let lease = c.lease_grant(3, None).await.expect("grant on a follower").id();
-    c.put("leased", "v", Some(etcd_client::PutOptions::new().with_lease(lease))).await.expect("put with the lease");
-    let (mut keeper, mut answers) = c.lease_keep_alive(lease).await.expect("keep-alive stream on a follower");
-    for _ in 0..6 {
-        keeper.keep_alive().await.expect("send keep-alive");
-        let answer = answers.message().await.expect("keep-alive answer").expect("an answer");
-        assert_eq!(answer.ttl(), 3, "the leader's lessor renewed it");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    let ttl = c.lease_time_to_live(lease, None).await.expect("time to live on a follower");
-    assert!(ttl.ttl() > 0 && ttl.granted_ttl() == 3, "{ttl:?}");
-    let alive = client(other).await.get("leased", None).await.expect("get").count();
-    assert_eq!(alive, 1, "a lease kept alive through a follower expired");
-    drop(keeper);
-    drop(answers);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let n = client(other).await.get("leased", None).await.expect("get").count();
-        if n == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the lease left alone never expired");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let gone = c.lease_time_to_live(lease, None).await.expect("time to live");
-    assert_eq!(gone.ttl(), -1);
 }

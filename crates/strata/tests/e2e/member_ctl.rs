@@ -118,7 +118,7 @@ fn id_with_peer_url(endpoint: &str, url: &str) -> u64 {
 /// Masks what differs between two clusters: ids, ports and terms, the order of the
 /// members (by id, and ids follow the ports), and the table's padding, which follows
 /// the width of the ids.
-fn mask_clusters(s: &str) -> String {
+pub(crate) fn mask_clusters(s: &str) -> String {
     let s = match serde_json::from_str::<Value>(s) {
         Ok(mut v) => {
             if let Some(members) = v.get_mut("members").and_then(Value::as_array_mut) {
