@@ -14,10 +14,10 @@ use crate::{client, strata};
 
 /// One HTTP/1.1 answer.
 #[derive(Debug)]
-struct Answer {
+pub(crate) struct Answer {
     status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Answer {
@@ -59,7 +59,7 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-fn get(m: &Member, path: &str) -> Answer {
+pub(crate) fn get(m: &Member, path: &str) -> Answer {
     request(&m.endpoint(), "GET", path)
 }
 
@@ -70,7 +70,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     sample(text, series).unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
 }
 

@@ -214,3 +214,66 @@ async fn require_leader_streams_are_served_while_there_is_a_leader() {
     let mut stream = raw.watch(req).await.expect("a member with a leader accepts the stream").into_inner();
     assert!(stream.message().await.expect("ok").expect("created").created);
 }
+
+/// A client that stops reading its watch stream blocks nobody: the writer
+/// goes on, a watcher that reads keeps up, the one that does not read falls
+/// behind (counted as slow on /metrics), and once it reads again it gets every
+/// event, once and in order, having caught up from the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_blocks_no_one_and_catches_up() {
+    use api::etcdserverpb::watch_client::WatchClient;
+    use api::etcdserverpb::{WatchCreateRequest, WatchRequest, watch_request::RequestUnion};
+    let m = strata(&[]);
+    let create = WatchRequest {
+        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+            key: b"s/".to_vec(),
+            range_end: b"s0".to_vec(),
+            ..Default::default()
+        })),
+    };
+    // Small HTTP/2 windows, so that a reader that stops is felt at once.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", m.endpoint()))
+        .expect("endpoint")
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .expect("connect");
+    let mut raw = WatchClient::new(channel).max_decoding_message_size(usize::MAX);
+    let mut slow = raw.watch(futures_stream(create.clone())).await.expect("watch").into_inner();
+    assert!(slow.message().await.expect("ok").expect("created").created);
+
+    let n = 2000usize;
+    let mut fast = client(&m).await.watch("s/", Some(WatchOptions::new().with_prefix())).await.expect("watch");
+    assert!(next(&mut fast).await.created());
+    let reader = tokio::spawn(async move {
+        let mut revs = Vec::new();
+        while revs.len() < n {
+            for e in next(&mut fast).await.events() {
+                revs.push(e.kv().map_or(0, |kv| kv.mod_revision()));
+            }
+        }
+        revs
+    });
+    let mut c = client(&m).await;
+    let mut revs = Vec::new();
+    for i in 0..n {
+        let r = c.put(format!("s/{i:04}"), vec![b'x'; 16 * 1024], None).await.expect("put while a watcher stalls");
+        revs.push(r.header().map_or(0, |h| h.revision()));
+    }
+    assert_eq!(reader.await.expect("reader"), revs, "the reading watcher missed or repeated events");
+    let metrics = crate::http_endpoints::get(&m, "/metrics").body;
+    let behind = crate::http_endpoints::value(&metrics, "etcd_debugging_mvcc_slow_watcher_total");
+    assert!(behind >= 1.0, "the watcher that does not read never fell behind: the test tested nothing");
+
+    let mut slow_revs = Vec::new();
+    while slow_revs.len() < n {
+        let resp = tokio::time::timeout(Duration::from_secs(20), slow.message())
+            .await
+            .expect("the slow watcher gets its events once it reads")
+            .expect("ok")
+            .expect("open");
+        slow_revs.extend(resp.events.iter().map(|e| e.kv.as_ref().map_or(0, |kv| kv.mod_revision)));
+    }
+    assert_eq!(slow_revs, revs, "the slow watcher did not catch up exactly");
+}
