@@ -6,6 +6,8 @@
 //! generator (this crate sits below `api`), so they are written by hand as
 //! mvcc's `key_value.rs` does for `mvccpb.KeyValue`.
 
+use prost::encoding::{decode_varint, encode_varint};
+
 /// One persisted lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LeaseRecord {
@@ -32,10 +34,10 @@ impl LeaseRecord {
     pub(crate) fn decode(mut b: &[u8]) -> Option<LeaseRecord> {
         let mut r = LeaseRecord::default();
         while !b.is_empty() {
-            let tag = read_varint(&mut b)?;
+            let tag = decode_varint(&mut b).ok()?;
             match tag & 7 {
                 0 => {
-                    let v = read_varint(&mut b)? as i64;
+                    let v = decode_varint(&mut b).ok()? as i64;
                     match tag >> 3 {
                         1 => r.id = v,
                         2 => r.ttl_secs = v,
@@ -44,7 +46,7 @@ impl LeaseRecord {
                     }
                 }
                 2 => {
-                    let len = usize::try_from(read_varint(&mut b)?).ok()?;
+                    let len = usize::try_from(decode_varint(&mut b).ok()?).ok()?;
                     b = b.get(len..)?;
                 }
                 _ => return None,
@@ -54,32 +56,11 @@ impl LeaseRecord {
     }
 }
 
-fn put_varint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
-
 fn put_field(b: &mut Vec<u8>, field: u64, v: i64) {
     if v != 0 {
-        put_varint(b, field << 3);
-        put_varint(b, v as u64);
+        encode_varint(field << 3, b);
+        encode_varint(v as u64, b);
     }
-}
-
-fn read_varint(b: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = b.split_first()?;
-        *b = rest;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

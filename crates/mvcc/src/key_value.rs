@@ -5,6 +5,8 @@
 //! generated `api` crate (it sits below it), and six scalar fields do not need a
 //! code generator: this file writes and reads them by hand.
 
+use prost::encoding::{decode_varint, encode_varint};
+
 /// One version of a key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyValue {
@@ -37,11 +39,11 @@ impl KeyValue {
     pub fn decode(mut b: &[u8]) -> Option<KeyValue> {
         let mut kv = KeyValue::default();
         while !b.is_empty() {
-            let tag = read_varint(&mut b)?;
+            let tag = decode_varint(&mut b).ok()?;
             let (field, wire) = (tag >> 3, tag & 7);
             match wire {
                 0 => {
-                    let v = read_varint(&mut b)? as i64;
+                    let v = decode_varint(&mut b).ok()? as i64;
                     match field {
                         2 => kv.create_revision = v,
                         3 => kv.mod_revision = v,
@@ -51,7 +53,7 @@ impl KeyValue {
                     }
                 }
                 2 => {
-                    let len = usize::try_from(read_varint(&mut b)?).ok()?;
+                    let len = usize::try_from(decode_varint(&mut b).ok()?).ok()?;
                     if len > b.len() {
                         return None;
                     }
@@ -70,40 +72,19 @@ impl KeyValue {
     }
 }
 
-fn put_varint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
-
 fn put_varint_field(b: &mut Vec<u8>, field: u64, v: i64) {
     if v != 0 {
-        put_varint(b, field << 3);
-        put_varint(b, v as u64);
+        encode_varint(field << 3, b);
+        encode_varint(v as u64, b);
     }
 }
 
 fn put_bytes(b: &mut Vec<u8>, field: u64, data: &[u8]) {
     if !data.is_empty() {
-        put_varint(b, (field << 3) | 2);
-        put_varint(b, data.len() as u64);
+        encode_varint((field << 3) | 2, b);
+        encode_varint(data.len() as u64, b);
         b.extend_from_slice(data);
     }
-}
-
-fn read_varint(b: &mut &[u8]) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = b.split_first()?;
-        *b = rest;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
