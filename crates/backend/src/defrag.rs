@@ -191,7 +191,7 @@ impl Swapped {
 
 /// Drops `old` on a thread of its own once no reader still holds it, so that
 /// redb's close runs there.
-fn retire(old: Arc<Database>) {
+pub(crate) fn retire(old: Arc<Database>) {
     let spawned = std::thread::Builder::new().name("defrag-retire".into()).spawn(move || {
         let mut old = old;
         loop {
@@ -356,7 +356,7 @@ fn check_same_len(
     Ok(())
 }
 
-fn sync_dir(path: &Path) -> Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())

@@ -20,6 +20,7 @@ mod defrag;
 mod error;
 mod hash;
 mod in_use;
+mod install;
 mod lease_table;
 mod members_table;
 mod raft_log;
@@ -34,5 +35,5 @@ pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
 pub use snapshot::{
     LoadOptions, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_TRAILER_BYTES, SnapshotDump, SnapshotStatus,
-    load_snapshot, verify_snapshot, verify_snapshot_sha256,
+    load_snapshot, snapshot_meta, verify_snapshot, verify_snapshot_sha256,
 };

@@ -150,6 +150,12 @@ impl Backend {
 }
 
 impl SnapshotDump {
+    /// A `meta` record as the dump will write it (the Raft state it is a
+    /// snapshot of, for one).
+    pub fn meta(&self, key: MetaKey) -> Result<Option<Vec<u8>>> {
+        self.read.meta(key)
+    }
+
     /// The size of the whole file, trailer included.
     pub fn size_bytes(&self) -> u64 {
         self.content_bytes + SNAPSHOT_TRAILER_BYTES
@@ -309,6 +315,42 @@ fn check_sha(file: &mut File, len: u64) -> Result<()> {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A `meta` record of the snapshot file at `path`, read from the file's
+/// first table without reading (or verifying) the rest.
+pub fn snapshot_meta(path: &Path, key: MetaKey) -> Result<Option<Vec<u8>>> {
+    let (file, _) = open(path)?;
+    let mut p = Parser { r: BufReader::new(file), offset: 0 };
+    let mut magic = [0u8; 8];
+    p.exact(&mut magic, "the header")?;
+    if magic != SNAPSHOT_MAGIC {
+        return Err(corrupt("not a Strata snapshot (bad magic)".into()));
+    }
+    p.u32("the header")?;
+    p.u64("the header")?;
+    let (mut name, mut k, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    if p.u8("a record tag")? != TAG_TABLE {
+        return Ok(None);
+    }
+    let name_len = p.u8("a table record")? as u64;
+    p.bytes(name_len, &mut name, "a table name")?;
+    if name != META.name().as_bytes() {
+        return Ok(None);
+    }
+    for _ in 0..p.u64("a table record")? {
+        if p.u8("an entry")? != TAG_ENTRY {
+            return Err(corrupt("expected an entry of the meta table".into()));
+        }
+        let n = p.u32("an entry")? as u64;
+        p.bytes(n, &mut k, "a key")?;
+        let n = p.u32("an entry")? as u64;
+        p.bytes(n, &mut v, "a value")?;
+        if k == key.name().as_bytes() {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
 }
 
 /// How [`load_snapshot`] builds the new database.

@@ -56,53 +56,57 @@ impl Store {
     /// table. If a compaction was scheduled but did not finish, it is returned
     /// so that the caller resumes it.
     pub fn open(backend: Backend) -> Result<(Store, Option<Compaction>)> {
-        let read = backend.begin_read()?;
-        let finished = decode_rev_meta(read.meta(MetaKey::FinishedCompactRev)?);
-        let scheduled = decode_rev_meta(read.meta(MetaKey::ScheduledCompactRev)?);
-        let mut index = TreeIndex::default();
-        let mut current = 1i64;
-        let mut corrupt = None;
-        let mut live_bytes = 0u64;
-        read.scan_revisions(&[], None, |k, v| {
-            live_bytes += (k.len() + v.len()) as u64;
-            match (Revision::from_bytes(k), KeyValue::decode(v)) {
-                (Some((rev, tombstone)), Some(kv)) => {
-                    index.restore(&kv, rev, tombstone);
-                    current = current.max(rev.main);
-                }
-                _ => corrupt = Some(k.to_vec()),
-            }
-            corrupt.is_none()
-        })?;
-        if let Some(rev_key) = corrupt {
-            return Err(Error::Corrupt { rev_key });
-        }
-        let compact_rev = scheduled.or(finished).unwrap_or(-1);
-        current = current.max(compact_rev);
-        if let Some(f) = finished {
-            tracing::info!("restore compact to {f}");
-        }
+        let loaded = Loaded::scan(&backend)?;
         let store = Store {
             inner: Arc::new(Inner {
                 backend,
-                index: RwLock::new(index),
-                current_rev: AtomicI64::new(current),
-                compact_rev: AtomicI64::new(compact_rev),
+                index: RwLock::new(TreeIndex::default()),
+                current_rev: AtomicI64::new(1),
+                compact_rev: AtomicI64::new(-1),
                 writer: Mutex::new(()),
                 compaction_hold: Mutex::new(()),
                 commits_since_durable: AtomicU64::new(0),
-                live_bytes: AtomicU64::new(live_bytes),
-                live_bytes_at_durable: AtomicU64::new(live_bytes),
+                live_bytes: AtomicU64::new(0),
+                live_bytes_at_durable: AtomicU64::new(0),
             }),
         };
-        let resume = match (scheduled, finished) {
+        let resume = store.take(loaded);
+        Ok((store, resume))
+    }
+
+    /// Replaces the whole store with the database at `path` (a Raft snapshot
+    /// from the leader, loaded into a file next to the backend's): the file
+    /// takes the backend's place and the index is rebuilt from it. Waits for
+    /// a running compaction batch and keeps writers out meanwhile. Returns the
+    /// compaction the new state scheduled but did not finish, to resume.
+    pub fn install(&self, path: &std::path::Path) -> Result<Option<Compaction>> {
+        let _hold = self.hold_compaction();
+        let _writer = self.writer();
+        self.inner.backend.replace_with(path)?;
+        let loaded = Loaded::scan(&self.inner.backend)?;
+        self.inner.commits_since_durable.store(0, Ordering::Release);
+        Ok(self.take(loaded))
+    }
+
+    /// Makes `loaded` the store's state.
+    fn take(&self, loaded: Loaded) -> Option<Compaction> {
+        let Loaded { index, current, scheduled, finished, live_bytes } = loaded;
+        let compact_rev = scheduled.or(finished).unwrap_or(-1);
+        if let Some(f) = finished {
+            tracing::info!("restore compact to {f}");
+        }
+        *self.index_mut() = index;
+        self.inner.current_rev.store(current.max(compact_rev), Ordering::Release);
+        self.inner.compact_rev.store(compact_rev, Ordering::Release);
+        self.inner.live_bytes.store(live_bytes, Ordering::Release);
+        self.inner.live_bytes_at_durable.store(live_bytes, Ordering::Release);
+        match (scheduled, finished) {
             (Some(s), f) if f.is_none_or(|f| s > f) => {
                 tracing::info!("resume scheduled compaction at {s}");
-                Some(store.compact_index(s))
+                Some(self.compact_index(s))
             }
             _ => None,
-        };
-        Ok((store, resume))
+        }
     }
 
     /// The revision of the last write.
@@ -249,6 +253,44 @@ impl Store {
         };
         tracing::info!("store.index: compact {rev}");
         Compaction::new(rev, keep)
+    }
+}
+
+/// What [`Store::open`] and [`Store::install`] read from a backend.
+struct Loaded {
+    index: TreeIndex,
+    /// The highest main revision in the `key` table (1 when it is empty).
+    current: i64,
+    scheduled: Option<i64>,
+    finished: Option<i64>,
+    live_bytes: u64,
+}
+
+impl Loaded {
+    /// Rebuilds the index from the `key` table.
+    fn scan(backend: &Backend) -> Result<Loaded> {
+        let read = backend.begin_read()?;
+        let finished = decode_rev_meta(read.meta(MetaKey::FinishedCompactRev)?);
+        let scheduled = decode_rev_meta(read.meta(MetaKey::ScheduledCompactRev)?);
+        let mut index = TreeIndex::default();
+        let mut current = 1i64;
+        let mut corrupt = None;
+        let mut live_bytes = 0u64;
+        read.scan_revisions(&[], None, |k, v| {
+            live_bytes += (k.len() + v.len()) as u64;
+            match (Revision::from_bytes(k), KeyValue::decode(v)) {
+                (Some((rev, tombstone)), Some(kv)) => {
+                    index.restore(&kv, rev, tombstone);
+                    current = current.max(rev.main);
+                }
+                _ => corrupt = Some(k.to_vec()),
+            }
+            corrupt.is_none()
+        })?;
+        if let Some(rev_key) = corrupt {
+            return Err(Error::Corrupt { rev_key });
+        }
+        Ok(Loaded { index, current, scheduled, finished, live_bytes })
     }
 }
 

@@ -1,5 +1,7 @@
 //! [`Apply`]: the state machine above Raft, implemented by the server's applier.
 
+use std::path::Path;
+
 use crate::error::ApplyError;
 
 /// What the state machine above Raft implements (the server's applier).
@@ -24,6 +26,22 @@ pub trait Apply: Send + Sync + 'static {
 
     /// Records `raft_state` for a blank or membership entry (no effect on user data).
     fn apply_meta(&self, index: u64, raft_state: &[u8]) -> Result<(), ApplyError>;
+
+    /// Writes a snapshot of the whole state to the new file `path`: one
+    /// consistent state, durable when this returns, that
+    /// [`Apply::install_snapshot`] on another member can take. Returns the
+    /// `raft_state` blob recorded with that state (which names the last entry
+    /// it includes). Runs on a blocking thread concurrently with `apply`.
+    fn build_snapshot(&self, path: &Path) -> Result<Vec<u8>, ApplyError>;
+
+    /// The `raft_state` blob recorded in the snapshot file at `path`.
+    fn snapshot_state(&self, path: &Path) -> Result<Vec<u8>, ApplyError>;
+
+    /// Replaces the whole state with the snapshot file at `path` (a leader's,
+    /// received whole, or this member's own after a crash lost newer state).
+    /// The file stays where it is. Called between `apply` calls, never
+    /// during one; afterwards `applied_state` is the snapshot's.
+    fn install_snapshot(&self, path: &Path) -> Result<(), ApplyError>;
 
     /// Applies a run of committed entries, in order, returning one response
     /// per entry (empty for blank and membership entries). Raft answers the

@@ -8,10 +8,10 @@
 //! [`RaftNode`], [`RaftConfig`], [`Apply`], the error types and the
 //! [`PeerService`] it mounts on its peer listener, never an openraft type.
 //!
-//! It deliberately does not decode requests or responses, keep user data,
-//! build snapshots or change membership yet: the snapshot policy is `Never`,
-//! so the log is never purged and a lagging member catches up from the log.
-//! TODO(issue 6): snapshots, membership changes (learners, add, remove).
+//! It deliberately does not decode requests or responses or keep user data:
+//! snapshots are files the [`Apply`] above writes and installs; this crate
+//! schedules them (every [`RaftConfig::snapshot_count`] entries), purges the
+//! log behind them and streams them to members that need purged entries.
 //!
 //! # Members and the peer transport
 //!
@@ -69,6 +69,7 @@ mod node;
 mod peer_service;
 mod peers;
 mod raft_state;
+mod snapshot;
 mod state_machine;
 mod type_config;
 mod wire;

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::stratapb as pb;
 use api::stratapb::peer_client::PeerClient;
 use futures::StreamExt;
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
@@ -94,6 +95,39 @@ impl Network {
     }
 }
 
+/// The file's bytes in pieces of `chunk_bytes`, read on a blocking thread a
+/// couple of pieces ahead of the transport (constant memory, whatever the
+/// size). An empty file is one empty piece, so the header always goes out;
+/// a read error ends the stream early, which the receiver refuses.
+fn read_chunks(mut file: std::fs::File, chunk_bytes: usize) -> impl futures::Stream<Item = Vec<u8>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut sent = false;
+        loop {
+            let mut buf = Vec::with_capacity(chunk_bytes);
+            match (&mut file).take(chunk_bytes as u64).read_to_end(&mut buf) {
+                Ok(0) if sent => return,
+                Ok(_) => {
+                    sent = true;
+                    if tx.blocking_send(buf).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "raft: reading the snapshot to send failed");
+                    return;
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+fn io_rpc_error(e: &std::io::Error) -> RPCError<TypeConfig> {
+    RPCError::Network(NetworkError::new(e))
+}
+
 fn undecodable(e: &WireError) -> RPCError<TypeConfig> {
     RPCError::Network(NetworkError::new(e))
 }
@@ -135,11 +169,18 @@ impl RaftNetworkV2<TypeConfig> for Network {
         option: RPCOption,
     ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
         let mut client = self.client()?;
-        let chunk_bytes = option.snapshot_chunk_size().unwrap_or(SNAPSHOT_CHUNK_BYTES);
-        let chunks = wire::snapshot_to_pb(&vote, &snapshot.meta, snapshot.snapshot.get_ref(), chunk_bytes);
-        let total = chunks.len();
+        let chunk_bytes = option.snapshot_chunk_size().unwrap_or(SNAPSHOT_CHUNK_BYTES).max(1);
+        let total = snapshot.snapshot.file.metadata().map_err(|e| StreamingError::from(io_rpc_error(&e)))?.len();
+        let chunks = read_chunks(snapshot.snapshot.file, chunk_bytes);
+        let header = wire::snapshot_header_to_pb(&vote, &snapshot.meta);
+        let mut first = true;
         let (progress, mut taken) = watch::channel(0usize);
-        let stream = futures::stream::iter(chunks).inspect(move |_| progress.send_modify(|n| *n += 1));
+        let total_chunks = (total as usize).div_ceil(chunk_bytes).max(1);
+        let stream = chunks.map(move |data| {
+            progress.send_modify(|n| *n += 1);
+            let header = if std::mem::take(&mut first) { Some(header.clone()) } else { None };
+            pb::SnapshotChunk { header, data }
+        });
         let call = client.install_snapshot(stream);
         tokio::pin!(call, cancel);
         let idle = option.soft_ttl();
@@ -153,7 +194,7 @@ impl RaftNetworkV2<TypeConfig> for Network {
                 }
                 closed = &mut cancel => return Err(StreamingError::Closed(closed)),
                 changed = tokio::time::timeout(idle, taken.changed()), if sending => match changed {
-                    Ok(Ok(())) => sending = *taken.borrow_and_update() < total,
+                    Ok(Ok(())) => sending = *taken.borrow_and_update() < total_chunks,
                     // The stream was dropped: every chunk is sent.
                     Ok(Err(_)) => sending = false,
                     Err(_) => return Err(StreamingError::Timeout(self.timeout(RPCTypes::InstallSnapshot, idle))),

@@ -17,6 +17,7 @@ use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
 use crate::peer_service::PeerService;
 use crate::peers::Peers;
+use crate::snapshot::SnapshotDir;
 use crate::state_machine::StateMachine;
 use crate::type_config::{Request, TypeConfig};
 
@@ -58,6 +59,17 @@ pub struct RaftConfig {
     /// (an empty map would make it a cluster of its own). TODO(issue 6): the
     /// membership change (`MemberAdd`) that lets a leader replicate to it.
     pub join_existing: bool,
+    /// The local address this member's connections to its peers come from
+    /// (None: the OS picks). Lets a host with several addresses keep peer
+    /// traffic on one, and lets fault-injection tests tell members apart.
+    pub peer_source_ip: Option<std::net::IpAddr>,
+    /// etcd's `--snapshot-count`: applied entries between two snapshots.
+    /// 0 takes no snapshots (the log is never purged).
+    pub snapshot_count: u64,
+    /// etcd's `--experimental-snapshot-catchup-entries`: entries kept in the
+    /// log behind a snapshot, so a follower a little behind catches up from
+    /// the log rather than by a whole snapshot.
+    pub snapshot_catchup_entries: u64,
 }
 
 impl RaftConfig {
@@ -71,6 +83,9 @@ impl RaftConfig {
             peer_addr: peer_addr.into(),
             initial_members: BTreeMap::new(),
             join_existing: false,
+            peer_source_ip: None,
+            snapshot_count: 100_000,
+            snapshot_catchup_entries: 5_000,
         }
     }
 
@@ -98,8 +113,11 @@ impl RaftConfig {
             heartbeat_interval: self.heartbeat_interval_ms,
             election_timeout_min: self.election_timeout_ms,
             election_timeout_max: self.election_timeout_ms.saturating_mul(2),
-            // No snapshots, hence no log purge, until issue 6 (see state_machine.rs).
-            snapshot_policy: SnapshotPolicy::Never,
+            snapshot_policy: match self.snapshot_count {
+                0 => SnapshotPolicy::Never,
+                n => SnapshotPolicy::LogsSinceLast(n),
+            },
+            max_in_snapshot_log_to_keep: self.snapshot_catchup_entries,
             // openraft's default lets a restarted leader resume its old term
             // without an election. Its commit index then comes from the saved
             // (non-durable, possibly lagging) committed id and no new blank
@@ -139,6 +157,7 @@ struct Inner {
     /// Read only in synchronous methods: a borrow of it must never live across
     /// an `.await`, or the Raft core blocks on the metrics lock.
     metrics: MetricsRx,
+    snapshots: SnapshotDir,
 }
 
 impl RaftNode {
@@ -168,16 +187,17 @@ impl RaftNode {
             .map_err(|e| RaftError::Start(e.to_string()))??;
         let (released, in_use) = watch::channel(());
         let applied = Arc::new(watch::Sender::new(0));
-        let state_machine = StateMachine::new(sm, Arc::clone(&applied), InUse(in_use.clone()))
+        let snapshots = SnapshotDir::open(&cfg.raft_dir).map_err(|e| RaftError::Start(format!("snapshot dir: {e}")))?;
+        let state_machine = StateMachine::new(sm, Arc::clone(&applied), snapshots.clone(), InUse(in_use.clone()))
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let log_store = LogStore::new(db, InUse(in_use));
-        let peers = Arc::new(Peers::default());
+        let peers = Arc::new(Peers::new(cfg.peer_source_ip));
         let network = NetworkFactory { id: cfg.node_id, peers: Arc::clone(&peers) };
         let raft = OpenRaft::new(cfg.node_id, Arc::new(config), network, log_store, state_machine)
             .await
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let metrics = raft.metrics();
-        let inner = Inner { node_id: cfg.node_id, raft, released, applied, peers, metrics };
+        let inner = Inner { node_id: cfg.node_id, raft, released, applied, peers, metrics, snapshots };
         let node = RaftNode { inner: Arc::new(inner) };
         node.join_or_initialize(&cfg).await?;
         Ok(node)
@@ -221,7 +241,7 @@ impl RaftNode {
     /// on this member's peer listener, the URL in [`RaftConfig::peer_addr`].
     /// Raft starts before anything serves it; peers retry until it answers.
     pub fn peer_service(&self) -> PeerServer<PeerService> {
-        PeerServer::new(PeerService::new(self.inner.raft.clone()))
+        PeerServer::new(PeerService::new(self.inner.raft.clone(), self.inner.snapshots.clone()))
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)
     }

@@ -5,24 +5,42 @@
 //! follower that forwards its client's request, and never forward again: a
 //! member that is not the leader answers `NOT_LEADER` with the leader it knows.
 
-use std::io::Cursor;
+use std::fs::File;
+use std::path::Path;
 
 use api::stratapb as pb;
+use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::node::{OpenRaft, leader_read_index, write_local};
+use crate::snapshot::{SnapshotDir, SnapshotFile};
 use crate::type_config::Snapshot;
 use crate::wire::{self, WireError};
 
 /// The peer service of one member; built by [`crate::RaftNode::peer_service`].
 pub struct PeerService {
     raft: OpenRaft,
+    snapshots: SnapshotDir,
 }
 
 impl PeerService {
-    pub(crate) fn new(raft: OpenRaft) -> PeerService {
-        PeerService { raft }
+    pub(crate) fn new(raft: OpenRaft, snapshots: SnapshotDir) -> PeerService {
+        PeerService { raft, snapshots }
     }
+}
+
+/// Writes `first` and the rest of the stream to `path` and fsyncs it;
+/// answers the file opened for reading from its start.
+async fn receive(path: &Path, first: Vec<u8>, rest: &mut Streaming<pb::SnapshotChunk>) -> Result<File, Status> {
+    let io = |e: std::io::Error| Status::internal(format!("writing the received snapshot: {e}"));
+    let mut out = tokio::fs::File::create(path).await.map_err(io)?;
+    out.write_all(&first).await.map_err(io)?;
+    while let Some(chunk) = rest.message().await? {
+        out.write_all(&chunk.data).await.map_err(io)?;
+    }
+    out.sync_all().await.map_err(io)?;
+    drop(out);
+    File::open(path).map_err(io)
 }
 
 fn invalid(e: &WireError) -> Status {
@@ -52,12 +70,10 @@ impl pb::peer_server::Peer for PeerService {
         Ok(Response::new(wire::vote_response_to_pb(&resp)))
     }
 
-    /// Collects the whole snapshot, then hands it to openraft. A stream that
-    /// ends in an error (the leader gave up) installs nothing.
-    ///
-    /// The leader never sends one yet: the log is never purged, so every
-    /// follower catches up from the log, and the state machine cannot install
-    /// a snapshot (TODO(issue 6): snapshots).
+    /// Writes the streamed snapshot to a file of its own, makes it durable,
+    /// then hands it to openraft, which installs it unless it is stale. A
+    /// stream that ends in an error (the leader gave up) installs nothing,
+    /// and whatever was not installed is removed.
     async fn install_snapshot(
         &self,
         request: Request<Streaming<pb::SnapshotChunk>>,
@@ -65,13 +81,18 @@ impl pb::peer_server::Peer for PeerService {
         let mut chunks = request.into_inner();
         let first = chunks.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
         let (vote, meta) = wire::snapshot_header_from_pb(first.header).map_err(|e| invalid(&e))?;
-        let mut data = first.data;
-        while let Some(chunk) = chunks.message().await? {
-            data.extend_from_slice(&chunk.data);
-        }
-        let snapshot = Snapshot { meta, snapshot: Cursor::new(data) };
-        let resp = self.raft.install_full_snapshot(vote, snapshot).await.map_err(|e| stopped(&e))?;
-        Ok(Response::new(wire::snapshot_response_to_pb(&resp)))
+        let path = self.snapshots.receiving();
+        let received = receive(&path, first.data, &mut chunks).await;
+        let installed = match received {
+            Ok(file) => {
+                let snapshot = Snapshot { meta, snapshot: SnapshotFile { path: path.clone(), file } };
+                self.raft.install_full_snapshot(vote, snapshot).await.map_err(|e| stopped(&e))
+            }
+            Err(status) => Err(status),
+        };
+        // Installed, it was renamed; stale or broken, it goes.
+        let _ = tokio::fs::remove_file(&path).await;
+        Ok(Response::new(wire::snapshot_response_to_pb(&installed?)))
     }
 
     async fn propose(&self, request: Request<pb::ProposeRequest>) -> Result<Response<pb::ProposeResponse>, Status> {

@@ -2,6 +2,7 @@
 //! follower forwards to its leader over them.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,9 +37,15 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub(crate) struct Peers {
     channels: Mutex<HashMap<String, Channel>>,
+    /// The local address outgoing connections are bound to (None: the OS picks).
+    source_ip: Option<IpAddr>,
 }
 
 impl Peers {
+    pub(crate) fn new(source_ip: Option<IpAddr>) -> Peers {
+        Peers { channels: Mutex::default(), source_ip }
+    }
+
     /// A client for the member at `addr` (`http://host:port`, the URL in the
     /// membership). Fails only if `addr` is not a valid URI.
     pub(crate) fn client(&self, addr: &str) -> Result<PeerClient<Channel>, tonic::transport::Error> {
@@ -52,6 +59,7 @@ impl Peers {
                     .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
                     .keep_alive_timeout(KEEPALIVE_TIMEOUT)
                     .keep_alive_while_idle(true)
+                    .local_address(self.source_ip)
                     .connect_lazy();
                 channels.insert(addr.to_string(), channel.clone());
                 channel

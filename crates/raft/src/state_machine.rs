@@ -1,11 +1,10 @@
 //! [`StateMachine`]: openraft's state machine, delegating every entry to [`Apply`].
 //!
-//! Snapshots: none yet. The snapshot policy is `Never`, so openraft never
-//! builds one; the snapshot methods answer "no snapshot" or an `Unsupported`
-//! error. Because no snapshot exists, the log is never purged either, so a
-//! leader never sends a snapshot: a lagging or new follower is replicated the
-//! log from wherever it stopped (from entry 0 for a new one). TODO(issue 6):
-//! real snapshots (a logical dump of `state.redb`) and log purge behind them.
+//! Snapshots (`snapshot.rs`): openraft builds one every `snapshot_count`
+//! applied entries (etcd's `--snapshot-count`) through [`Apply::build_snapshot`]
+//! and then purges the log up to `snapshot_catchup_entries` before it; a
+//! member that needs purged entries gets the current snapshot file streamed
+//! and installs it through [`Apply::install_snapshot`].
 
 use std::io;
 use std::sync::Arc;
@@ -19,6 +18,7 @@ use crate::apply::{Apply, BatchEntry};
 use crate::error::io_err;
 use crate::node::InUse;
 use crate::raft_state::RaftState;
+use crate::snapshot::{self, SnapshotDir};
 use crate::type_config::{EntryResponder, LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 
 /// Entries handed to the blocking pool at once. Bounds the memory of a long
@@ -35,6 +35,7 @@ pub(crate) struct StateMachine {
     /// answered (openraft's metrics publish it a little later); a follower
     /// that forwarded a request waits on it.
     applied_index: Arc<watch::Sender<u64>>,
+    dir: SnapshotDir,
     _in_use: InUse,
 }
 
@@ -43,6 +44,7 @@ impl StateMachine {
     pub(crate) fn new(
         apply: Arc<dyn Apply>,
         applied_index: Arc<watch::Sender<u64>>,
+        dir: SnapshotDir,
         in_use: InUse,
     ) -> io::Result<StateMachine> {
         let state = match apply.applied_state().map_err(io_err)? {
@@ -53,7 +55,7 @@ impl StateMachine {
             }
             None => RaftState::new(StoredMembership::default()).map_err(io_err)?,
         };
-        Ok(StateMachine { apply, state: Some(state), applied_index, _in_use: in_use })
+        Ok(StateMachine { apply, state: Some(state), applied_index, dir, _in_use: in_use })
     }
 }
 
@@ -93,7 +95,7 @@ fn apply_chunk(
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotData = SnapshotData;
-    type SnapshotBuilder = NoSnapshot;
+    type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
         match self.apply.applied_state().map_err(io_err)? {
@@ -135,31 +137,55 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
-    async fn get_snapshot_builder(&mut self) -> NoSnapshot {
-        NoSnapshot
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder { apply: Arc::clone(&self.apply), dir: self.dir.clone() }
     }
 
-    async fn install_snapshot(&mut self, _meta: &SnapshotMeta, _snapshot: SnapshotData) -> io::Result<()> {
-        Err(no_snapshots())
+    /// Replaces the state with the snapshot's (on the blocking pool: it reads
+    /// the whole file), then makes the file the current snapshot.
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> io::Result<()> {
+        let apply = Arc::clone(&self.apply);
+        let dir = self.dir.clone();
+        let meta_owned = meta.clone();
+        let started = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            apply.install_snapshot(&snapshot.path).map_err(io_err)?;
+            dir.promote(apply.as_ref(), &snapshot.path, &meta_owned)
+        })
+        .await
+        .map_err(io_err)??;
+        self.state = Some(RaftState::new(meta.last_membership.clone()).map_err(io_err)?);
+        if let Some(last) = &meta.last_log_id {
+            self.applied_index.send_replace(last.index);
+        }
+        tracing::info!(
+            index = meta.last_log_id.as_ref().map_or(0, |id| id.index),
+            took_ms = started.elapsed().as_millis() as u64,
+            "raft: installed a snapshot"
+        );
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
-        Ok(None)
+        let apply = Arc::clone(&self.apply);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || dir.load_current(apply.as_ref())).await.map_err(io_err)?
     }
 }
 
-fn no_snapshots() -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, "raft snapshots are not implemented yet (TODO(issue 6))")
+/// Builds a snapshot from the state machine's current state, concurrently
+/// with applies (the state machine dumps one consistent read view).
+pub(crate) struct SnapshotBuilder {
+    apply: Arc<dyn Apply>,
+    dir: SnapshotDir,
 }
 
-/// The snapshot builder of a state machine that has no snapshots yet.
-/// TODO(issue 6): dump `state.redb` from one read transaction.
-pub(crate) struct NoSnapshot;
-
-impl RaftSnapshotBuilder<TypeConfig> for NoSnapshot {
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
-        Err(no_snapshots())
+        let apply = Arc::clone(&self.apply);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || snapshot::build(apply.as_ref(), &dir)).await.map_err(io_err)?
     }
 }

@@ -45,7 +45,7 @@ pub(crate) type LogState = openraft::LogState<TypeConfig>;
 pub(crate) type IOFlushed = openraft::storage::IOFlushed<TypeConfig>;
 pub(crate) type EntryResponder = openraft::storage::EntryResponder<TypeConfig>;
 
-/// Snapshot bytes. No snapshot is ever built yet (TODO(issue 6): real snapshots).
-pub(crate) type SnapshotData = std::io::Cursor<Vec<u8>>;
+/// Snapshot data: a file written by the state machine above (`snapshot.rs`).
+pub(crate) type SnapshotData = crate::snapshot::SnapshotFile;
 pub(crate) type Snapshot = openraft::Snapshot<LeaderId, u64, openraft::BasicNode, SnapshotData>;
 pub(crate) type SnapshotMeta = openraft::SnapshotMeta<LeaderId, u64, openraft::BasicNode>;

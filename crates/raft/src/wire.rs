@@ -183,27 +183,14 @@ pub(crate) fn vote_response_from_pb(resp: pb::VoteResponse) -> Decoded<VoteRespo
     })
 }
 
-/// Splits a snapshot into InstallSnapshot messages of at most `chunk_bytes`
-/// of data each; the first carries the header (and may carry no data).
-pub(crate) fn snapshot_to_pb(
-    vote: &Vote,
-    meta: &SnapshotMeta,
-    data: &[u8],
-    chunk_bytes: usize,
-) -> Vec<pb::SnapshotChunk> {
-    let header = pb::SnapshotHeader {
+/// The header the first InstallSnapshot message carries.
+pub(crate) fn snapshot_header_to_pb(vote: &Vote, meta: &SnapshotMeta) -> pb::SnapshotHeader {
+    pb::SnapshotHeader {
         vote: Some(vote_to_pb(vote)),
         last_log_id: meta.last_log_id.as_ref().map(log_id_to_pb),
         last_membership_log_id: meta.last_membership.log_id().as_ref().map(log_id_to_pb),
         last_membership: Some(membership_to_pb(meta.last_membership.membership())),
-    };
-    let mut chunks: Vec<pb::SnapshotChunk> =
-        data.chunks(chunk_bytes.max(1)).map(|d| pb::SnapshotChunk { header: None, data: d.to_vec() }).collect();
-    match chunks.first_mut() {
-        Some(first) => first.header = Some(header),
-        None => chunks.push(pb::SnapshotChunk { header: Some(header), data: Vec::new() }),
     }
-    chunks
 }
 
 /// The leader's vote and the snapshot's meta from the first InstallSnapshot message.
@@ -322,24 +309,14 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_splits_into_chunks_with_the_header_first() {
+    fn snapshot_header_round_trips() {
         let vote = Vote { leader_id: LeaderId { term: 7, node_id: 1 }, committed: true };
         let meta = SnapshotMeta {
             last_log_id: Some(log_id(7, 1, 100)),
             last_membership: StoredMembership::new(Some(log_id(1, 1, 1)), membership()),
         };
-        let data: Vec<u8> = (0..=255).collect();
-        let chunks = snapshot_to_pb(&vote, &meta, &data, 100);
-        assert_eq!(chunks.iter().map(|c| c.data.len()).collect::<Vec<_>>(), [100, 100, 56]);
-        assert!(chunks[0].header.is_some() && chunks[1..].iter().all(|c| c.header.is_none()));
-        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
-        assert_eq!(joined, data);
-        let (v, m) = snapshot_header_from_pb(chunks[0].header.clone()).expect("header");
-        assert_eq!((v, m), (vote, meta.clone()));
-
-        let empty = snapshot_to_pb(&vote, &meta, &[], 100);
-        assert_eq!(empty.len(), 1);
-        assert!(empty[0].header.is_some() && empty[0].data.is_empty());
+        let header = snapshot_header_to_pb(&vote, &meta);
+        assert_eq!(snapshot_header_from_pb(Some(header)).expect("header"), (vote, meta));
         assert!(snapshot_header_from_pb(None).is_err());
     }
 

@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,44 @@ struct Applied {
 #[derive(Default)]
 struct MemApply {
     applied: Mutex<Vec<(Applied, Vec<u8>)>>,
+    /// Snapshots installed (taken from a leader).
+    installs: AtomicUsize,
+}
+
+/// A snapshot file of [`MemApply`]: per application, its index, whether it
+/// has data, the data and the raft state, each length-prefixed.
+fn encode_applied(applied: &[(Applied, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (a, state) in applied {
+        out.extend_from_slice(&a.index.to_be_bytes());
+        out.push(u8::from(a.data.is_some()));
+        let data = a.data.as_deref().unwrap_or_default();
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&(state.len() as u32).to_be_bytes());
+        out.extend_from_slice(state);
+    }
+    out
+}
+
+fn decode_applied(mut b: &[u8]) -> Vec<(Applied, Vec<u8>)> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> &'a [u8] {
+        let (head, tail) = b.split_at(n);
+        *b = tail;
+        head
+    }
+    let u32_at = |b: &mut &[u8]| u32::from_be_bytes(take(b, 4).try_into().expect("4 bytes")) as usize;
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let index = u64::from_be_bytes(take(&mut b, 8).try_into().expect("8 bytes"));
+        let has_data = take(&mut b, 1)[0] == 1;
+        let n = u32_at(&mut b);
+        let data = take(&mut b, n).to_vec();
+        let n = u32_at(&mut b);
+        let state = take(&mut b, n).to_vec();
+        out.push((Applied { index, data: has_data.then_some(data) }, state));
+    }
+    out
 }
 
 impl MemApply {
@@ -77,6 +116,24 @@ impl Apply for MemApply {
         self.record(index, None, raft_state);
         Ok(())
     }
+
+    fn build_snapshot(&self, path: &Path) -> Result<Vec<u8>, ApplyError> {
+        let applied = self.lock().clone();
+        let state = applied.last().map(|(_, s)| s.clone()).ok_or_else(|| ApplyError::new("nothing applied"))?;
+        std::fs::write(path, encode_applied(&applied)).map_err(ApplyError::new)?;
+        Ok(state)
+    }
+
+    fn snapshot_state(&self, path: &Path) -> Result<Vec<u8>, ApplyError> {
+        let applied = decode_applied(&std::fs::read(path).map_err(ApplyError::new)?);
+        applied.last().map(|(_, s)| s.clone()).ok_or_else(|| ApplyError::new("empty snapshot"))
+    }
+
+    fn install_snapshot(&self, path: &Path) -> Result<(), ApplyError> {
+        *self.lock() = decode_applied(&std::fs::read(path).map_err(ApplyError::new)?);
+        self.installs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// A running member: its node and the gRPC server of its peer service.
@@ -98,12 +155,18 @@ struct Cluster {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
     urls: BTreeMap<u64, String>,
+    /// Entries between snapshots (the log keeps 5 behind each).
+    snapshot_count: u64,
 }
 
 impl Cluster {
     /// Binds every peer listener first (their URLs form the initial
     /// membership), then starts every member.
     async fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, 0).await
+    }
+
+    async fn start_with(n: usize, snapshot_count: u64) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut listeners = Vec::new();
         let mut members = Vec::new();
@@ -115,7 +178,7 @@ impl Cluster {
             members.push(Member { id: *id, addr, dir: dir.path().join(format!("m{i}")), apply, running: None });
         }
         let urls = members.iter().map(|m| (m.id, format!("http://{}", m.addr))).collect();
-        let mut cluster = Cluster { _dir: dir, members, urls };
+        let mut cluster = Cluster { _dir: dir, members, urls, snapshot_count };
         for (i, listener) in listeners.into_iter().enumerate() {
             cluster.run(i, listener).await;
         }
@@ -126,6 +189,8 @@ impl Cluster {
         let m = &mut self.members[i];
         let mut cfg = RaftConfig::new(m.id, m.dir.join("member"), self.urls[&m.id].clone());
         cfg.initial_members = self.urls.clone();
+        cfg.snapshot_count = self.snapshot_count;
+        cfg.snapshot_catchup_entries = 5;
         let node = RaftNode::start(cfg, Arc::clone(&m.apply) as Arc<dyn Apply>).await.expect("start");
         let (stop_serving, stopped) = oneshot::channel::<()>();
         let service = node.peer_service();
@@ -336,6 +401,32 @@ async fn a_restarted_member_catches_up_from_the_log() {
     let member = if lagging == leader { cluster.follower(leader) } else { lagging };
     write_when_leader(cluster.node(member), "after-restart").await;
     assert!(cluster.members[member].apply.has("after-restart"));
+    shutdown(cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
+    let mut cluster = Cluster::start_with(3, 20).await;
+    let leader = cluster.leader().await;
+    let lagging = cluster.follower(leader);
+    write(cluster.node(lagging), "while-up").await;
+    cluster.stop(lagging).await;
+
+    for n in 0..60 {
+        write(cluster.node(leader), &format!("while-down-{n}")).await;
+    }
+    let dir = cluster.members[leader].dir.join("member/snap/current.snap");
+    eventually("the leader has a snapshot", CONVERGE_WAIT, || async { dir.exists().then_some(()) }).await;
+    cluster.restart(lagging).await;
+    let values = cluster.converged().await;
+    assert_eq!(values.len(), 61);
+    assert!(cluster.members[lagging].apply.installs.load(Ordering::Relaxed) >= 1, "caught up without a snapshot");
+
+    // It goes on from the snapshot, and survives a restart on it.
+    write_when_leader(cluster.node(lagging), "after-install").await;
+    cluster.stop(lagging).await;
+    cluster.restart(lagging).await;
+    assert_eq!(cluster.converged().await.len(), 62);
     shutdown(cluster).await;
 }
 

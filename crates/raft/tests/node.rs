@@ -74,6 +74,19 @@ impl Apply for FakeApplier {
         self.record(index, None, raft_state);
         Ok(())
     }
+
+    // These tests never reach a snapshot (RaftConfig's default is every 100,000 entries).
+    fn build_snapshot(&self, _: &Path) -> Result<Vec<u8>, ApplyError> {
+        Err(ApplyError::new("no snapshots in this test"))
+    }
+
+    fn snapshot_state(&self, _: &Path) -> Result<Vec<u8>, ApplyError> {
+        Err(ApplyError::new("no snapshots in this test"))
+    }
+
+    fn install_snapshot(&self, _: &Path) -> Result<(), ApplyError> {
+        Err(ApplyError::new("no snapshots in this test"))
+    }
 }
 
 async fn start(dir: &Path, fake: &Arc<FakeApplier>) -> RaftNode {

@@ -23,6 +23,14 @@ impl Alarms {
         Ok(Alarms { active: Mutex::new(active) })
     }
 
+    /// Replaces the alarms with those recorded in the backend (after the
+    /// store installed a Raft snapshot).
+    pub fn reload(&self, store: &mvcc::Store) -> backend::Result<()> {
+        let active = store.backend().begin_read()?.alarms()?.into_iter().collect();
+        *self.set() = active;
+        Ok(())
+    }
+
     fn set(&self) -> std::sync::MutexGuard<'_, BTreeSet<(u64, i32)>> {
         self.active.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -100,6 +100,11 @@ pub struct Config {
         default_value_t = 1000
     )]
     pub compaction_batch_limit: usize,
+    /// The local address this member's connections to other members come
+    /// from (default: the OS picks). Keeps peer traffic on one address of a
+    /// multi-homed host; the fault-injection tests use it to tell members apart.
+    #[arg(long = "strata-peer-source-ip", env = "STRATA_PEER_SOURCE_IP")]
+    pub peer_source_ip: Option<std::net::IpAddr>,
     /// Time (in milliseconds) of a heartbeat interval.
     #[arg(long = "heartbeat-interval", env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]
     pub heartbeat_interval_ms: u64,
@@ -109,6 +114,14 @@ pub struct Config {
     /// Committed entries between two Raft snapshots.
     #[arg(long = "snapshot-count", env = "ETCD_SNAPSHOT_COUNT", default_value_t = 100_000)]
     pub snapshot_count: u64,
+    /// Entries the log keeps behind a snapshot for slow followers to catch
+    /// up from without a whole snapshot (etcd 3.5's flag of this name).
+    #[arg(
+        long = "experimental-snapshot-catchup-entries",
+        env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
+        default_value_t = 5_000
+    )]
+    pub snapshot_catchup_entries: u64,
     /// Period of progress notifications to watchers that asked for them.
     #[arg(
         long = "experimental-watch-progress-notify-interval",

@@ -30,19 +30,24 @@ impl Leases {
             key_lease: Mutex::default(),
             epoch: Instant::now(),
         };
-        let now = leases.now();
-        {
-            let mut lessor = leases.lessor();
-            lessor
-                .restore(&store.backend().begin_read()?, now)
-                .map_err(|e| crate::ServerError::Lease(e.to_string()))?;
-            if !lessor.leases().is_empty() {
-                let all = store.read()?.range(KeyRange::from_request(b"\0", b"\0"), RangeOptions::default())?;
-                drop(lessor);
-                leases.observe(&all.kvs);
-            }
-        }
+        leases.reload(store)?;
         Ok(leases)
+    }
+
+    /// Replaces every lease and attachment with the backend's (at start-up,
+    /// or after the store installed a Raft snapshot). A primary lessor stays
+    /// primary and gives the new leases their TTL from now.
+    pub fn reload(&self, store: &Store) -> Result<(), crate::ServerError> {
+        let now = self.now();
+        self.key_lease.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut lessor = self.lessor();
+        lessor.restore(&store.backend().begin_read()?, now).map_err(|e| crate::ServerError::Lease(e.to_string()))?;
+        if !lessor.leases().is_empty() {
+            drop(lessor);
+            let all = store.read()?.range(KeyRange::from_request(b"\0", b"\0"), RangeOptions::default())?;
+            self.observe(&all.kvs);
+        }
+        Ok(())
     }
 
     /// Monotonic time since the member started.

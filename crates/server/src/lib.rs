@@ -138,6 +138,9 @@ pub async fn run(
     raft_cfg.initial_members = cluster::initial_members(&cfg, ids.0);
     // `existing`: a fresh member waits to be added instead of bootstrapping.
     raft_cfg.join_existing = cfg.initial_cluster_state == "existing";
+    raft_cfg.peer_source_ip = cfg.peer_source_ip;
+    raft_cfg.snapshot_count = cfg.snapshot_count;
+    raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
     // One signal stops both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -9,6 +9,7 @@
 
 pub mod clock;
 mod kv;
+mod snapshot;
 mod txn;
 mod view;
 
@@ -18,6 +19,7 @@ use api::etcdserverpb::{
 use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
 use mvcc::Store;
 use prost::Message;
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -189,6 +191,27 @@ impl raft::Apply for Applier {
     fn apply_meta(&self, _index: u64, raft_state: &[u8]) -> Result<(), raft::ApplyError> {
         let w = self.store.write().map_err(fatal)?;
         w.end(raft_state).map_err(fatal)?;
+        Ok(())
+    }
+
+    fn build_snapshot(&self, path: &Path) -> Result<Vec<u8>, raft::ApplyError> {
+        snapshot::build(&self.store, path)
+    }
+
+    fn snapshot_state(&self, path: &Path) -> Result<Vec<u8>, raft::ApplyError> {
+        snapshot::raft_state(path)
+    }
+
+    /// The store takes the snapshot's database, then everything kept in
+    /// memory beside it is reloaded from there: leases and their keys,
+    /// alarms, and the watch window (streams catch up from the store).
+    fn install_snapshot(&self, path: &Path) -> Result<(), raft::ApplyError> {
+        if let Some(job) = snapshot::install(&self.store, path)? {
+            let _ = self.compactions.send(job);
+        }
+        self.leases.reload(&self.store).map_err(|e| raft::ApplyError::new(e.to_string()))?;
+        self.alarms.reload(&self.store)?;
+        self.hub.reset(self.store.rev());
         Ok(())
     }
 }

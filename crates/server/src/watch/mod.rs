@@ -192,6 +192,14 @@ impl WatchHub {
         }
     }
 
+    /// Forgets the window after the store installed a Raft snapshot and
+    /// jumped to `rev`: the revisions in between were never published, so
+    /// streams catch up on them from the store (or learn they are compacted).
+    pub fn reset(&self, rev: i64) {
+        self.window.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.rev_tx.send_replace(rev);
+    }
+
     /// A receiver that changes whenever a revision is published.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.rev_tx.subscribe()

@@ -151,3 +151,48 @@ fn member_list_prints_what_etcd_prints() {
         panic!("{report}");
     }
 }
+
+/// A follower that was down while the leader snapshotted and purged its log
+/// catches up by the leader's snapshot: the same keys, leases, compaction and
+/// HashKV as the others, and it keeps applying the log after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
+    let extra = ["--snapshot-count", "100", "--experimental-snapshot-catchup-entries", "10"];
+    let mut members = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+    let all = [0, 1, 2];
+    let first = leader(&members, &all, Duration::from_secs(15)).await;
+    let lagging = (first + 1) % 3;
+    put_eventually(&members[lagging], "before", "1").await;
+    members[lagging].kill9().expect("kill -9 a follower");
+
+    let mut c = client(&members[first]).await;
+    let lease = c.lease_grant(600, None).await.expect("grant").id();
+    c.put("leased", "x", Some(etcd_client::PutOptions::new().with_lease(lease))).await.expect("put with lease");
+    for i in 0..400 {
+        c.put(format!("k/{}", i % 50), format!("v{i}"), None).await.expect("put");
+    }
+    let mid = c.put("mid", "m", None).await.expect("put").header().map_or(0, |h| h.revision());
+    c.compact(mid - 100, None).await.expect("compact");
+    c.delete("k/7", None).await.expect("delete");
+    let rev = c.put("last", "l", None).await.expect("put").header().map_or(0, |h| h.revision());
+
+    members[lagging].restart().expect("restart the follower");
+    assert_same_hash(&members, &all, rev).await;
+    assert!(
+        members[lagging].log().contains("installed a snapshot"),
+        "no snapshot installed:\n{}",
+        members[lagging].log()
+    );
+    let mut l = client(&members[lagging]).await;
+    let serializable = GetOptions::new().with_prefix().with_serializable();
+    let got = l.get("k/", Some(serializable)).await.expect("get on the caught-up member");
+    assert_eq!(got.count(), 49);
+    let old = l.get("k/1", Some(GetOptions::new().with_revision(mid - 101).with_serializable())).await;
+    assert!(old.is_err_and(|e| e.to_string().contains("required revision has been compacted")));
+    let ttl = l.lease_time_to_live(lease, None).await.expect("time to live");
+    assert!(ttl.ttl() > 0, "lease {lease:x} lost: {ttl:?}");
+
+    // The log after the snapshot reaches it as usual.
+    let rev = put_eventually(&members[lagging], "after", "a").await;
+    assert_same_hash(&members, &all, rev).await;
+}

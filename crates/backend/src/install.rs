@@ -1,0 +1,54 @@
+//! Installing a whole new database in place of the open one: how a member
+//! that fell behind takes a Raft snapshot from its leader.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::Database;
+
+use crate::backend::Backend;
+use crate::defrag::{retire, sync_dir};
+use crate::error::{Error, Result, storage};
+
+impl Backend {
+    /// Puts the database at `new_path` (complete and durable, in the same
+    /// directory as this one so the rename is atomic) in place of this one,
+    /// under every clone at once, as a defragmentation does. The caller keeps
+    /// writers out meanwhile; readers that began before go on reading the old
+    /// file, which is closed on a thread of its own once they are done.
+    pub fn replace_with(&self, new_path: &Path) -> Result<()> {
+        let new_db = Database::builder().create(new_path).map_err(storage("open the installed state db"))?;
+        std::fs::rename(new_path, &self.path)
+            .map_err(|source| Error::Io { op: "rename installed state db", source })?;
+        let old = std::mem::replace(&mut *self.db.write().unwrap_or_else(|p| p.into_inner()), Arc::new(new_db));
+        retire(old);
+        sync_dir(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Backend, MetaKey};
+
+    #[test]
+    fn every_clone_sees_the_new_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let live = Backend::open(&dir.path().join("state.redb")).expect("open");
+        let clone = live.clone();
+        let next_path = dir.path().join("state.redb.install");
+        let next = Backend::open(&next_path).expect("open next");
+        let mut w = next.begin_write().expect("write");
+        w.put_meta(MetaKey::ConsistentIndex, b"installed").expect("put");
+        w.commit(true).expect("commit");
+        drop(next);
+
+        live.replace_with(&next_path).expect("replace");
+        assert!(!next_path.exists());
+        let got = clone.begin_read().expect("read").meta(MetaKey::ConsistentIndex).expect("meta");
+        assert_eq!(got.as_deref(), Some(&b"installed"[..]));
+        drop((live, clone));
+        let reopened = Backend::open(&dir.path().join("state.redb")).expect("reopen");
+        let got = reopened.begin_read().expect("read").meta(MetaKey::ConsistentIndex).expect("meta");
+        assert_eq!(got.as_deref(), Some(&b"installed"[..]));
+    }
+}
