@@ -64,6 +64,7 @@
 mod apply;
 mod error;
 mod log_store;
+mod membership;
 mod network;
 mod node;
 mod peer_service;
@@ -76,5 +77,6 @@ mod wire;
 
 pub use apply::{Apply, BatchEntry};
 pub use error::{ApplyError, RaftError, Result, WriteError};
+pub use membership::{MembershipError, fetch_cluster};
 pub use node::{RaftConfig, RaftMember, RaftNode};
 pub use peer_service::PeerService;

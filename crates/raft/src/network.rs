@@ -17,7 +17,10 @@ use api::stratapb::peer_client::PeerClient;
 use futures::StreamExt;
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory, RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
 use openraft::{BasicNode, OptionalSend};
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -40,6 +43,7 @@ pub(crate) struct NetworkFactory {
 pub(crate) struct Network {
     id: u64,
     target: u64,
+    peers: Arc<Peers>,
     /// `Err` holds why the peer URL in the membership is unusable.
     client: Result<PeerClient<Channel>, String>,
 }
@@ -50,7 +54,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     /// Does not connect: the channel connects on the first RPC.
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Network {
         let client = self.peers.client(&node.addr).map_err(|e| format!("peer URL {:?}: {e}", node.addr));
-        Network { id: self.id, target, client }
+        Network { id: self.id, target, peers: Arc::clone(&self.peers), client }
     }
 }
 
@@ -87,6 +91,10 @@ impl Network {
     }
 
     fn rpc_error(&self, action: RPCTypes, ttl: Duration, status: &tonic::Status) -> RPCError<TypeConfig> {
+        if action == RPCTypes::Vote && status.code() == tonic::Code::PermissionDenied {
+            tracing::warn!(peer = %format!("{:x}", self.target), reason = status.message(), "raft: a member refused to hear this one");
+            self.peers.refused_by(self.target);
+        }
         match status.code() {
             tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(status)),
             tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => RPCError::Timeout(self.timeout(action, ttl)),
@@ -155,6 +163,23 @@ impl RaftNetworkV2<TypeConfig> for Network {
         let message = wire::vote_request_to_pb(&rpc);
         let resp = self.call(RPCTypes::Vote, &option, message, |mut c, r| async move { c.vote(r).await }).await?;
         wire::vote_response_from_pb(resp).map_err(|e| undecodable(&e))
+    }
+
+    /// The leader asks `target` to take over (openraft only logs the answer).
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let message = wire::transfer_leader_to_pb(&req);
+        let resp = self
+            .call(RPCTypes::TransferLeader, &option, message, |mut c, r| async move { c.transfer_leader(r).await })
+            .await?;
+        if resp.rejected.is_empty() {
+            Ok(Ok(()))
+        } else {
+            Err(RPCError::Network(NetworkError::from_string(resp.rejected)))
+        }
     }
 
     /// Streams the snapshot in chunks. `soft_ttl` bounds the wait for the

@@ -63,6 +63,8 @@ pub struct RaftConfig {
     /// (None: the OS picks). Lets a host with several addresses keep peer
     /// traffic on one, and lets fault-injection tests tell members apart.
     pub peer_source_ip: Option<std::net::IpAddr>,
+    /// etcd's cluster id, which the peer service tells members that join.
+    pub cluster_id: u64,
     /// etcd's `--snapshot-count`: applied entries between two snapshots.
     /// 0 takes no snapshots (the log is never purged).
     pub snapshot_count: u64,
@@ -84,6 +86,7 @@ impl RaftConfig {
             initial_members: BTreeMap::new(),
             join_existing: false,
             peer_source_ip: None,
+            cluster_id: 0,
             snapshot_count: 100_000,
             snapshot_catchup_entries: 5_000,
         }
@@ -141,23 +144,24 @@ pub struct RaftMember {
 /// One member's Raft node. Cloning is cheap; clones drive the same node.
 #[derive(Clone)]
 pub struct RaftNode {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    node_id: u64,
-    raft: OpenRaft,
+pub(crate) struct Inner {
+    pub(crate) node_id: u64,
+    pub(crate) raft: OpenRaft,
     /// Closed once every task holding the log or the state machine has ended.
     released: watch::Sender<()>,
     /// The index of the last entry applied, published by the state machine
     /// before it answers a proposer.
     applied: Arc<watch::Sender<u64>>,
     /// The channels to the other members, shared with the network factory.
-    peers: Arc<Peers>,
+    pub(crate) peers: Arc<Peers>,
     /// Read only in synchronous methods: a borrow of it must never live across
     /// an `.await`, or the Raft core blocks on the metrics lock.
-    metrics: MetricsRx,
+    pub(crate) metrics: MetricsRx,
     snapshots: SnapshotDir,
+    cluster_id: u64,
 }
 
 impl RaftNode {
@@ -197,7 +201,16 @@ impl RaftNode {
             .await
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let metrics = raft.metrics();
-        let inner = Inner { node_id: cfg.node_id, raft, released, applied, peers, metrics, snapshots };
+        let inner = Inner {
+            node_id: cfg.node_id,
+            raft,
+            released,
+            applied,
+            peers,
+            metrics,
+            snapshots,
+            cluster_id: cfg.cluster_id,
+        };
         let node = RaftNode { inner: Arc::new(inner) };
         node.join_or_initialize(&cfg).await?;
         Ok(node)
@@ -241,7 +254,7 @@ impl RaftNode {
     /// on this member's peer listener, the URL in [`RaftConfig::peer_addr`].
     /// Raft starts before anything serves it; peers retry until it answers.
     pub fn peer_service(&self) -> PeerServer<PeerService> {
-        PeerServer::new(PeerService::new(self.inner.raft.clone(), self.inner.snapshots.clone()))
+        PeerServer::new(PeerService::new(self.inner.raft.clone(), self.inner.snapshots.clone(), self.inner.cluster_id))
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX)
     }
@@ -309,13 +322,7 @@ impl RaftNode {
     /// The members of the current (last applied or appended) Raft
     /// configuration, in id order: id, peer URL, and whether it is a learner.
     pub fn members(&self) -> Vec<RaftMember> {
-        let metrics = self.inner.metrics.borrow_watched();
-        let membership = metrics.membership_config.membership();
-        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
-        membership
-            .nodes()
-            .map(|(id, node)| RaftMember { id: *id, peer_url: node.addr.clone(), is_learner: !voters.contains(id) })
-            .collect()
+        crate::membership::members_of(&self.inner.metrics.borrow_watched())
     }
 
     /// The leader this member knows of.

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::path::Path;
 
 use api::stratapb as pb;
+use openraft::async_runtime::WatchReceiver;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -21,11 +22,12 @@ use crate::wire::{self, WireError};
 pub struct PeerService {
     raft: OpenRaft,
     snapshots: SnapshotDir,
+    cluster_id: u64,
 }
 
 impl PeerService {
-    pub(crate) fn new(raft: OpenRaft, snapshots: SnapshotDir) -> PeerService {
-        PeerService { raft, snapshots }
+    pub(crate) fn new(raft: OpenRaft, snapshots: SnapshotDir, cluster_id: u64) -> PeerService {
+        PeerService { raft, snapshots, cluster_id }
     }
 }
 
@@ -66,6 +68,19 @@ impl pb::peer_server::Peer for PeerService {
 
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
         let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
+        // A member removed from the configuration (and restarted on its old
+        // log) must not win votes or push the term up under the cluster.
+        let candidate = rpc.vote.leader_id.node_id;
+        let known = {
+            let metrics = self.raft.metrics().borrow_watched().clone();
+            let membership = metrics.membership_config.membership();
+            membership.nodes().next().is_none() || membership.nodes().any(|(id, _)| *id == candidate)
+        };
+        if !known {
+            return Err(Status::permission_denied(format!(
+                "member {candidate:x} is not in the cluster's configuration (removed?)"
+            )));
+        }
         let resp = self.raft.vote(rpc).await.map_err(|e| stopped(&e))?;
         Ok(Response::new(wire::vote_response_to_pb(&resp)))
     }
@@ -103,6 +118,25 @@ impl pb::peer_server::Peer for PeerService {
             }
         };
         Ok(Response::new(resp))
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<pb::TransferLeaderRequest>,
+    ) -> Result<Response<pb::TransferLeaderResponse>, Status> {
+        let req = wire::transfer_leader_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
+        let resp = self.raft.handle_transfer_leader(req).await.map_err(|e| stopped(&e))?;
+        let rejected = resp.err().map(|e| e.to_string()).unwrap_or_default();
+        Ok(Response::new(pb::TransferLeaderResponse { rejected }))
+    }
+
+    async fn members(&self, _: Request<pb::MembersRequest>) -> Result<Response<pb::MembersResponse>, Status> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let members = crate::membership::members_of(&metrics)
+            .into_iter()
+            .map(|m| pb::PeerMember { id: m.id, peer_url: m.peer_url, is_learner: m.is_learner })
+            .collect();
+        Ok(Response::new(pb::MembersResponse { cluster_id: self.cluster_id, members }))
     }
 
     async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {

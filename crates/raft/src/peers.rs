@@ -1,7 +1,7 @@
 //! [`Peers`]: the gRPC channels to the other members, and the requests a
 //! follower forwards to its leader over them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -39,11 +39,14 @@ pub(crate) struct Peers {
     channels: Mutex<HashMap<String, Channel>>,
     /// The local address outgoing connections are bound to (None: the OS picks).
     source_ip: Option<IpAddr>,
+    /// The members that refused this one's votes because their configuration
+    /// does not have it: it has been removed.
+    refused: Mutex<BTreeSet<u64>>,
 }
 
 impl Peers {
     pub(crate) fn new(source_ip: Option<IpAddr>) -> Peers {
-        Peers { channels: Mutex::default(), source_ip }
+        Peers { channels: Mutex::default(), source_ip, refused: Mutex::default() }
     }
 
     /// A client for the member at `addr` (`http://host:port`, the URL in the
@@ -66,6 +69,16 @@ impl Peers {
             }
         };
         Ok(peer_client(channel))
+    }
+
+    /// Records that member `id` does not count this one as a member.
+    pub(crate) fn refused_by(&self, id: u64) {
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner).insert(id);
+    }
+
+    /// How many members refused this one (see [`Peers::refused_by`]).
+    pub(crate) fn refusals(&self) -> usize {
+        self.refused.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Has the leader at `addr` propose `data`; answers the entry's log index

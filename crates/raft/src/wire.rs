@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use api::stratapb as pb;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, VoteRequest, VoteResponse,
+};
 use openraft::{BasicNode, EntryPayload};
 
 use crate::error::WriteError;
@@ -183,6 +185,19 @@ pub(crate) fn vote_response_from_pb(resp: pb::VoteResponse) -> Decoded<VoteRespo
     })
 }
 
+pub(crate) fn transfer_leader_to_pb(req: &TransferLeaderRequest<TypeConfig>) -> pb::TransferLeaderRequest {
+    pb::TransferLeaderRequest {
+        from_leader: Some(vote_to_pb(req.from_leader())),
+        to_node_id: *req.to_node_id(),
+        last_log_id: req.last_log_id().map(log_id_to_pb),
+    }
+}
+
+pub(crate) fn transfer_leader_from_pb(req: pb::TransferLeaderRequest) -> Decoded<TransferLeaderRequest<TypeConfig>> {
+    let from = vote_from_pb(req.from_leader, "from_leader")?;
+    Ok(TransferLeaderRequest::new(from, req.to_node_id, req.last_log_id.as_ref().map(log_id_from_pb)))
+}
+
 /// The header the first InstallSnapshot message carries.
 pub(crate) fn snapshot_header_to_pb(vote: &Vote, meta: &SnapshotMeta) -> pb::SnapshotHeader {
     pb::SnapshotHeader {
@@ -306,6 +321,14 @@ mod tests {
             last_log_id: None,
         };
         assert_eq!(vote_response_from_pb(vote_response_to_pb(&resp)), Ok(resp));
+    }
+
+    #[test]
+    fn transfer_leader_round_trips() {
+        let vote = Vote { leader_id: LeaderId { term: 4, node_id: 1 }, committed: true };
+        let req = TransferLeaderRequest::<TypeConfig>::new(vote, 9, Some(log_id(4, 1, 77)));
+        let back = transfer_leader_from_pb(transfer_leader_to_pb(&req)).expect("decode");
+        assert_eq!((back.from_leader(), back.to_node_id(), back.last_log_id()), (&vote, &9, Some(&log_id(4, 1, 77))));
     }
 
     #[test]

@@ -34,6 +34,57 @@ pub fn initial_members(cfg: &Config, own_id: u64) -> BTreeMap<u64, String> {
     if members.len() <= 1 { BTreeMap::new() } else { members }
 }
 
+/// The ids of a member started with `--initial-cluster-state existing` on a
+/// fresh data dir: the cluster, asked on the other peer URLs of
+/// `--initial-cluster`, must already list this member's advertised peer URL
+/// (a `member add` came first), whose id it then takes, as etcd's does.
+pub async fn join_ids(cfg: &Config) -> Result<(u64, u64), String> {
+    let own = &cfg.initial_advertise_peer_urls;
+    let peers: Vec<String> = cfg
+        .initial_cluster
+        .as_deref()
+        .map(identity::initial_cluster)
+        .unwrap_or_default()
+        .into_values()
+        .flatten()
+        .filter(|u| !own.contains(u))
+        .collect();
+    if peers.is_empty() {
+        return Err("--initial-cluster-state existing needs the other members in --initial-cluster".into());
+    }
+    let (cluster_id, members) = raft::fetch_cluster(&peers, Duration::from_secs(5))
+        .await
+        .map_err(|e| format!("cannot fetch the cluster's members from {peers:?}: {e}"))?;
+    match members.iter().find(|m| own.contains(&m.peer_url)) {
+        Some(m) => Ok((m.id, cluster_id)),
+        None => Err(format!(
+            "member {} with peer URLs {own:?} is not in the cluster's configuration; add it first (member add)",
+            cfg.name
+        )),
+    }
+}
+
+/// Stops the member (`removed` turns true) once it learns it was removed
+/// (its configuration no longer has it, or the others refuse it as a
+/// stranger): a removed member leaves, as etcd's does, rather than campaign
+/// against the cluster that removed it.
+pub async fn leave_when_removed(member: Arc<Member>, removed: tokio::sync::watch::Sender<bool>) {
+    let mut tick = tokio::time::interval(LEADERSHIP_CHECK * 5);
+    loop {
+        tick.tick().await;
+        let members = member.raft.members();
+        let dropped = !members.is_empty() && !members.iter().any(|m| m.id == member.member_id);
+        if dropped || member.raft.is_removed() {
+            tracing::error!(
+                member = %format!("{:x}", member.member_id),
+                "the member has been permanently removed from the cluster"
+            );
+            let _ = removed.send(true);
+            return;
+        }
+    }
+}
+
 /// How long to wait before proposing the attributes again after a failure.
 const PUBLISH_RETRY: Duration = Duration::from_millis(500);
 

@@ -47,6 +47,26 @@ pub enum EtcdError {
     Timeout,
     #[error("etcdserver: server stopped")]
     Stopped,
+    #[error("etcdserver: member ID already exist")]
+    MemberExist,
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExist,
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    MemberNotEnoughStarted,
+    #[error("etcdserver: given member URLs are invalid")]
+    MemberBadUrls,
+    #[error("etcdserver: member not found")]
+    MemberNotFound,
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    #[error("etcdserver: too many learner members in cluster")]
+    TooManyLearners,
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
     /// Storage or invariant failure: the member cannot answer correctly.
     #[error("etcdserver: {0}")]
     Internal(String),
@@ -57,14 +77,21 @@ impl EtcdError {
     pub fn code(&self) -> Code {
         use EtcdError::*;
         match self {
-            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge => {
-                Code::InvalidArgument
-            }
+            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge
+            | MemberBadUrls => Code::InvalidArgument,
             Compacted | FutureRev | TtlTooLarge => Code::OutOfRange,
-            LeaseExists | NotLeader | BadLeaderTransferee => Code::FailedPrecondition,
+            LeaseExists
+            | NotLeader
+            | BadLeaderTransferee
+            | MemberExist
+            | PeerUrlExist
+            | MemberNotEnoughStarted
+            | MemberNotLearner
+            | LearnerNotReady
+            | TooManyLearners => Code::FailedPrecondition,
             NoSpace => Code::ResourceExhausted,
-            LeaseNotFound => Code::NotFound,
-            NoLeader | LeaderChanged | Timeout | Stopped => Code::Unavailable,
+            LeaseNotFound | MemberNotFound => Code::NotFound,
+            NoLeader | LeaderChanged | Timeout | Stopped | Unhealthy | NotSupportedForLearner => Code::Unavailable,
             Internal(_) => Code::Internal,
         }
     }

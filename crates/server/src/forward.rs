@@ -1,6 +1,6 @@
 //! Requests only the leader can answer, sent on from a follower: lease
 //! keep-alives and time-to-live (only the leader's lessor counts down; etcd
-//! forwards these to its leader too).
+//! forwards these to its leader too) and membership changes.
 //!
 //! A follower calls the leader's own `Lease` service on the client URL the
 //! leader published (`cluster_member_attr_set`), over one cached channel per
@@ -8,6 +8,7 @@
 
 use std::sync::Mutex;
 
+use api::etcdserverpb::cluster_client::ClusterClient;
 use api::etcdserverpb::lease_client::LeaseClient;
 use api::etcdserverpb::{LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse};
 use tonic::transport::{Channel, Endpoint};
@@ -58,6 +59,12 @@ impl LeaderLink {
         let mut answers = client.lease_keep_alive(request).await.map_err(unavailable)?.into_inner();
         let answer = answers.message().await.map_err(unavailable)?;
         Ok(answer.map_or(0, |a| a.ttl))
+    }
+
+    /// A client of the leader's own `Cluster` service: membership changes
+    /// are made by the leader. Its answer, error or not, stands as given.
+    pub fn cluster(&self, member: &Member) -> EtcdResult<ClusterClient<Channel>> {
+        Ok(ClusterClient::new(self.channel(member)?))
     }
 
     /// The leader's `LeaseTimeToLive`.

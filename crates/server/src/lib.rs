@@ -79,6 +79,10 @@ pub enum ServerError {
     Raft(#[from] raft::RaftError),
     #[error("lease: {0}")]
     Lease(String),
+    #[error("joining the cluster: {0}")]
+    Join(String),
+    #[error("the member has been permanently removed from the cluster")]
+    Removed,
     #[error("serving client requests: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -96,7 +100,12 @@ pub async fn run(
     let data_dir = cfg.data_dir();
     let member_dir = member::member_dir(&data_dir);
     let backend = Backend::open(&member_dir.join("state.redb"))?;
-    let ids = member::load_or_store_ids(&backend, bootstrap_ids(&cfg))?;
+    let fresh = match member::stored_ids(&backend)? {
+        Some(ids) => ids,
+        None if cfg.initial_cluster_state == "existing" => cluster::join_ids(&cfg).await.map_err(ServerError::Join)?,
+        None => bootstrap_ids(&cfg),
+    };
+    let ids = member::load_or_store_ids(&backend, fresh)?;
     tracing::info!(
         name = %cfg.name,
         data_dir = %data_dir.display(),
@@ -139,15 +148,20 @@ pub async fn run(
     // `existing`: a fresh member waits to be added instead of bootstrapping.
     raft_cfg.join_existing = cfg.initial_cluster_state == "existing";
     raft_cfg.peer_source_ip = cfg.peer_source_ip;
+    raft_cfg.cluster_id = ids.1;
     raft_cfg.snapshot_count = cfg.snapshot_count;
     raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
     // One signal stops both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
+    let stop_tx = Arc::new(stop_tx);
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+    }
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -166,6 +180,16 @@ pub async fn run(
     }
     let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
     let leadership = tokio::spawn(cluster::follow_leadership(member.clone(), lease_extend));
+    let (removed_tx, removed_rx) = tokio::sync::watch::channel(false);
+    let leaver = tokio::spawn(cluster::leave_when_removed(member.clone(), removed_tx));
+    {
+        let (stop_tx, mut removed_rx) = (stop_tx.clone(), removed_rx.clone());
+        tokio::spawn(async move {
+            if removed_rx.wait_for(|r| *r).await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+    }
     // As etcd, serve clients once this member's name and client URLs are
     // published through Raft: that needs a leader, so a member without a
     // quorum does not serve (stopping still works meanwhile).
@@ -224,6 +248,7 @@ pub async fn run(
     compactor.abort();
     auto_compactor.abort();
     leadership.abort();
+    leaver.abort();
     node.shutdown().await;
     match peers.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "serving peers"),
@@ -233,6 +258,9 @@ pub async fn run(
     let synced = store.sync();
     served?;
     synced?;
+    if *removed_rx.borrow() {
+        return Err(ServerError::Removed);
+    }
     tracing::info!("stopped member");
     Ok(())
 }

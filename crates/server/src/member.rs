@@ -83,6 +83,9 @@ impl Member {
 
     /// Waits until the local store reflects every write committed before now.
     pub async fn read_index(&self) -> EtcdResult<()> {
+        if self.raft.is_learner() {
+            return Err(EtcdError::NotSupportedForLearner);
+        }
         match tokio::time::timeout(REQUEST_TIMEOUT, self.raft.read_index()).await {
             Ok(r) => Ok(r?),
             Err(_) => Err(EtcdError::Timeout),
@@ -91,6 +94,10 @@ impl Member {
 
     /// Proposes a request through Raft and returns what the applier answered.
     pub async fn propose(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
+        // A learner only publishes its own attributes, as etcd's.
+        if irr.cluster_member_attr_set.is_none() && self.raft.is_learner() {
+            return Err(EtcdError::NotSupportedForLearner);
+        }
         Box::pin(self.check_quota(&irr)).await?;
         let id = (self.member_id << 16) ^ self.next_request_id.fetch_add(1, Ordering::Relaxed);
         irr.header = Some(RequestHeader { id, ..RequestHeader::default() });
@@ -177,6 +184,11 @@ fn error_from_apply(code: i32, message: &str) -> EtcdError {
 }
 
 /// Reads the member and cluster ids stored at bootstrap, or stores `fresh`.
+/// The ids fixed at bootstrap, if this data dir has them.
+pub fn stored_ids(backend: &Backend) -> backend::Result<Option<(u64, u64)>> {
+    Ok(backend.begin_read()?.meta(MetaKey::MemberIdentity)?.and_then(|v| api::identity::decode_stored(&v)))
+}
+
 pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Result<(u64, u64)> {
     if let Some(ids) =
         backend.begin_read()?.meta(MetaKey::MemberIdentity)?.and_then(|v| api::identity::decode_stored(&v))

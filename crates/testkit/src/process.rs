@@ -107,6 +107,33 @@ impl Member {
         Member::start_cluster(Kind::Etcd, "/usr/bin/etcd", n, extra)
     }
 
+    /// A strata member not started yet, on fresh ports and a fresh data dir:
+    /// `member add` its [`Member::cluster_entry`] URL to a running cluster,
+    /// then [`Member::join`] it.
+    pub fn new_strata(bin: &str, name: &str, extra: &[&str]) -> anyhow::Result<Member> {
+        Member::unstarted(Kind::Strata, bin, name.to_string(), extra)
+    }
+
+    /// Starts this member with `--initial-cluster-state existing` and
+    /// `initial_cluster` (every member's `name=peer URL`, this one's too),
+    /// and waits until it serves.
+    pub fn join(&mut self, initial_cluster: &str) -> anyhow::Result<()> {
+        self.initial_cluster = Some(initial_cluster.to_string());
+        self.extra.extend(["--initial-cluster-state".to_string(), "existing".to_string()]);
+        self.spawn()
+    }
+
+    /// `name=peer URL`, this member's entry of `--initial-cluster`.
+    pub fn cluster_entry(&self) -> String {
+        format!("{}=http://127.0.0.1:{}", self.name, self.peer_port)
+    }
+
+    /// Whether the process has exited (and with what code).
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some(status.code())
+    }
+
     /// The member's `--name`.
     pub fn name(&self) -> &str {
         &self.name

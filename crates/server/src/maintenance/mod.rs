@@ -73,9 +73,17 @@ impl Maintenance for MaintenanceService {
         if self.member.raft.leader() != Some(self.member.member_id) {
             return Err(EtcdError::NotLeader.into());
         }
-        if target != self.member.member_id {
+        let voter = self.member.raft.members().iter().any(|m| m.id == target && !m.is_learner);
+        if !voter {
             return Err(EtcdError::BadLeaderTransferee.into());
         }
+        // etcd waits for the transfer as long as a request may take.
+        let within = crate::member::REQUEST_TIMEOUT;
+        self.member.raft.transfer_leader(target, within).await.map_err(|e| match e {
+            raft::MembershipError::Write(w) => EtcdError::from(w),
+            other => EtcdError::Internal(other.to_string()),
+        })?;
+        tracing::info!(to = %format!("{target:x}"), "moved leadership");
         let mut resp = MoveLeaderResponse::default();
         self.member.fill_header(&mut resp.header);
         Ok(Response::new(resp))

@@ -196,3 +196,95 @@ async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     let rev = put_eventually(&members[lagging], "after", "a").await;
     assert_same_hash(&members, &all, rev).await;
 }
+
+/// The member id etcdctl printed in "Member <id> added to cluster <id>".
+fn added_id(stdout: &str) -> u64 {
+    let id = stdout.split_whitespace().nth(1).unwrap_or_default();
+    u64::from_str_radix(id, 16).unwrap_or_else(|_| panic!("no member id in {stdout:?}"))
+}
+
+/// A learner is added with the real etcdctl (through a follower, which hands
+/// the change to the leader), refused what etcd refuses, started with
+/// `--initial-cluster-state existing`, catches up, refuses linearizable
+/// requests until promoted, and is promoted; then an old member is removed
+/// and its process leaves; the cluster keeps agreeing on HashKV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
+    crate::need_etcdctl!();
+    let bin = env!("CARGO_BIN_EXE_strata");
+    let mut members = cluster();
+    let all = [0, 1, 2];
+    let lead = leader(&members, &all, Duration::from_secs(15)).await;
+    let follower = (lead + 1) % 3;
+    for i in 0..50 {
+        put_eventually(&members[lead], &format!("before/{i}"), "x").await;
+    }
+    let mut new = Member::new_strata(bin, "m4", &[]).expect("a fourth member");
+    let entry = new.cluster_entry();
+    let url = entry.split_once('=').map(|(_, u)| u.to_string()).expect("peer url");
+    let ep = members[follower].endpoint();
+
+    // Promote needs a learner that is in sync; a second learner is too many.
+    let out = etcdctl(&ep, &["member", "add", "m4", "--learner", &format!("--peer-urls={url}")], None).expect("add");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""), "{out:?}");
+    let id = added_id(&out.stdout);
+    let id_hex = format!("{id:x}");
+    let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote");
+    assert!(out.stderr.contains("can only promote a learner member which is in sync with leader"), "{out:?}");
+    let out = etcdctl(&ep, &["member", "add", "m5", "--learner", "--peer-urls=http://127.0.0.1:1"], None).expect("add");
+    assert!(out.stderr.contains("too many learner members in cluster"), "{out:?}");
+    let out = etcdctl(&ep, &["member", "add", "again", &format!("--peer-urls={url}")], None).expect("add");
+    assert!(out.stderr.contains("Peer URLs already exists"), "{out:?}");
+    let mut c = client(&members[follower]).await;
+    let bad = c.member_add(["not-a-url"], None).await.expect_err("bad URL");
+    assert!(bad.to_string().contains("given member URLs are invalid"), "{bad}");
+    let list = etcdctl(&ep, &["member", "list"], None).expect("list");
+    assert!(list.stdout.contains(&format!("{id_hex}, unstarted, , {url}, , true")), "{list:?}");
+
+    // Started, it catches up and serves serializable reads only.
+    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([entry.clone()]).collect();
+    new.join(&initial.join(",")).expect("start the learner");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut l = client(&new).await;
+    loop {
+        let got = l.get("before/", Some(GetOptions::new().with_prefix().with_count_only().with_serializable())).await;
+        if got.as_ref().is_ok_and(|r| r.count() == 50) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the learner did not catch up: {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = l.put("on-learner", "x", None).await.expect_err("a learner takes no writes");
+    assert!(refused.to_string().contains("rpc not supported for learner"), "{refused}");
+    let refused = l.get("before/1", None).await.expect_err("a learner serves no linearizable read");
+    assert!(refused.to_string().contains("rpc not supported for learner"), "{refused}");
+
+    let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote");
+    // etcdctl pads both ids to 16 characters.
+    assert!(out.stdout.starts_with(&format!("Member {id:16x} promoted in cluster ")), "{out:?}");
+    let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote again");
+    assert!(out.stderr.contains("can only promote a learner member"), "{out:?}");
+    let rev = put_eventually(&new, "on-new-voter", "x").await;
+    members.push(new);
+    assert_same_hash(&members, &[0, 1, 2, 3], rev).await;
+
+    // Remove an old follower: the change commits and the removed process leaves.
+    let gone = (lead + 2) % 3;
+    let gone_id = client(&members[gone]).await.status().await.expect("status").header().map_or(0, |h| h.member_id());
+    let out = etcdctl(&ep, &["member", "remove", &format!("{gone_id:x}")], None).expect("remove");
+    assert!(out.stdout.starts_with(&format!("Member {gone_id:16x} removed from cluster ")), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while members[gone].exited().is_none() {
+        assert!(Instant::now() < deadline, "the removed member still runs:\n{}", members[gone].log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(members[gone].log().contains("permanently removed from the cluster"));
+    let out = etcdctl(&ep, &["member", "remove", &format!("{gone_id:x}")], None).expect("remove again");
+    assert!(out.stderr.contains("member not found"), "{out:?}");
+    let rest: Vec<usize> = (0..4).filter(|i| *i != gone).collect();
+    let rev = put_eventually(&members[3], "after-remove", "x").await;
+    assert_same_hash(&members, &rest, rev).await;
+    let list = etcdctl(&ep, &["member", "list"], None).expect("list");
+    assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
+}
