@@ -81,7 +81,7 @@ impl Network {
     {
         let client = self.client()?;
         let ttl = option.soft_ttl();
-        let mut request = tonic::Request::new(message);
+        let mut request = self.peers.request(message);
         request.set_timeout(ttl);
         match tokio::time::timeout(ttl, send(client, request)).await {
             Err(_) => Err(RPCError::Timeout(self.timeout(action, ttl))),
@@ -206,7 +206,7 @@ impl RaftNetworkV2<TypeConfig> for Network {
             let header = if std::mem::take(&mut first) { Some(header.clone()) } else { None };
             pb::SnapshotChunk { header, data }
         });
-        let call = client.install_snapshot(stream);
+        let call = client.install_snapshot(self.peers.request(stream));
         tokio::pin!(call, cancel);
         let idle = option.soft_ttl();
         let mut sending = true;

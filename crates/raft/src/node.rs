@@ -195,7 +195,7 @@ impl RaftNode {
         let state_machine = StateMachine::new(sm, Arc::clone(&applied), snapshots.clone(), InUse(in_use.clone()))
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let log_store = LogStore::new(db, InUse(in_use));
-        let peers = Arc::new(Peers::new(cfg.peer_source_ip));
+        let peers = Arc::new(Peers::new(cfg.peer_source_ip, cfg.cluster_id));
         let network = NetworkFactory { id: cfg.node_id, peers: Arc::clone(&peers) };
         let raft = OpenRaft::new(cfg.node_id, Arc::new(config), network, log_store, state_machine)
             .await
@@ -323,6 +323,13 @@ impl RaftNode {
     /// configuration, in id order: id, peer URL, and whether it is a learner.
     pub fn members(&self) -> Vec<RaftMember> {
         crate::membership::members_of(&self.inner.metrics.borrow_watched())
+    }
+
+    /// The index of the last entry purged from the log behind a snapshot
+    /// (0 before any): a member that needs an entry at or below it catches
+    /// up by a snapshot.
+    pub fn purged_index(&self) -> u64 {
+        self.inner.metrics.borrow_watched().purged.map_or(0, |id| id.index)
     }
 
     /// The leader this member knows of.

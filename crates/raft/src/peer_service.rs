@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::node::{OpenRaft, leader_read_index, write_local};
+use crate::peers::CLUSTER_ID_HEADER;
 use crate::snapshot::{SnapshotDir, SnapshotFile};
 use crate::type_config::Snapshot;
 use crate::wire::{self, WireError};
@@ -45,6 +46,19 @@ async fn receive(path: &Path, first: Vec<u8>, rest: &mut Streaming<pb::SnapshotC
     File::open(path).map_err(io)
 }
 
+impl PeerService {
+    /// Refuses a request from a member of another cluster.
+    fn check_cluster<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let want = format!("{:x}", self.cluster_id);
+        let got = request.metadata().get(CLUSTER_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if got == want {
+            return Ok(());
+        }
+        tracing::warn!(got, want = %want, "raft: refused a peer request of another cluster");
+        Err(Status::failed_precondition(format!("request cluster ID mismatch (got {got} want {want})")))
+    }
+}
+
 fn invalid(e: &WireError) -> Status {
     Status::invalid_argument(e.to_string())
 }
@@ -61,12 +75,14 @@ impl pb::peer_server::Peer for PeerService {
         &self,
         request: Request<pb::AppendEntriesRequest>,
     ) -> Result<Response<pb::AppendEntriesResponse>, Status> {
+        self.check_cluster(&request)?;
         let rpc = wire::append_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
         let resp = self.raft.append_entries(rpc).await.map_err(|e| stopped(&e))?;
         Ok(Response::new(wire::append_response_to_pb(&resp)))
     }
 
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
+        self.check_cluster(&request)?;
         let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
         // A member removed from the configuration (and restarted on its old
         // log) must not win votes or push the term up under the cluster.
@@ -93,6 +109,7 @@ impl pb::peer_server::Peer for PeerService {
         &self,
         request: Request<Streaming<pb::SnapshotChunk>>,
     ) -> Result<Response<pb::InstallSnapshotResponse>, Status> {
+        self.check_cluster(&request)?;
         let mut chunks = request.into_inner();
         let first = chunks.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
         let (vote, meta) = wire::snapshot_header_from_pb(first.header).map_err(|e| invalid(&e))?;
@@ -111,6 +128,7 @@ impl pb::peer_server::Peer for PeerService {
     }
 
     async fn propose(&self, request: Request<pb::ProposeRequest>) -> Result<Response<pb::ProposeResponse>, Status> {
+        self.check_cluster(&request)?;
         let resp = match write_local(&self.raft, request.into_inner().data).await {
             Ok((index, response)) => pb::ProposeResponse { error: None, index, response },
             Err(e) => {
@@ -124,6 +142,7 @@ impl pb::peer_server::Peer for PeerService {
         &self,
         request: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::TransferLeaderResponse>, Status> {
+        self.check_cluster(&request)?;
         let req = wire::transfer_leader_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
         let resp = self.raft.handle_transfer_leader(req).await.map_err(|e| stopped(&e))?;
         let rejected = resp.err().map(|e| e.to_string()).unwrap_or_default();
@@ -139,7 +158,11 @@ impl pb::peer_server::Peer for PeerService {
         Ok(Response::new(pb::MembersResponse { cluster_id: self.cluster_id, members }))
     }
 
-    async fn read_index(&self, _: Request<pb::ReadIndexRequest>) -> Result<Response<pb::ReadIndexResponse>, Status> {
+    async fn read_index(
+        &self,
+        request: Request<pb::ReadIndexRequest>,
+    ) -> Result<Response<pb::ReadIndexResponse>, Status> {
+        self.check_cluster(&request)?;
         let resp = match leader_read_index(&self.raft).await {
             Ok(index) => pb::ReadIndexResponse { error: None, index },
             Err(e) => pb::ReadIndexResponse { error: Some(wire::write_error_to_pb(&e)), index: 0 },

@@ -34,7 +34,6 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// replication, heartbeat and vote clients and by forwarded requests: HTTP/2
 /// multiplexes them all on one connection. A channel connects on its first
 /// call and reconnects after a failure by itself.
-#[derive(Default)]
 pub(crate) struct Peers {
     channels: Mutex<HashMap<String, Channel>>,
     /// The local address outgoing connections are bound to (None: the OS picks).
@@ -42,11 +41,27 @@ pub(crate) struct Peers {
     /// The members that refused this one's votes because their configuration
     /// does not have it: it has been removed.
     refused: Mutex<BTreeSet<u64>>,
+    /// This member's cluster id, sent with every call ([`CLUSTER_ID_HEADER`]).
+    cluster_id: u64,
 }
 
+/// The metadata every peer call carries: the sender's cluster id in hex, so a
+/// member of another cluster (a wrong `--initial-cluster-token`, a data dir
+/// from elsewhere) is refused instead of mixing two clusters' logs.
+pub(crate) const CLUSTER_ID_HEADER: &str = "x-strata-cluster-id";
+
 impl Peers {
-    pub(crate) fn new(source_ip: Option<IpAddr>) -> Peers {
-        Peers { channels: Mutex::default(), source_ip, refused: Mutex::default() }
+    pub(crate) fn new(source_ip: Option<IpAddr>, cluster_id: u64) -> Peers {
+        Peers { channels: Mutex::default(), source_ip, refused: Mutex::default(), cluster_id }
+    }
+
+    /// `message` as a request of this cluster (see [`CLUSTER_ID_HEADER`]).
+    pub(crate) fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(v) = format!("{:x}", self.cluster_id).parse() {
+            request.metadata_mut().insert(CLUSTER_ID_HEADER, v);
+        }
+        request
     }
 
     /// A client for the member at `addr` (`http://host:port`, the URL in the
@@ -85,7 +100,7 @@ impl Peers {
     /// and the leader's apply response once the leader has applied it.
     pub(crate) async fn propose(&self, addr: &str, data: Vec<u8>) -> Result<(u64, Vec<u8>), WriteError> {
         let mut client = self.forward_client(addr)?;
-        let mut request = tonic::Request::new(pb::ProposeRequest { data });
+        let mut request = self.request(pb::ProposeRequest { data });
         request.set_timeout(FORWARD_TIMEOUT);
         let resp = match tokio::time::timeout(FORWARD_TIMEOUT, client.propose(request)).await {
             Err(_) => return Err(WriteError::Timeout),
@@ -100,7 +115,7 @@ impl Peers {
     /// Asks the leader at `addr` for a read index.
     pub(crate) async fn read_index(&self, addr: &str) -> Result<u64, WriteError> {
         let mut client = self.forward_client(addr)?;
-        let mut request = tonic::Request::new(pb::ReadIndexRequest {});
+        let mut request = self.request(pb::ReadIndexRequest {});
         request.set_timeout(FORWARD_TIMEOUT);
         let resp = match tokio::time::timeout(FORWARD_TIMEOUT, client.read_index(request)).await {
             Err(_) => return Err(WriteError::Timeout),
@@ -157,7 +172,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         drop(listener);
-        let peers = Peers::default();
+        let peers = Peers::new(None, 0);
         assert_eq!(peers.propose(&addr, b"put".to_vec()).await, Err(WriteError::NoLeader));
         assert_eq!(peers.read_index(&addr).await, Err(WriteError::NoLeader));
         assert_eq!(peers.read_index("not a uri").await, Err(WriteError::NoLeader));

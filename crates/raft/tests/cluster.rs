@@ -415,8 +415,11 @@ async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     for n in 0..60 {
         write(cluster.node(leader), &format!("while-down-{n}")).await;
     }
-    let dir = cluster.members[leader].dir.join("member/snap/current.snap");
-    eventually("the leader has a snapshot", CONVERGE_WAIT, || async { dir.exists().then_some(()) }).await;
+    let behind = cluster.members[lagging].apply.values().last().map_or(0, |(i, _)| *i);
+    eventually("the leader purged what the stopped member needs", CONVERGE_WAIT, || async {
+        (cluster.node(leader).purged_index() > behind).then_some(())
+    })
+    .await;
     cluster.restart(lagging).await;
     let values = cluster.converged().await;
     assert_eq!(values.len(), 61);

@@ -288,3 +288,62 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     let list = etcdctl(&ep, &["member", "list"], None).expect("list");
     assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
 }
+
+/// Bad input from outside the cluster does no damage: a member started with
+/// another `--initial-cluster-token` (so another cluster id) that lists the
+/// cluster's members is refused on every peer call, and the cluster's term
+/// does not move; a member started with `--initial-cluster-state existing`
+/// that was never added exits with a message saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_another_cluster_or_never_added_are_refused() {
+    let bin = env!("CARGO_BIN_EXE_strata");
+    let members = cluster();
+    let all = [0, 1, 2];
+    let lead = leader(&members, &all, Duration::from_secs(15)).await;
+    let term = |s: &etcd_client::StatusResponse| s.raft_term();
+    let before = term(&client(&members[lead]).await.status().await.expect("status"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (client_port, peer_port) = (testkit::free_port().expect("port"), testkit::free_port().expect("port"));
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([format!("intruder={peer}")]).collect();
+    let log = std::fs::File::create(dir.path().join("log")).expect("log");
+    let mut intruder = std::process::Command::new(bin)
+        .args(["--name", "intruder", "--initial-cluster-token", "another-cluster"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen-client-urls", &format!("http://127.0.0.1:{client_port}")])
+        .args(["--advertise-client-urls", &format!("http://127.0.0.1:{client_port}")])
+        .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+        .args(["--initial-cluster", &initial.join(","), "--election-timeout", "300", "--heartbeat-interval", "50"])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn the intruder");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+        if text.contains("cluster ID mismatch") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the intruder was not refused:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let it campaign a few more times: the cluster neither hears it nor changes term.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = intruder.kill();
+    let _ = intruder.wait();
+    let after = term(&client(&members[lead]).await.status().await.expect("status"));
+    assert_eq!(after, before, "the intruder moved the cluster's term");
+    let rev = put_eventually(&members[lead], "undisturbed", "yes").await;
+    assert_same_hash(&members, &all, rev).await;
+    let list = etcdctl(&members[0].endpoint(), &["member", "list"], None);
+    if let Ok(list) = list {
+        assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
+    }
+
+    let mut stranger = Member::new_strata(bin, "stranger", &[]).expect("member");
+    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([stranger.cluster_entry()]).collect();
+    let err = stranger.join(&initial.join(",")).expect_err("a member never added does not start");
+    assert!(err.to_string().contains("is not in the cluster's configuration; add it first"), "{err}");
+}
