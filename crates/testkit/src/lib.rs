@@ -13,8 +13,10 @@
 //! ```
 mod ctl;
 mod process;
+mod proxy;
 
 pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,
 };
 pub use process::{Member, free_port, have_etcd, have_etcdctl};
+pub use proxy::{Network, member_ip};

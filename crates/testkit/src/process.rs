@@ -1,15 +1,22 @@
 //! Server processes under test.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::proxy::{Network, member_ip};
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A port that was free a moment ago on `ip`.
+fn free_port_on(ip: IpAddr) -> anyhow::Result<u16> {
+    Ok(TcpListener::bind((ip, 0))?.local_addr()?.port())
 }
 
 /// True if Debian's etcd 3.4 is installed (the reference for differential tests).
@@ -37,6 +44,11 @@ pub struct Member {
     dir: tempfile::TempDir,
     pub client_port: u16,
     peer_port: u16,
+    /// The address the peer listener binds (127.0.0.1 unless proxied).
+    peer_ip: IpAddr,
+    /// The peer URL the member advertises when it is not its listener's
+    /// (a proxy in front of it).
+    advertised_peer: Option<String>,
     /// `--name`, and `--initial-cluster` when the member is one of several.
     name: String,
     initial_cluster: Option<String>,
@@ -63,6 +75,8 @@ impl Member {
             dir: tempfile::tempdir()?,
             client_port: free_port()?,
             peer_port: free_port()?,
+            peer_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            advertised_peer: None,
             name,
             initial_cluster: None,
         })
@@ -83,18 +97,55 @@ impl Member {
         for i in 1..=n {
             members.push(Member::unstarted(kind, bin, format!("m{i}"), extra)?);
         }
-        let initial: Vec<String> =
-            members.iter().map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port)).collect();
+        Member::form_cluster(&mut members)?;
+        Ok(members)
+    }
+
+    /// Launches unstarted `members` as one cluster (`--initial-cluster`
+    /// lists their advertised peer URLs) and waits until each is ready.
+    fn form_cluster(members: &mut [Member]) -> anyhow::Result<()> {
+        let initial: Vec<String> = members.iter().map(Member::cluster_entry).collect();
         // All at once: etcd says it is ready only once its cluster has a leader.
-        let mut starts = Vec::with_capacity(n);
-        for m in &mut members {
+        let mut starts = Vec::with_capacity(members.len());
+        for m in members.iter_mut() {
             m.initial_cluster = Some(initial.join(","));
             starts.push(m.launch()?);
         }
         for (m, start) in members.iter_mut().zip(starts) {
             m.wait_ready(start)?;
         }
-        Ok(members)
+        Ok(())
+    }
+
+    /// Starts an `n`-member strata cluster whose peer traffic passes through
+    /// the proxies of the returned [`Network`], which can partition it.
+    /// Member `i` (`members[i]`, named `m{i+1}`) uses the loopback address
+    /// [`member_ip`]`(i)` for its peer listener, its proxy and, with
+    /// `--strata-peer-source-ip`, its connections to the others; it
+    /// advertises its proxy. Clients still reach every member directly on
+    /// 127.0.0.1 ([`Member::endpoint`]).
+    pub fn start_strata_cluster_behind_proxies(
+        bin: &str,
+        n: usize,
+        extra: &[&str],
+    ) -> anyhow::Result<(Vec<Member>, Network)> {
+        let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
+        let network = Network::new(&ips)?;
+        let mut members = Vec::with_capacity(n);
+        for (i, ip) in ips.iter().enumerate() {
+            let source = ip.to_string();
+            let mut flags = extra.to_vec();
+            flags.extend(["--strata-peer-source-ip", &source]);
+            let mut m = Member::unstarted(Kind::Strata, bin, format!("m{}", i + 1), &flags)?;
+            m.peer_ip = *ip;
+            m.peer_port = free_port_on(*ip)?;
+            let proxy = TcpListener::bind((*ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
+            m.advertised_peer = Some(format!("http://{}", proxy.local_addr()?));
+            network.proxy(i, proxy, SocketAddr::new(*ip, m.peer_port))?;
+            members.push(m);
+        }
+        Member::form_cluster(&mut members)?;
+        Ok((members, network))
     }
 
     /// Starts an `n`-member strata cluster (see `start_cluster`).
@@ -125,7 +176,7 @@ impl Member {
 
     /// `name=peer URL`, this member's entry of `--initial-cluster`.
     pub fn cluster_entry(&self) -> String {
-        format!("{}=http://127.0.0.1:{}", self.name, self.peer_port)
+        format!("{}={}", self.name, self.advertised_peer_url())
     }
 
     /// Whether the process has exited (and with what code).
@@ -144,6 +195,16 @@ impl Member {
         format!("127.0.0.1:{}", self.client_port)
     }
 
+    /// The peer URL the member's listener binds.
+    fn peer_url(&self) -> String {
+        format!("http://{}:{}", self.peer_ip, self.peer_port)
+    }
+
+    /// The peer URL the member advertises to the others.
+    fn advertised_peer_url(&self) -> String {
+        self.advertised_peer.clone().unwrap_or_else(|| self.peer_url())
+    }
+
     /// The member's data dir.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -157,16 +218,17 @@ impl Member {
     /// Starts the process; returns where its log was, for [`Member::wait_ready`].
     fn launch(&mut self) -> anyhow::Result<usize> {
         let client = format!("http://127.0.0.1:{}", self.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = self.peer_url();
+        let advertised = self.advertised_peer_url();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("member.log"))?;
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--data-dir")
             .arg(self.data_dir())
             .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &advertised])
             .args(["--name", &self.name])
             .arg("--initial-cluster")
-            .arg(self.initial_cluster.clone().unwrap_or_else(|| format!("{}={peer}", self.name)))
+            .arg(self.initial_cluster.clone().unwrap_or_else(|| format!("{}={advertised}", self.name)))
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
