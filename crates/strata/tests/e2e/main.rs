@@ -15,6 +15,7 @@ mod etcdctl_flow;
 mod http_endpoints;
 mod kv_client;
 mod lease;
+mod linearizability;
 mod lock;
 mod lock_elect_ctl;
 mod maintenance_ctl;
