@@ -165,6 +165,16 @@ impl RaftNetworkV2<TypeConfig> for Network {
         wire::vote_response_from_pb(resp).map_err(|e| undecodable(&e))
     }
 
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let message = wire::vote_request_to_pb(&rpc);
+        let resp = self.call(RPCTypes::Vote, &option, message, |mut c, r| async move { c.pre_vote(r).await }).await?;
+        wire::vote_response_from_pb(resp).map_err(|e| undecodable(&e))
+    }
+
     /// The leader asks `target` to take over (openraft only logs the answer).
     async fn transfer_leader(
         &mut self,

@@ -63,6 +63,10 @@ pub struct RaftConfig {
     /// (None: the OS picks). Lets a host with several addresses keep peer
     /// traffic on one, and lets fault-injection tests tell members apart.
     pub peer_source_ip: Option<std::net::IpAddr>,
+    /// etcd's `--pre-vote`: ask the voters whether they would vote before
+    /// campaigning, so a member that was cut off does not depose a healthy
+    /// leader by raising the term when it comes back.
+    pub pre_vote: bool,
     /// etcd's cluster id, which the peer service tells members that join.
     pub cluster_id: u64,
     /// etcd's `--snapshot-count`: applied entries between two snapshots.
@@ -86,6 +90,7 @@ impl RaftConfig {
             initial_members: BTreeMap::new(),
             join_existing: false,
             peer_source_ip: None,
+            pre_vote: true,
             cluster_id: 0,
             snapshot_count: 100_000,
             snapshot_catchup_entries: 5_000,
@@ -121,6 +126,7 @@ impl RaftConfig {
                 n => SnapshotPolicy::LogsSinceLast(n),
             },
             max_in_snapshot_log_to_keep: self.snapshot_catchup_entries,
+            enable_pre_vote: Some(self.pre_vote),
             // openraft's default lets a restarted leader resume its old term
             // without an election. Its commit index then comes from the saved
             // (non-durable, possibly lagging) committed id and no new blank

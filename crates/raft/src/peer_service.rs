@@ -47,6 +47,21 @@ async fn receive(path: &Path, first: Vec<u8>, rest: &mut Streaming<pb::SnapshotC
 }
 
 impl PeerService {
+    /// Refuses the votes of a member the configuration does not have: one
+    /// removed from the cluster (and restarted on its old log) must not win
+    /// votes or push the term up under the cluster.
+    fn check_member(&self, candidate: u64) -> Result<(), Status> {
+        let known = {
+            let metrics = self.raft.metrics().borrow_watched().clone();
+            let membership = metrics.membership_config.membership();
+            membership.nodes().next().is_none() || membership.nodes().any(|(id, _)| *id == candidate)
+        };
+        if known {
+            return Ok(());
+        }
+        Err(Status::permission_denied(format!("member {candidate:x} is not in the cluster's configuration (removed?)")))
+    }
+
     /// Refuses a request from a member of another cluster.
     fn check_cluster<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let want = format!("{:x}", self.cluster_id);
@@ -84,20 +99,16 @@ impl pb::peer_server::Peer for PeerService {
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
         self.check_cluster(&request)?;
         let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
-        // A member removed from the configuration (and restarted on its old
-        // log) must not win votes or push the term up under the cluster.
-        let candidate = rpc.vote.leader_id.node_id;
-        let known = {
-            let metrics = self.raft.metrics().borrow_watched().clone();
-            let membership = metrics.membership_config.membership();
-            membership.nodes().next().is_none() || membership.nodes().any(|(id, _)| *id == candidate)
-        };
-        if !known {
-            return Err(Status::permission_denied(format!(
-                "member {candidate:x} is not in the cluster's configuration (removed?)"
-            )));
-        }
+        self.check_member(rpc.vote.leader_id.node_id)?;
         let resp = self.raft.vote(rpc).await.map_err(|e| stopped(&e))?;
+        Ok(Response::new(wire::vote_response_to_pb(&resp)))
+    }
+
+    async fn pre_vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
+        self.check_cluster(&request)?;
+        let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
+        self.check_member(rpc.vote.leader_id.node_id)?;
+        let resp = self.raft.pre_vote(rpc).await.map_err(|e| stopped(&e))?;
         Ok(Response::new(wire::vote_response_to_pb(&resp)))
     }
 

@@ -105,6 +105,12 @@ pub struct Config {
     /// multi-homed host; the fault-injection tests use it to tell members apart.
     #[arg(long = "strata-peer-source-ip", env = "STRATA_PEER_SOURCE_IP")]
     pub peer_source_ip: Option<std::net::IpAddr>,
+    /// Enable the Raft Pre-Vote algorithm so that a member cut off from the
+    /// others does not disrupt the cluster when it rejoins (etcd 3.5's
+    /// default; 3.4's is false).
+    #[arg(long = "pre-vote", env = "ETCD_PRE_VOTE", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub pre_vote: bool,
     /// Time (in milliseconds) of a heartbeat interval.
     #[arg(long = "heartbeat-interval", env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]
     pub heartbeat_interval_ms: u64,

@@ -149,6 +149,7 @@ pub async fn run(
     raft_cfg.join_existing = cfg.initial_cluster_state == "existing";
     raft_cfg.peer_source_ip = cfg.peer_source_ip;
     raft_cfg.cluster_id = ids.1;
+    raft_cfg.pre_vote = cfg.pre_vote;
     raft_cfg.snapshot_count = cfg.snapshot_count;
     raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;

@@ -347,3 +347,25 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
     let err = stranger.join(&initial.join(",")).expect_err("a member never added does not start");
     assert!(err.to_string().contains("is not in the cluster's configuration; add it first"), "{err}");
 }
+
+/// Pre-Vote (on by default, etcd 3.5's default): a member left alone
+/// campaigns without raising its term (etcd 3.4 without it went from term 3
+/// to 24 in the same situation), so when the others come back it does not
+/// depose their leader; with `--pre-vote=false` the term climbs as in 3.4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_left_alone_does_not_raise_its_term() {
+    for (pre_vote, climbs) in [("true", false), ("false", true)] {
+        let extra = ["--election-timeout", "300", "--heartbeat-interval", "50", "--pre-vote", pre_vote];
+        let mut members = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+        let lead = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
+        let alone = (lead + 1) % 3;
+        let term = |s: etcd_client::StatusResponse| s.raft_term();
+        let before = term(client(&members[alone]).await.status().await.expect("status"));
+        members[lead].kill9().expect("kill the leader");
+        members[(lead + 2) % 3].kill9().expect("kill the other follower");
+        // Ten election timeouts alone.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = term(client(&members[alone]).await.status().await.expect("status"));
+        assert_eq!(after > before + 2, climbs, "--pre-vote={pre_vote}: term {before} -> {after}");
+    }
+}
