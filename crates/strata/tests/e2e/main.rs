@@ -7,6 +7,7 @@
 mod auto_compaction;
 mod bad_input;
 mod cluster;
+mod cluster_faults;
 mod defrag;
 mod differential;
 mod durability;
