@@ -1,8 +1,9 @@
 //! Command-line flags. The names are those of etcd's `tools/benchmark` where it has the
 //! flag (`--endpoints`, `--clients`, `--conns`, `--total`, `--rate`, `--key-size`,
 //! `--val-size`, `--key-space-size`, `--sequential-keys`, `--consistency`, and `watch`'s
-//! `--streams` and `--put-rate`); the rest (`--duration`, `--warmup`, `--launch`,
-//! `compare`, `--watchers`, `--leases`, `maintenance`'s flags) are ours.
+//! `--streams` and `--put-rate`, `--target-leader`); the rest (`--duration`, `--warmup`,
+//! `--launch`, `--members`, `compare`, `--watchers`, `--leases`, `maintenance`'s and
+//! `catchup`'s flags) are ours.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::time::Duration;
@@ -47,6 +48,14 @@ pub struct GlobalArgs {
     /// CPU time and peak RSS. etcd-style flags are appended; --endpoints is ignored.
     #[arg(long, global = true, value_name = "CMD ARGS...")]
     pub launch: Option<String>,
+    /// With --launch or compare: launch a cluster of this many members on loopback
+    /// (`--initial-cluster`), with the load on every member unless --target-leader.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub members: u32,
+    /// Send the whole load to the leader (found with `Status`); otherwise connections are
+    /// spread over the members, followers first.
+    #[arg(long, global = true)]
+    pub target_leader: bool,
     /// A request not answered within this time counts as a DeadlineExceeded error.
     #[arg(long, global = true, value_parser = parse_duration, default_value = "10s")]
     pub request_timeout: Duration,
@@ -90,6 +99,29 @@ pub enum WorkloadCmd {
     /// the load saw during each (the longest request is the stall), and the file sizes.
     /// `--duration` is the baseline's length (default 3s); `--total` does not apply.
     Maintenance(MaintenanceArgs),
+    /// How long a new member takes to catch up: load --bytes into the cluster (needs
+    /// --launch or compare with --members), `MemberAdd` a member, start it with
+    /// `--initial-cluster-state existing`, and time until its serializable count and
+    /// revision equal the leader's. `--clients` puts load the data; --total and
+    /// --duration do not apply.
+    Catchup(CatchupArgs),
+}
+
+/// Flags of `catchup`.
+#[derive(Debug, Clone, Args)]
+pub struct CatchupArgs {
+    /// Bytes of values to load before adding the member (`1GiB`, `256MiB`, `4096`).
+    #[arg(long, default_value = "256MiB", value_parser = parse_bytes)]
+    pub bytes: u64,
+    /// Value size in bytes; --bytes / --val-size distinct keys are put once each.
+    #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(1..))]
+    pub val_size: u64,
+    /// Key size in bytes.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// How long the new member may take to catch up before the run fails.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub catchup_timeout: Duration,
 }
 
 /// Flags of `maintenance`.
@@ -242,6 +274,26 @@ pub struct CompareArgs {
     pub workload: WorkloadCmd,
 }
 
+/// Parses a byte count: a bare number, or one with `KiB`, `MiB`, `GiB` (powers of 1024)
+/// or `KB`, `MB`, `GB` (powers of 1000).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(format!("invalid size {s:?} (e.g. 1GiB, 256MiB, 4096)")),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("invalid size {s:?} (e.g. 1GiB, 256MiB, 4096)"))?;
+    n.checked_mul(scale).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
 /// Parses a duration the way Go's `time.ParseDuration` does (`300ms`, `1.5s`, `1m30s`,
 /// `2h`; units `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), and also a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -350,6 +402,41 @@ mod tests {
         let Command::Compare(c) = cli.command else { panic!("not compare") };
         assert!(matches!(c.workload, WorkloadCmd::Lease(LeaseArgs { leases: 10_000 })));
         assert!(parse(&["lease", "--leases", "0"]).is_err());
+    }
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("256 MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("64KiB"), Ok(65536));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        for bad in ["", "GiB", "1.5GiB", "1TiB", "-1", "99999999999999GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn clusters_take_a_member_count_and_the_leader_flag_anywhere() {
+        let cli = parse(&["compare", "--a", "x", "--b", "y", "--members", "3", "put", "--target-leader"]).expect("ok");
+        assert_eq!((cli.global.members, cli.global.target_leader), (3, true));
+        let cli = parse(&["put"]).expect("parses");
+        assert_eq!((cli.global.members, cli.global.target_leader), (1, false));
+        assert!(parse(&["--members", "0", "put"]).is_err());
+        assert!(parse(&["--members", "10", "put"]).is_err());
+    }
+
+    #[test]
+    fn catchup_loads_a_quarter_gib_of_64_kib_values_by_default() {
+        let cli = parse(&["--members", "3", "catchup"]).expect("parses");
+        let Command::Workload(WorkloadCmd::Catchup(c)) = cli.command else { panic!("not catchup") };
+        assert_eq!((c.bytes, c.val_size, c.key_size), (256 << 20, 65536, 8));
+        assert_eq!(c.catchup_timeout, Duration::from_secs(600));
+        let cli = parse(&["catchup", "--bytes", "1GiB", "--val-size", "256", "--catchup-timeout", "2m"]).expect("ok");
+        let Command::Workload(WorkloadCmd::Catchup(c)) = cli.command else { panic!("not catchup") };
+        assert_eq!((c.bytes, c.val_size, c.catchup_timeout), (1 << 30, 256, Duration::from_secs(120)));
+        assert!(parse(&["catchup", "--bytes", "lots"]).is_err());
+        assert!(parse(&["catchup", "--val-size", "0"]).is_err());
     }
 
     #[test]

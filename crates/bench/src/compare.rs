@@ -7,6 +7,7 @@ use crate::measure::{Target, measure};
 use crate::report::{CompareTag, Report};
 use crate::stats::{Spread, ratios};
 use crate::workload::Workload;
+use crate::workload::catchup::CatchupFigures;
 use crate::workload::maintenance::MaintenanceFigures;
 use anyhow::bail;
 use serde_json::{Map, Value, json};
@@ -20,7 +21,8 @@ struct Metric {
 
 /// `throughput_rps` and the latencies are of events for `watch`; its writers' rate and
 /// the memory of its idle watchers follow, then `maintenance`'s phases (for it the first
-/// ones are of its whole load); each is left out where no run has it.
+/// ones are of its whole load), then `catchup`'s (the first ones are of its load); each
+/// is left out where no run has it.
 const METRICS: &[Metric] = &[
     Metric { name: "throughput_rps", get: |r| Some(r.throughput_rps) },
     Metric { name: "p50_ms", get: |r| Some(r.latency_ms.p50) },
@@ -48,11 +50,23 @@ const METRICS: &[Metric] = &[
     Metric { name: "inuse_compacted_bytes", get: |r| maint(r, |m| m.after_compaction.db_size_in_use_bytes as f64) },
     Metric { name: "db_bytes_compacted", get: |r| maint(r, |m| m.after_compaction.db_size_bytes as f64) },
     Metric { name: "db_bytes_defragged", get: |r| maint(r, |m| m.after_defrag.db_size_bytes as f64) },
+    Metric { name: "catchup_ms", get: |r| r.catchup.as_ref().map(|c| c.catchup_ms) },
+    Metric { name: "catchup_cpu_s", get: |r| r.catchup.as_ref().and_then(|c| c.catchup_cpu_s) },
+    Metric { name: "member_add_ms", get: |r| r.catchup.as_ref().map(|c| c.member_add_ms) },
+    Metric { name: "settle_ms", get: |r| r.catchup.as_ref().map(|c| c.settle_ms) },
+    Metric { name: "leader_db_bytes", get: |r| r.catchup.as_ref().map(|c| c.leader_db_size_bytes as f64) },
+    Metric { name: "new_member_disk_bytes", get: |r| catchup(r, |c| c.new_member_data_dir_bytes) },
+    Metric { name: "new_member_rss_bytes", get: |r| catchup(r, |c| c.new_member_peak_rss_bytes) },
 ];
 
 /// A `maintenance` figure of a report, if it is a maintenance run.
 fn maint(r: &Report, get: fn(&MaintenanceFigures) -> f64) -> Option<f64> {
     r.maintenance.as_ref().map(get)
+}
+
+/// A `catchup` byte count of a report, if it is a catchup run that measured it.
+fn catchup(r: &Report, get: fn(&CatchupFigures) -> Option<u64>) -> Option<f64> {
+    r.catchup.as_ref().and_then(get).map(|b| b as f64)
 }
 
 /// The metrics some run has a value of.
@@ -132,6 +146,14 @@ fn one_line(r: &Report) -> String {
     let errors: u64 = r.errors.values().sum();
     let unit = if r.watch.is_some() { "events/s" } else { "req/s" };
     let puts = r.watch.as_ref().map_or(String::new(), |w| format!("{:.1} puts/s, ", w.puts_per_s));
+    let catchup = r.catchup.as_ref().map_or(String::new(), |c| {
+        format!(
+            "caught up in {:.0} ms ({:.1} s CPU), add {:.1} ms, load: ",
+            c.catchup_ms,
+            c.catchup_cpu_s.unwrap_or(0.0),
+            c.member_add_ms
+        )
+    });
     let phases = r.maintenance.as_ref().map_or(String::new(), |m| {
         let d = &m.defrag.phase;
         format!(
@@ -140,7 +162,7 @@ fn one_line(r: &Report) -> String {
         )
     });
     format!(
-        "{puts}{phases}{:.1} {unit}, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
+        "{puts}{phases}{catchup}{:.1} {unit}, p50 {:.3} ms, p99 {:.3} ms, cpu {} µs/op, peak rss {:.1} MiB, startup {} ms, errors {errors}",
         r.throughput_rps,
         r.latency_ms.p50,
         r.latency_ms.p99,

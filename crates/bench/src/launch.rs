@@ -1,5 +1,6 @@
 //! `--launch`: a server process started on loopback with a fresh data dir and etcd's
-//! flags, watched through `/proc`, and stopped with SIGTERM.
+//! flags, watched through `/proc`, and stopped with SIGTERM. [`crate::cluster`] starts
+//! several as one cluster.
 //!
 //! The same appended flags start `strata` and etcd 3.4 alike. `ETCD_UNSUPPORTED_ARCH` is
 //! set to Go's name of this architecture, which etcd 3.4 needs to start on arm64 and
@@ -7,13 +8,51 @@
 
 use anyhow::{Context, bail};
 use api::etcdserverpb::RangeRequest;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
+
+/// `--initial-cluster-token` of every launched member.
+const CLUSTER_TOKEN: &str = "strata-bench";
+
+/// Who a launched member is and which cluster it forms or joins: etcd's flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSpec {
+    /// `--name`.
+    pub name: String,
+    /// `http://127.0.0.1:<port>` it serves clients on.
+    pub client_url: String,
+    /// `http://127.0.0.1:<port>` it serves peers on.
+    pub peer_url: String,
+    /// `--initial-cluster`: every member's `name=peer URL`, this one's too.
+    pub initial_cluster: String,
+    /// `--initial-cluster-state existing`: it joins a running cluster that has added it
+    /// (`MemberAdd`) rather than forming a new one.
+    pub existing: bool,
+}
+
+impl MemberSpec {
+    /// The flags appended to the command, after the data dir.
+    pub fn args(&self) -> Vec<String> {
+        let state = if self.existing { "existing" } else { "new" };
+        [
+            ("--name", self.name.as_str()),
+            ("--listen-client-urls", &self.client_url),
+            ("--advertise-client-urls", &self.client_url),
+            ("--listen-peer-urls", &self.peer_url),
+            ("--initial-advertise-peer-urls", &self.peer_url),
+            ("--initial-cluster", &self.initial_cluster),
+            ("--initial-cluster-state", state),
+            ("--initial-cluster-token", CLUSTER_TOKEN),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value.to_owned()])
+        .collect()
+    }
+}
 
 /// A launched server. Dropping it kills the process and deletes its directory; [`Server::stop`]
 /// stops it politely first.
@@ -24,26 +63,24 @@ pub struct Server {
     /// Holds the data dir and the log; deleted on drop.
     dir: TempDir,
     endpoint: String,
+    spawned: Instant,
     startup: Duration,
 }
 
 impl Server {
-    /// Starts `cmd` (split on whitespace; no shell quoting) and waits until it serves a
-    /// linearizable Range, at most `timeout`.
-    pub async fn start(cmd: &str, timeout: Duration) -> anyhow::Result<Server> {
+    /// Starts `cmd` (split on whitespace; no shell quoting) as `spec` says, without
+    /// waiting for it to serve.
+    pub fn spawn(cmd: &str, spec: &MemberSpec) -> anyhow::Result<Server> {
         let mut words = cmd.split_whitespace();
         let program = words.next().context("--launch needs a command")?;
         let dir = tempfile::Builder::new().prefix("strata-bench-").tempdir().context("creating a temp dir")?;
-        let (client_url, peer_url) = free_loopback_urls()?;
         let log = std::fs::File::create(dir.path().join("server.log")).context("creating the server log")?;
         let mut command = Command::new(program);
         command
             .args(words)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &client_url, "--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("default={peer_url}")])
+            .args(spec.args())
             .env("ETCD_UNSUPPORTED_ARCH", go_arch())
             .stdin(Stdio::null())
             .stdout(log.try_clone().context("sharing the server log")?)
@@ -52,19 +89,17 @@ impl Server {
         let spawned = Instant::now();
         let child = command.spawn().with_context(|| format!("starting {program}"))?;
         let pid = child.id().context("the server exited at once")?;
-        let mut server = Server { child, pid, dir, endpoint: client_url, startup: Duration::ZERO };
-        server.wait_ready(spawned, timeout).await?;
-        server.startup = spawned.elapsed();
-        Ok(server)
+        Ok(Server { child, pid, dir, endpoint: spec.client_url.clone(), spawned, startup: Duration::ZERO })
     }
 
-    /// Polls with a linearizable Range until one succeeds.
-    async fn wait_ready(&mut self, spawned: Instant, timeout: Duration) -> anyhow::Result<()> {
+    /// Polls with a linearizable Range until one succeeds, at most `timeout` after the
+    /// spawn, and notes the time it took.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let endpoints = [self.endpoint.clone()];
         let mut client = None;
         loop {
             self.check_running()?;
-            if spawned.elapsed() > timeout {
+            if self.spawned.elapsed() > timeout {
                 bail!("the server served no linearizable read within {timeout:?}\n{}", self.log_tail());
             }
             if client.is_none() {
@@ -73,6 +108,7 @@ impl Server {
             if let Some(c) = &client {
                 let read = c.range(RangeRequest { key: b"strata-bench-ready".to_vec(), ..Default::default() });
                 if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), read).await {
+                    self.startup = self.spawned.elapsed();
                     return Ok(());
                 }
             }
@@ -85,7 +121,8 @@ impl Server {
         &self.endpoint
     }
 
-    /// From spawning the process to its first served linearizable read.
+    /// From spawning the process to its first served linearizable read (zero until
+    /// [`Server::wait_ready`] has seen it).
     pub fn startup(&self) -> Duration {
         self.startup
     }
@@ -177,14 +214,6 @@ fn disk_usage(path: &std::path::Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
-/// Two `http://127.0.0.1:<port>` URLs on ports free a moment ago.
-fn free_loopback_urls() -> anyhow::Result<(String, String)> {
-    let a = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    let b = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    let url = |l: &TcpListener| l.local_addr().map(|addr| format!("http://{addr}"));
-    Ok((url(&a)?, url(&b)?))
-}
-
 /// Go's `GOARCH` for this machine, what `ETCD_UNSUPPORTED_ARCH` is compared with.
 fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
@@ -235,6 +264,26 @@ mod tests {
 
     const STATUS: &str = "Name:\tetcd\nUmask:\t0022\nState:\tS (sleeping)\nPid:\t4242\n\
                           VmPeak:\t 11218700 kB\nVmSize:\t 11218700 kB\nVmHWM:\t   43960 kB\nVmRSS:\t   43060 kB\nThreads:\t9\n";
+
+    #[test]
+    fn a_member_gets_etcds_flags_for_a_new_or_an_existing_cluster() {
+        let mut spec = MemberSpec {
+            name: "m1".into(),
+            client_url: "http://127.0.0.1:1".into(),
+            peer_url: "http://127.0.0.1:2".into(),
+            initial_cluster: "m1=http://127.0.0.1:2,m2=http://127.0.0.1:4".into(),
+            existing: false,
+        };
+        assert_eq!(
+            spec.args().join(" "),
+            "--name m1 --listen-client-urls http://127.0.0.1:1 --advertise-client-urls http://127.0.0.1:1 \
+             --listen-peer-urls http://127.0.0.1:2 --initial-advertise-peer-urls http://127.0.0.1:2 \
+             --initial-cluster m1=http://127.0.0.1:2,m2=http://127.0.0.1:4 --initial-cluster-state new \
+             --initial-cluster-token strata-bench"
+        );
+        spec.existing = true;
+        assert!(spec.args().join(" ").contains("--initial-cluster-state existing"));
+    }
 
     #[test]
     fn cpu_ticks_are_utime_plus_stime_counted_after_the_command_name() {

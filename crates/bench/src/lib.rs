@@ -6,8 +6,8 @@
 //! history under a steady load), the load loop (clients, connections, a request count or a duration, a rate limit, a
 //! warm-up), the statistics (HDR-histogram latency percentiles, errors by gRPC code), and
 //! `--launch`, which starts a server on loopback with etcd's flags and a fresh data dir
-//! and reads its CPU time and peak RSS from `/proc`; `compare` alternates two launched
-//! servers and reports ratios. It deliberately does not judge numbers: the targets live in
+//! and reads its CPU time and peak RSS from `/proc` (`--members N`: a cluster of N, see
+//! [`cluster`]); `compare` alternates two launched servers and reports ratios. It deliberately does not judge numbers: the targets live in
 //! `docs/PERFORMANCE.md`, and the CI smoke run only checks that the tool works.
 //!
 //! Output: one JSON line per run on stdout, a table on stderr, a progress bar on stderr
@@ -25,6 +25,7 @@
 //! ```
 
 pub mod cli;
+pub mod cluster;
 pub mod compare;
 pub mod launch;
 pub mod measure;

@@ -7,11 +7,17 @@
 //!
 //! `maintenance` preloads its history, then runs its own phases under its own load
 //! ([`Maintenance::run`]), with the server's CPU time taken over the phases.
+//!
+//! `catchup` loads its keys as the measured run, then adds a member ([`Catchup::add_member`]).
+//!
+//! With `--members N` the launched server is a cluster; its CPU time, RSS and disk are the
+//! members' summed.
 
 use crate::cli::GlobalArgs;
-use crate::launch::Server;
+use crate::cluster::{Cluster, client_endpoints, leader_index};
 use crate::report::{Report, ServerUsage, WatchFigures};
 use crate::runner::{self, Plan, Stop};
+use crate::workload::catchup::Catchup;
 use crate::workload::maintenance::{self, Maintenance};
 use crate::workload::watch::{Watch, Watchers};
 use crate::workload::{Conn, Workload};
@@ -31,7 +37,7 @@ const RSS_SETTLE: Duration = Duration::from_millis(200);
 pub enum Target {
     /// Servers already running.
     Endpoints(Vec<String>),
-    /// A server this run launches and stops.
+    /// A server (or a cluster of `--members`) this run launches and stops.
     Launch(String),
 }
 
@@ -39,27 +45,49 @@ pub enum Target {
 pub async fn measure(global: &GlobalArgs, workload: &Arc<Workload>, target: &Target) -> anyhow::Result<Report> {
     let params = params(global, workload, target);
     match target {
-        Target::Endpoints(endpoints) => load(global, workload, endpoints, None, params).await,
+        Target::Endpoints(endpoints) => {
+            let endpoints = if global.target_leader {
+                let leader = leader_index(endpoints, global.dial_timeout, global.startup_timeout).await?;
+                client_endpoints(endpoints, leader, true)
+            } else {
+                endpoints.clone()
+            };
+            load(global, workload, &endpoints, None, params).await
+        }
         Target::Launch(cmd) => {
-            let mut server = Server::start(cmd, global.startup_timeout).await?;
-            let endpoints = [server.endpoint().to_owned()];
-            let result = load(global, workload, &endpoints, Some(&mut server), params).await;
-            server.stop().await?;
+            let mut cluster = Cluster::start(cmd, global.members, global.startup_timeout).await?;
+            let result = match launched_endpoints(global, &cluster).await {
+                Ok(endpoints) => load(global, workload, &endpoints, Some(&mut cluster), params).await,
+                Err(e) => Err(e),
+            };
+            cluster.stop().await?;
             result
         }
     }
+}
+
+/// A lone member's endpoint, or the cluster's as `--target-leader` says.
+async fn launched_endpoints(global: &GlobalArgs, cluster: &Cluster) -> anyhow::Result<Vec<String>> {
+    let endpoints = cluster.endpoints();
+    if endpoints.len() == 1 {
+        return Ok(endpoints);
+    }
+    let leader = leader_index(&endpoints, global.dial_timeout, global.startup_timeout).await?;
+    Ok(client_endpoints(&endpoints, leader, global.target_leader))
 }
 
 async fn load(
     global: &GlobalArgs,
     workload: &Arc<Workload>,
     endpoints: &[String],
-    server: Option<&mut Server>,
+    server: Option<&mut Cluster>,
     params: Map<String, Value>,
 ) -> anyhow::Result<Report> {
     let conns = connect(endpoints, global).await?;
-    if let Workload::Maintenance(m) = &**workload {
-        return load_maintenance(global, m, &conns, endpoints, server, params).await;
+    match &**workload {
+        Workload::Maintenance(m) => return load_maintenance(global, m, &conns, endpoints, server, params).await,
+        Workload::Catchup(c) => return load_catchup(global, c, &conns, server, params).await,
+        _ => {}
     }
     workload.prepare(&conns, global.clients).await.context("preparing the run")?;
     let mut plan = Plan {
@@ -98,10 +126,10 @@ async fn load_watch(
     w: &Watch,
     conns: &[Conn],
     plan: &Plan,
-    server: Option<&mut Server>,
+    server: Option<&mut Cluster>,
     params: Map<String, Value>,
 ) -> anyhow::Result<Report> {
-    let rss_before = server.as_deref().map(Server::rss_bytes).transpose()?;
+    let rss_before = server.as_deref().map(Cluster::rss_bytes).transpose()?;
     let watchers = Watchers::create(conns, w.watchers(), w.streams(), w.epoch(), global.request_timeout).await?;
     let rss_with = match server.as_deref() {
         Some(s) => {
@@ -148,7 +176,7 @@ async fn load_maintenance(
     m: &Maintenance,
     conns: &[Conn],
     endpoints: &[String],
-    mut server: Option<&mut Server>,
+    mut server: Option<&mut Cluster>,
     params: Map<String, Value>,
 ) -> anyhow::Result<Report> {
     ensure!(global.total.is_none(), "maintenance runs its baseline for --duration; --total does not apply");
@@ -165,8 +193,30 @@ async fn load_maintenance(
     Ok(report)
 }
 
+/// `catchup`: the load, then the new member.
+async fn load_catchup(
+    global: &GlobalArgs,
+    c: &Catchup,
+    conns: &[Conn],
+    server: Option<&mut Cluster>,
+    params: Map<String, Value>,
+) -> anyhow::Result<Report> {
+    ensure!(
+        global.total.is_none() && global.duration.is_none(),
+        "catchup puts --bytes / --val-size keys; --total and --duration do not apply"
+    );
+    let cluster = server.context("catchup adds a member: it needs --launch")?;
+    let cpu_before = cluster.cpu_time()?;
+    let outcome = c.load(global, conns).await?;
+    let usage = usage(Some(&mut *cluster), Some(cpu_before))?;
+    let figures = c.add_member(global, cluster).await?;
+    let mut report = Report::new("catchup", params, &outcome.recorder, outcome.elapsed, usage);
+    report.catchup = Some(figures);
+    Ok(report)
+}
+
 /// The server's CPU time since `cpu_before` and its peak RSS, with `--launch`.
-fn usage(server: Option<&mut Server>, cpu_before: Option<Duration>) -> anyhow::Result<Option<ServerUsage>> {
+fn usage(server: Option<&mut Cluster>, cpu_before: Option<Duration>) -> anyhow::Result<Option<ServerUsage>> {
     Ok(match (server, cpu_before) {
         (Some(s), Some(before)) => {
             s.check_running()?;
@@ -212,9 +262,14 @@ fn params(global: &GlobalArgs, workload: &Workload, target: &Target) -> Map<Stri
         Target::Endpoints(e) => p.insert("endpoints".into(), json!(e.join(","))),
         Target::Launch(cmd) => p.insert("launch".into(), json!(cmd)),
     };
+    if let Target::Launch(_) = target {
+        p.insert("members".into(), json!(global.members));
+    }
+    p.insert("target_leader".into(), json!(global.target_leader));
     p.insert("clients".into(), json!(global.clients));
     p.insert("conns".into(), json!(global.conns));
     match (global.total, global.duration) {
+        _ if matches!(workload, Workload::Catchup(_)) => None,
         (_, Some(d)) => p.insert("duration_s".into(), json!(d.as_secs_f64())),
         (None, None) if matches!(workload, Workload::Maintenance(_)) => {
             p.insert("duration_s".into(), json!(maintenance::DEFAULT_BASELINE.as_secs_f64()))

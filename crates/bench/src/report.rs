@@ -1,6 +1,7 @@
 //! The result of one run: a JSON line for machines (stdout) and a table for people (stderr).
 
 use crate::stats::{LatencyMs, Recorder};
+use crate::workload::catchup::CatchupFigures;
 use crate::workload::maintenance::MaintenanceFigures;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,10 +16,13 @@ use std::time::Duration;
 /// broken streams, and `MissedEvent`, `DuplicateEvent`, `OutOfOrderEvent` (one per
 /// watcher and put); the writers' figures are in `watch`. For `lease` a request is one
 /// keep-alive round trip on a client's stream. For `maintenance` it is one request of the
-/// load, of any kind and phase; the phases are in `maintenance`.
+/// load, of any kind and phase; the phases are in `maintenance`. For `catchup` it is one
+/// put of the load; the new member's figures are in `catchup`. With `--members`, the
+/// server figures are the cluster's: CPU time and peak RSS summed over the members, and
+/// start-up until the last member served.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `put`, `range`, `txn`, `watch`, `lease` or `maintenance`.
+    /// `put`, `range`, `txn`, `watch`, `lease`, `maintenance` or `catchup`.
     pub workload: String,
     /// The flags that shaped the run.
     pub params: Map<String, Value>,
@@ -35,7 +39,8 @@ pub struct Report {
     pub throughput_rps: f64,
     /// Percentiles of successful requests.
     pub latency_ms: LatencyMs,
-    /// `--launch`: server CPU time (user + system) during the measured phase.
+    /// `--launch`: server CPU time (user + system) during the measured phase (for
+    /// `catchup`, the load).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_s: Option<f64>,
     /// `--launch`: `server_cpu_s` per successful request, in microseconds.
@@ -53,6 +58,9 @@ pub struct Report {
     /// `maintenance`: the history, the phases and the sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance: Option<MaintenanceFigures>,
+    /// `catchup`: the loaded cluster and the new member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catchup: Option<CatchupFigures>,
     /// `compare`: which server and round this run was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compare: Option<CompareTag>,
@@ -143,6 +151,7 @@ impl Report {
             startup_ms: server.map(|s| round3(s.startup.as_secs_f64() * 1e3)),
             watch: None,
             maintenance: None,
+            catchup: None,
             compare: None,
         }
     }
@@ -201,6 +210,9 @@ impl Report {
         }
         if let Some(m) = &self.maintenance {
             rows.extend(m.rows());
+        }
+        if let Some(c) = &self.catchup {
+            rows.extend(c.rows());
         }
         if let Some(cpu) = self.server_cpu_s {
             let per_op = self.server_cpu_us_per_op.map_or("-".to_owned(), |u| format!("{u:.1}"));

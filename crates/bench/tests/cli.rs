@@ -13,7 +13,9 @@ fn help_lists_the_workloads_and_compare() {
     let out = bench(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["put", "range", "txn", "watch", "lease", "compare", "--launch", "--duration", "--warmup"] {
+    let words =
+        ["put", "range", "txn", "watch", "lease", "catchup", "compare", "--launch", "--members", "--target-leader"];
+    for word in words.into_iter().chain(["--duration", "--warmup"]) {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
 }

@@ -30,7 +30,7 @@ pub use window::{Sample, Window, WindowStats, window_stats};
 
 use super::{Conn, KeyFormat, Rng};
 use crate::cli::{GlobalArgs, MaintenanceArgs};
-use crate::launch::Server;
+use crate::cluster::Cluster;
 use crate::stats::Recorder;
 use anyhow::{Context, bail, ensure};
 use api::etcdserverpb::{CompactionRequest, PutRequest};
@@ -144,13 +144,13 @@ impl Maintenance {
     }
 
     /// The phases after the preload, against `endpoint` (one of the load's), with the
-    /// load on `conns`. `server` is the launched member, whose data dir is measured.
+    /// load on `conns`. `server` is the launched member (or cluster), whose data dir is measured.
     pub async fn run(
         &self,
         conns: &[Conn],
         endpoint: &str,
         global: &GlobalArgs,
-        server: Option<&Server>,
+        server: Option<&Cluster>,
         preload: Duration,
     ) -> anyhow::Result<Outcome> {
         let admin = client::Client::connect(&[endpoint.to_owned()], global.dial_timeout).await?;
@@ -282,14 +282,14 @@ fn samples_csv(records: &LoadRecords, windows: &[(&str, Window)]) -> String {
 }
 
 /// `Status` of the member, and its data dir's size when it was launched.
-async fn sizes(admin: &client::Client, server: Option<&Server>) -> anyhow::Result<Sizes> {
+async fn sizes(admin: &client::Client, server: Option<&Cluster>) -> anyhow::Result<Sizes> {
     let status = admin.status().await.context("Status")?;
     let Some(header) = status.header else { bail!("Status answered without a header") };
     Ok(Sizes {
         revision: header.revision,
         db_size_bytes: status.db_size,
         db_size_in_use_bytes: status.db_size_in_use,
-        data_dir_bytes: server.map(Server::data_dir_bytes).transpose()?,
+        data_dir_bytes: server.map(Cluster::data_dir_bytes).transpose()?,
     })
 }
 

@@ -7,8 +7,10 @@
 //!
 //! `put`, `range`, `txn` and `lease` are request loops driven by [`crate::runner`];
 //! `watch` also creates its watchers and receives their events, in [`watch`];
-//! `maintenance` runs phases of its own around a load of its own, in [`maintenance`].
+//! `maintenance` runs phases of its own around a load of its own, in [`maintenance`];
+//! `catchup` loads a cluster and then adds a member to it, in [`catchup`].
 
+pub mod catchup;
 mod lease;
 pub mod maintenance;
 mod put;
@@ -16,6 +18,7 @@ mod range;
 mod txn;
 pub mod watch;
 
+pub use catchup::Catchup;
 pub use lease::Lease;
 pub use maintenance::Maintenance;
 pub use put::Put;
@@ -48,6 +51,8 @@ pub enum Workload {
     Lease(Lease),
     /// `maintenance`: not a request loop; [`crate::measure`] runs [`Maintenance::run`].
     Maintenance(Maintenance),
+    /// `catchup`: not a request loop; [`crate::measure`] runs its load and its new member.
+    Catchup(Catchup),
 }
 
 /// One gRPC connection: the KV stub, and a channel for the streaming services. The
@@ -103,6 +108,7 @@ impl Workload {
             WorkloadCmd::Watch(args) => Workload::Watch(Watch::new(args, seed)?),
             WorkloadCmd::Lease(args) => Workload::Lease(Lease::new(args)?),
             WorkloadCmd::Maintenance(args) => Workload::Maintenance(Maintenance::new(args, seed)?),
+            WorkloadCmd::Catchup(args) => Workload::Catchup(Catchup::new(args, seed)?),
         })
     }
 
@@ -115,6 +121,7 @@ impl Workload {
             Workload::Watch(_) => "watch",
             Workload::Lease(_) => "lease",
             Workload::Maintenance(_) => "maintenance",
+            Workload::Catchup(_) => "catchup",
         }
     }
 
@@ -127,6 +134,7 @@ impl Workload {
             Workload::Watch(w) => w.params(),
             Workload::Lease(w) => w.params(),
             Workload::Maintenance(w) => w.params(),
+            Workload::Catchup(w) => w.params(),
         }
     }
 
@@ -135,8 +143,9 @@ impl Workload {
     pub async fn prepare(&self, conns: &[Conn], clients: u32) -> anyhow::Result<()> {
         let kvs: Vec<KvClient<Channel>> = conns.iter().map(|c| c.kv.clone()).collect();
         match self {
-            // maintenance times its preload itself, in `Maintenance::preload`.
-            Workload::Put(_) | Workload::Watch(_) | Workload::Maintenance(_) => Ok(()),
+            // maintenance times its preload itself, in `Maintenance::preload`; catchup's
+            // load is its measured run.
+            Workload::Put(_) | Workload::Watch(_) | Workload::Maintenance(_) | Workload::Catchup(_) => Ok(()),
             Workload::Range(w) => w.prepare(&kvs).await,
             Workload::Txn(w) => w.prepare(&kvs, clients).await,
             Workload::Lease(w) => w.prepare(conns).await,
@@ -161,6 +170,7 @@ impl Workload {
             Workload::Watch(w) => w.op(c).await,
             Workload::Lease(w) => w.op(c).await,
             Workload::Maintenance(_) => Err(tonic::Status::failed_precondition("maintenance runs a load of its own")),
+            Workload::Catchup(_) => Err(tonic::Status::failed_precondition("catchup runs a load of its own")),
         }
     }
 }
