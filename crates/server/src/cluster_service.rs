@@ -84,16 +84,9 @@ pub fn members(member: &Member) -> Result<Vec<PbMember>, EtcdError> {
         .collect())
 }
 
-/// etcd's check of member URLs: each parses as `scheme://host:port`.
+/// etcd's check of member URLs (see [`crate::config::member_url`]).
 fn check_urls(urls: &[String]) -> EtcdResult<()> {
-    let valid = |u: &str| {
-        let Some((scheme, rest)) = u.split_once("://") else { return false };
-        let host_port = rest.trim_end_matches('/');
-        matches!(scheme, "http" | "https" | "unix" | "unixs")
-            && !host_port.contains('/')
-            && host_port.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-    };
-    if urls.is_empty() || !urls.iter().all(|u| valid(u)) {
+    if urls.is_empty() || !urls.iter().all(|u| crate::config::member_url(u).is_ok()) {
         return Err(EtcdError::MemberBadUrls);
     }
     Ok(())

@@ -212,7 +212,41 @@ impl Config {
                 socket_addr(url).map_err(|reason| ConfigError::Invalid { flag, value: url.clone(), reason })?;
             }
         }
+        self.validate_initial_cluster()?;
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
+    }
+
+    /// etcd's checks of `--initial-cluster` before anything is written: every
+    /// URL parses, this member's name is in it, with its advertised peer URLs.
+    fn validate_initial_cluster(&self) -> Result<(), ConfigError> {
+        let Some(initial) = self.initial_cluster.as_deref() else { return Ok(()) };
+        let invalid =
+            |reason: String| ConfigError::Invalid { flag: "initial-cluster", value: initial.to_string(), reason };
+        let members = crate::identity::initial_cluster(initial);
+        for urls in members.values() {
+            for url in urls {
+                member_url(url).map_err(invalid)?;
+            }
+        }
+        let Some(own) = members.get(self.name.as_str()) else {
+            return Err(invalid(format!(
+                "couldn't find local name {:?} in the initial cluster configuration",
+                self.name
+            )));
+        };
+        let mut own = own.clone();
+        let mut advertised = self.initial_advertise_peer_urls.clone();
+        own.sort();
+        advertised.sort();
+        if own != advertised {
+            return Err(invalid(format!(
+                "--initial-cluster has {}={} but missing from --initial-advertise-peer-urls={}",
+                self.name,
+                own.join(","),
+                advertised.join(",")
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -273,6 +307,25 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
 }
 
 /// The address to bind for an `http://host:port` URL (`localhost` is 127.0.0.1).
+/// etcd's `types.NewURLs` check of one member URL: `scheme://host:port`,
+/// with a host name or an address, and no path.
+pub fn member_url(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("URL scheme must be http, https, unix, or unixs: {url}"));
+    };
+    if !matches!(scheme, "http" | "https" | "unix" | "unixs") {
+        return Err(format!("URL scheme must be http, https, unix, or unixs: {url}"));
+    }
+    let host_port = rest.strip_suffix('/').unwrap_or(rest);
+    if host_port.contains('/') {
+        return Err(format!("URL must not contain a path: {url}"));
+    }
+    match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
+        _ => Err(format!("URL address does not have the form \"host:port\": {url}")),
+    }
+}
+
 pub fn socket_addr(url: &str) -> Result<std::net::SocketAddr, String> {
     let rest = url
         .strip_prefix("http://")
@@ -289,6 +342,31 @@ pub fn socket_addr(url: &str) -> Result<std::net::SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initial_cluster_is_checked_before_anything_is_written() {
+        let cfg = |name: &str, initial: &str| {
+            Config::parse_from([
+                "strata",
+                "--name",
+                name,
+                "--initial-advertise-peer-urls",
+                "http://127.0.0.1:2380",
+                "--initial-cluster",
+                initial,
+            ])
+            .validate()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(cfg("m1", "m1=http://127.0.0.1:2380,m2=http://node2:2380"), Ok(()));
+        let bad = cfg("m1", "m1=http://127.0.0.1:2380,m2=not a url").expect_err("bad URL");
+        assert!(bad.contains("URL scheme must be http, https, unix, or unixs: not a url"), "{bad}");
+        let bad = cfg("m3", "m1=http://127.0.0.1:2380,m2=http://127.0.0.1:2381").expect_err("not in it");
+        assert!(bad.contains("couldn't find local name \"m3\" in the initial cluster configuration"), "{bad}");
+        let bad = cfg("m2", "m1=http://127.0.0.1:2380,m2=http://127.0.0.1:2381").expect_err("other URL");
+        assert!(bad.contains("--initial-cluster has m2=http://127.0.0.1:2381 but missing from"), "{bad}");
+    }
 
     #[test]
     fn retention_follows_etcd() {

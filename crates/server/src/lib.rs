@@ -75,7 +75,7 @@ pub enum ServerError {
     Backend(#[from] backend::Error),
     #[error("{0}")]
     Mvcc(#[from] mvcc::Error),
-    #[error("raft: {0}")]
+    #[error("{0}")]
     Raft(#[from] raft::RaftError),
     #[error("lease: {0}")]
     Lease(String),
