@@ -205,21 +205,44 @@ fn added_id(stdout: &str) -> u64 {
 
 /// A learner is added with the real etcdctl (through a follower, which hands
 /// the change to the leader), refused what etcd refuses, started with
-/// `--initial-cluster-state existing`, catches up, refuses linearizable
-/// requests until promoted, and is promoted; then an old member is removed
-/// and its process leaves; the cluster keeps agreeing on HashKV.
+/// `--initial-cluster-state existing`, catches up by a snapshot (the log is
+/// purged every 50 entries), refuses linearizable requests until promoted,
+/// and is promoted; then an old member is removed and its process leaves.
+/// All along a client writes to the leader: every write it was answered for
+/// is there at the end, and the members agree on HashKV.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     crate::need_etcdctl!();
     let bin = env!("CARGO_BIN_EXE_strata");
-    let mut members = cluster();
+    let extra = ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "5"];
+    let mut members = Member::start_strata_cluster(bin, 3, &extra).expect("start");
     let all = [0, 1, 2];
     let lead = leader(&members, &all, Duration::from_secs(15)).await;
     let follower = (lead + 1) % 3;
     for i in 0..50 {
         put_eventually(&members[lead], &format!("before/{i}"), "x").await;
     }
-    let mut new = Member::new_strata(bin, "m4", &[]).expect("a fourth member");
+    // The load: puts on the leader until told to stop; the keys it was answered for.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, ep) = (stop.clone(), members[lead].endpoint());
+        tokio::spawn(async move {
+            let mut c = etcd_client::Client::connect([ep], None).await.expect("connect");
+            let mut acked = Vec::new();
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let key = format!("load/{i:06}");
+                if c.put(key.clone(), "v", None).await.is_ok() {
+                    acked.push(key);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            acked
+        })
+    };
+    let mut new = Member::new_strata(bin, "m4", &extra).expect("a fourth member");
     let entry = new.cluster_entry();
     let url = entry.split_once('=').map(|(_, u)| u.to_string()).expect("peer url");
     let ep = members[follower].endpoint();
@@ -287,6 +310,19 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     assert_same_hash(&members, &rest, rev).await;
     let list = etcdctl(&ep, &["member", "list"], None).expect("list");
     assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
+
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = load.await.expect("load task");
+    assert!(acked.len() > 100, "the load made little progress: {} puts", acked.len());
+    let mut n = client(&members[3]).await;
+    let got =
+        n.get("load/", Some(GetOptions::new().with_prefix().with_keys_only())).await.expect("get on the new member");
+    let have: std::collections::HashSet<Vec<u8>> = got.kvs().iter().map(|kv| kv.key().to_vec()).collect();
+    let lost: Vec<&String> = acked.iter().filter(|k| !have.contains(k.as_bytes())).collect();
+    assert!(lost.is_empty(), "acknowledged writes missing on the new member: {lost:?}");
+    assert!(members[3].log().contains("installed a snapshot"), "the learner caught up without a snapshot");
+    let rev = put_eventually(&members[lead], "the-end", "x").await;
+    assert_same_hash(&members, &rest, rev).await;
 }
 
 /// Bad input from outside the cluster does no damage: a member started with
