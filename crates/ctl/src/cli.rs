@@ -2,7 +2,8 @@
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
 use crate::command::{
-    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, member, put, snapshot, txn, watch,
+    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, member, move_leader, put, snapshot, txn,
+    watch,
 };
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -45,6 +46,8 @@ pub enum Command {
     Defrag(defrag::DefragArgs),
     /// Endpoint related commands
     Endpoint(endpoint::EndpointArgs),
+    /// Transfers leadership to another etcd cluster member.
+    MoveLeader(move_leader::MoveLeaderArgs),
     /// Watches events stream on keys or prefixes
     Watch(watch::WatchArgs),
     /// Lease related commands
@@ -162,6 +165,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
                 | "alarm"
                 | "defrag"
                 | "endpoint"
+                | "move-leader"
                 | "watch"
                 | "lease"
                 | "member"

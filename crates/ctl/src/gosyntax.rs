@@ -1,5 +1,5 @@
 //! The bits of Go's standard library whose exact text etcdctl's output and errors carry:
-//! `strconv.Quote` (the `%q` verb), `strconv.Unquote`, `strconv.ParseInt`/`ParseBool`
+//! `strconv.Quote` (the `%q` verb), `strconv.Unquote`, `strconv.ParseInt`/`ParseUint`/`ParseBool`
 //! error messages, and `time.ParseDuration`.
 
 use std::fmt::Write as _;
@@ -168,6 +168,25 @@ pub fn parse_int(s: &str, radix: u32) -> Result<i64, String> {
     }
 }
 
+/// Go's `strconv.ParseUint(s, radix, 64)` for a radix from 2 to 36, with its error text
+/// (no sign, no prefix, no underscores). Digits are read left to right, so an overflow is
+/// reported even when a bad digit comes after it, as Go does.
+pub fn parse_uint(s: &str, radix: u32) -> Result<u64, String> {
+    let error = |what: &str| format!("strconv.ParseUint: parsing {}: {what}", quote(s.as_bytes()));
+    if s.is_empty() {
+        return Err(error("invalid syntax"));
+    }
+    let mut n: u64 = 0;
+    for c in s.chars() {
+        let digit = c.to_digit(radix).ok_or_else(|| error("invalid syntax"))?;
+        n = n
+            .checked_mul(u64::from(radix))
+            .and_then(|n| n.checked_add(u64::from(digit)))
+            .ok_or_else(|| error("value out of range"))?;
+    }
+    Ok(n)
+}
+
 /// Go's `strconv.ParseBool`.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s {
@@ -302,6 +321,26 @@ mod tests {
             Err(r#"strconv.ParseInt: parsing "99999999999999999999": value out of range"#.to_string())
         );
         assert!(parse_int("", 16).is_err());
+    }
+
+    #[test]
+    fn parse_uint_errors_read_like_strconv() {
+        assert_eq!(parse_uint("aed10895840eb27", 16), Ok(0xaed10895840eb27));
+        assert_eq!(parse_uint("FFFFFFFFFFFFFFFF", 16), Ok(u64::MAX));
+        assert_eq!(parse_uint("18446744073709551615", 10), Ok(u64::MAX));
+        assert_eq!(
+            parse_uint("10000000000000000", 16),
+            Err(r#"strconv.ParseUint: parsing "10000000000000000": value out of range"#.to_string())
+        );
+        // Go stops at the overflow before it sees the bad digit.
+        assert!(parse_uint("1ffffffffffffffffz", 16).expect_err("too big").ends_with("value out of range"));
+        for bad in ["", "+1", "-1", "0x1", "1_0", " 1", "g"] {
+            assert_eq!(
+                parse_uint(bad, 16),
+                Err(format!("strconv.ParseUint: parsing {}: invalid syntax", quote(bad.as_bytes()))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

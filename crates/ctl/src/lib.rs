@@ -10,7 +10,7 @@
 //!
 //! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
 //! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf`,
-//! `member list | add | remove | update | promote` and `version`.
+//! `member list | add | remove | update | promote`, `move-leader` and `version`.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:

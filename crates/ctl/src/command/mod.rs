@@ -13,6 +13,7 @@ pub mod get;
 pub mod lease;
 pub mod lock;
 pub mod member;
+pub mod move_leader;
 pub mod put;
 pub mod snapshot;
 pub mod txn;
@@ -24,6 +25,7 @@ use crate::error::{CtlError, Result};
 use std::future::Future;
 use std::io::{BufRead, Write};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Where a command reads its input and writes its output. (`watch -i` reads the
 /// process's stdin itself: see `watch::interactive`.)
@@ -58,6 +60,7 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,
         Command::Member(a) => member::run(global, a, io).await,
+        Command::MoveLeader(a) => move_leader::run(global, a, io).await,
         Command::Lock(a) => lock::run(global, a, io).await,
         Command::Elect(a) => elect::run(global, a, io).await,
         Command::Version => {
@@ -87,6 +90,21 @@ where
     F: FnOnce(client::Client) -> Fut,
     Fut: Future<Output = client::Result<T>>,
 {
+    with_client_until(global, endpoints, Instant::now() + global.command_timeout, call).await
+}
+
+/// [`with_client_at`] within a `deadline` that several calls share, as the calls of
+/// `move-leader` share etcdctl's one `commandCtx`.
+pub async fn with_client_until<T, F, Fut>(
+    global: &GlobalFlags,
+    endpoints: &[String],
+    deadline: Instant,
+    call: F,
+) -> Result<T>
+where
+    F: FnOnce(client::Client) -> Fut,
+    Fut: Future<Output = client::Result<T>>,
+{
     let work = async {
         let client = loop {
             match client::Client::connect(endpoints, global.dial_timeout).await {
@@ -99,9 +117,7 @@ where
         };
         call(client).await.map_err(CtlError::from)
     };
-    tokio::time::timeout(global.command_timeout, work)
-        .await
-        .unwrap_or_else(|_| Err(CtlError::error("context deadline exceeded")))
+    tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| Err(CtlError::error("context deadline exceeded")))
 }
 
 /// Prints the help of the top-level command `name`, as cobra does for a command that

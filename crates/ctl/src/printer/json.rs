@@ -9,8 +9,8 @@ use crate::command::watch::WatchUpdate;
 use crate::gosyntax::json_string;
 use api::etcdserverpb::{
     AlarmMember, AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, PutResponse, RangeResponse,
-    ResponseHeader, ResponseOp, StatusResponse, TxnResponse, response_op::Response,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MoveLeaderResponse, PutResponse,
+    RangeResponse, ResponseHeader, ResponseOp, StatusResponse, TxnResponse, response_op::Response,
 };
 use api::mvccpb::{Event, KeyValue};
 use base64::Engine as _;
@@ -292,6 +292,11 @@ pub fn alarm(r: &AlarmResponse) -> String {
         .opt("header", r.header.as_ref().map(header))
         .list("alarms", r.alarms.iter().map(member).collect())
         .finish()
+}
+
+/// `MoveLeaderResponse`: its header alone; `{}` from etcd 3.4, which sends none.
+pub fn move_leader(r: &MoveLeaderResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).finish()
 }
 
 /// `Member`: the proto's own camelCase names, `ID` upper-case.

@@ -247,3 +247,38 @@ fn member_promote_prints_only_in_the_simple_format() {
         assert_eq!((e.code, e.quiet), (ExitCode::BadConnection, true));
     }
 }
+
+/// What etcdctl 3.4.23 printed for `move-leader` against a 3-member Strata cluster
+/// (whose response has a header) and against etcd 3.4.23 (whose response has none).
+#[test]
+fn move_leader_prints_the_ids_or_the_response() {
+    let strata = |member_id| MoveLeaderResponse {
+        header: Some(ResponseHeader { cluster_id: 2028432720324722374, member_id, revision: 0, raft_term: 3 }),
+    };
+    let (from, to) = (0xf4634eb870980e69, 0x898903983759ef);
+    let etcd = MoveLeaderResponse::default();
+    assert_eq!(
+        text(Format::Simple, |p, o| p.move_leader(o, from, to, &etcd)),
+        "Leadership transferred from f4634eb870980e69 to 898903983759ef\n"
+    );
+    assert_eq!(text(Format::Json, |p, o| p.move_leader(o, from, to, &etcd)), "{}\n");
+    assert_eq!(
+        text(Format::Json, |p, o| p.move_leader(o, from, to, &strata(3402162624949581042))),
+        "{\"header\":{\"cluster_id\":2028432720324722374,\"member_id\":3402162624949581042,\"raft_term\":3}}\n"
+    );
+    let hex = Printer::new(Format::Json, true);
+    let mut out = Vec::new();
+    hex.move_leader(&mut out, from, to, &etcd).expect("prints");
+    assert_eq!(out, b"{}\n");
+    assert_eq!(print(Format::Protobuf, |p, o| p.move_leader(o, from, to, &etcd)).expect("prints"), b"");
+    let wire = [
+        0x0a, 0x16, 0x08, 0xc6, 0xfd, 0xef, 0x8d, 0xfe, 0x99, 0x9c, 0x93, 0x1c, 0x10, 0xb7, 0x84, 0xe8, 0xee, 0xe7,
+        0xd2, 0xb6, 0x9c, 0x29, 0x20, 0x03,
+    ];
+    let got = print(Format::Protobuf, |p, o| p.move_leader(o, from, to, &strata(0x2938da967dda0237)));
+    assert_eq!(got.expect("prints"), wire);
+    for (format, name) in [(Format::Fields, "fields"), (Format::Table, "table")] {
+        let e = print(format, |p, o| p.move_leader(o, from, to, &etcd)).expect_err("unsupported");
+        assert_eq!((e.code, e.message), (ExitCode::BadFeature, format!("{name} not supported as output format")));
+    }
+}

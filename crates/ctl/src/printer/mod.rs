@@ -13,7 +13,7 @@ use crate::error::{CtlError, ExitCode, Result};
 use api::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
     LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse, MemberListResponse, MemberPromoteResponse,
-    MemberRemoveResponse, MemberUpdateResponse, PutResponse, RangeResponse, TxnResponse,
+    MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse, PutResponse, RangeResponse, TxnResponse,
 };
 
 /// A `--write-out` value.
@@ -337,6 +337,18 @@ impl Printer {
             return Err(CtlError::quiet(ExitCode::BadConnection));
         }
         simple::member_changed(out, id, "promoted in", r.header.as_ref());
+        Ok(())
+    }
+
+    /// `move-leader`, once leadership has moved from `leader` to `target`. etcdctl has
+    /// no fields or table output for it and says so only now, after the transfer.
+    pub fn move_leader(&self, out: &mut Vec<u8>, leader: u64, target: u64, r: &MoveLeaderResponse) -> Result<()> {
+        match self.format {
+            Format::Simple => simple::move_leader(out, leader, target),
+            Format::Json => json::line(out, json::move_leader(r)),
+            Format::Protobuf => protobuf::write(out, r),
+            Format::Fields | Format::Table => return Err(self.unsupported()),
+        }
         Ok(())
     }
 }

@@ -203,6 +203,11 @@ pub fn member_changed(out: &mut Vec<u8>, id: u64, verb: &str, header: Option<&Re
     line(out, format!("Member {id:16x} {verb} cluster {cluster_id:16x}"));
 }
 
+/// `move-leader`: both ids as etcd's `types.ID` prints them (lower-case hex, unpadded).
+pub fn move_leader(out: &mut Vec<u8>, leader: u64, target: u64) {
+    line(out, format!("Leadership transferred from {leader:x} to {target:x}"));
+}
+
 /// What `member add` prints after its first line in the simple format: a blank line,
 /// then the variables to start the new member with. `ETCD_INITIAL_CLUSTER` pairs every
 /// peer URL of `members` (the list after the change) with its member's name, the new
