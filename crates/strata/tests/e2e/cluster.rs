@@ -303,6 +303,16 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(members[gone].log().contains("permanently removed from the cluster"));
+    // Brought back on its old data dir (it may serve its old state for an
+    // election timeout, as etcd's does), it is refused again and leaves again.
+    let log_before = members[gone].log().len();
+    let _ = tokio::task::block_in_place(|| members[gone].restart());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while members[gone].exited().is_none() {
+        assert!(Instant::now() < deadline, "the removed member came back and stays:\n{}", members[gone].log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(members[gone].log()[log_before..].contains("permanently removed from the cluster"));
     let out = etcdctl(&ep, &["member", "remove", &format!("{gone_id:x}")], None).expect("remove again");
     assert!(out.stderr.contains("member not found"), "{out:?}");
     let rest: Vec<usize> = (0..4).filter(|i| *i != gone).collect();
@@ -404,4 +414,40 @@ async fn a_member_left_alone_does_not_raise_its_term() {
         let after = term(client(&members[alone]).await.status().await.expect("status"));
         assert_eq!(after > before + 2, climbs, "--pre-vote={pre_vote}: term {before} -> {after}");
     }
+}
+
+/// A watcher on a follower that is cut off while the others write, snapshot
+/// and purge their logs gets every event exactly once and in order after the
+/// follower heals and installs the leader's snapshot (the store jumps ahead;
+/// the watch catches up from the installed history).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_on_a_member_that_installs_a_snapshot_misses_nothing() {
+    let extra = ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "5"];
+    let (members, net) =
+        Member::start_strata_cluster_behind_proxies(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+    let lead = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
+    let cut = (lead + 1) % 3;
+    let mut w = client(&members[cut]).await;
+    let start = put_eventually(&members[lead], "w/0", "0").await;
+    let opts = etcd_client::WatchOptions::new().with_prefix().with_start_revision(start);
+    let mut events = w.watch("w/", Some(opts)).await.expect("watch");
+    tokio::task::block_in_place(|| net.isolate(cut)).expect("isolate a follower");
+    let mut c = client(&members[lead]).await;
+    for i in 1..=300 {
+        c.put(format!("w/{i}"), i.to_string(), None).await.expect("put on the majority");
+    }
+    net.heal();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 301 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, events.message()).await;
+        let resp = msg.expect("events within 20 s").expect("watch stream").expect("stream open");
+        for e in resp.events() {
+            seen.push(e.kv().map(|kv| String::from_utf8_lossy(kv.value()).into_owned()).unwrap_or_default());
+        }
+    }
+    let want: Vec<String> = (0..=300).map(|i| i.to_string()).collect();
+    assert_eq!(seen, want);
+    assert!(members[cut].log().contains("installed a snapshot"), "the follower caught up from the log");
 }
