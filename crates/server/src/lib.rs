@@ -18,6 +18,7 @@
 //! ```
 mod alarms;
 pub mod apply;
+mod authority;
 mod auto_compactor;
 pub mod cluster;
 mod cluster_service;
@@ -214,13 +215,16 @@ pub async fn run(
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
     // Small gRPC frames must not wait for Nagle's algorithm to meet the
-    // client's delayed ACK (a 40 ms stall per request otherwise).
+    // client's delayed ACK (a 40 ms stall per request otherwise). Each
+    // connection is read through `AuthorityFix`, which lets etcdctl's
+    // `:authority: http://host:port` reach h2 as `host:port`.
     let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new))
         .map(|conn| {
-            conn.inspect(|stream| {
+            conn.map(|stream| {
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::warn!(error = %e, "cannot set TCP_NODELAY");
                 }
+                authority::AuthorityFix::new(stream)
             })
         })
         .boxed();
