@@ -13,6 +13,7 @@ mod differential;
 mod durability;
 mod election;
 mod etcdctl_flow;
+mod http_authority;
 mod http_endpoints;
 mod kv_client;
 mod lease;
