@@ -30,6 +30,9 @@ pub struct Report {
     pub requests: u64,
     /// Failed requests by grpc-go's name of their code.
     pub errors: BTreeMap<String, u64>,
+    /// The first message the server gave with each code of `errors`, where it gave one.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_messages: BTreeMap<String, String>,
     /// `txn` only: updates whose compare failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conflicts: Option<u64>,
@@ -141,6 +144,7 @@ impl Report {
             params,
             requests: ok + recorder.failed(),
             errors: recorder.errors().iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+            error_messages: recorder.first_messages().iter().map(|(c, m)| (c.to_string(), m.clone())).collect(),
             conflicts: (workload == "txn").then(|| recorder.conflicts()),
             duration_s: round3(secs),
             throughput_rps: round3(if secs > 0.0 { ok as f64 / secs } else { 0.0 }),
@@ -175,6 +179,9 @@ impl Report {
             self.errors.iter().map(|(code, n)| format!("{code} {n}")).collect::<Vec<_>>().join(", ")
         };
         rows.push(("requests", format!("{} (errors: {errors})", self.requests)));
+        for (code, message) in &self.error_messages {
+            rows.push(("first error", format!("{code}: {message}")));
+        }
         if let Some(c) = self.conflicts {
             rows.push(("conflicts", c.to_string()));
         }
@@ -247,7 +254,7 @@ mod tests {
         for _ in 0..99 {
             r.ok(Duration::from_millis(2));
         }
-        r.error(tonic::Code::Unavailable);
+        r.failure(&tonic::Status::unavailable("etcdserver: request timed out"));
         r
     }
 
@@ -257,6 +264,8 @@ mod tests {
         let v: Value = serde_json::from_str(&report.json()).expect("json");
         assert_eq!(v["requests"], 100);
         assert_eq!(v["errors"]["Unavailable"], 1);
+        assert_eq!(v["error_messages"]["Unavailable"], "etcdserver: request timed out");
+        assert!(report.table().contains("first error      Unavailable: etcdserver: request timed out"));
         assert_eq!(v["throughput_rps"], 49.5);
         assert_eq!(v["latency_ms"]["p99"], 2.0);
         assert!(v.get("server_cpu_s").is_none() && v.get("conflicts").is_none());

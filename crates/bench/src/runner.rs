@@ -121,7 +121,7 @@ pub async fn run(workload: &Arc<Workload>, conns: &[Conn], plan: &Plan) -> anyho
                             rec.conflict();
                         }
                     }
-                    Ok(Err(status)) => rec.error(status.code()),
+                    Ok(Err(status)) => rec.failure(&status),
                     Err(_) => rec.error(tonic::Code::DeadlineExceeded),
                 }
                 answered.fetch_add(1, Ordering::Relaxed);

@@ -10,11 +10,12 @@ use std::time::Duration;
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
 /// Latencies of successful requests (microseconds, 3 significant digits), errors by gRPC
-/// code, and txn conflicts.
+/// code with the first message of each, and txn conflicts.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     latency_us: Histogram<u64>,
     errors: BTreeMap<&'static str, u64>,
+    first_messages: BTreeMap<&'static str, String>,
     conflicts: u64,
 }
 
@@ -24,6 +25,7 @@ impl Default for Recorder {
             latency_us: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
                 .expect("constant bounds: 1 <= low, high >= 2 * low, 3 significant digits"),
             errors: BTreeMap::new(),
+            first_messages: BTreeMap::new(),
             conflicts: 0,
         }
     }
@@ -39,6 +41,19 @@ impl Recorder {
     /// A request that failed with `code`.
     pub fn error(&mut self, code: tonic::Code) {
         *self.errors.entry(client::go_code_name(code)).or_default() += 1;
+    }
+
+    /// A request that failed with `status`: its code, and its message if it is the
+    /// first of that code (what a server said is often more than its code).
+    pub fn failure(&mut self, status: &tonic::Status) {
+        self.error(status.code());
+        let code = client::go_code_name(status.code());
+        self.first_messages.entry(code).or_insert_with(|| status.message().to_owned());
+    }
+
+    /// The first message of each failed code (for failures recorded with [`Recorder::failure`]).
+    pub fn first_messages(&self) -> &BTreeMap<&'static str, String> {
+        &self.first_messages
     }
 
     /// `n` failures that are not gRPC errors (`watch`'s `MissedEvent`, …); nothing is
@@ -67,6 +82,9 @@ impl Recorder {
         self.latency_us.add(&other.latency_us).expect("histograms with equal bounds merge");
         for (code, n) in &other.errors {
             *self.errors.entry(code).or_default() += n;
+        }
+        for (code, message) in &other.first_messages {
+            self.first_messages.entry(code).or_insert_with(|| message.clone());
         }
         self.conflicts += other.conflicts;
     }
@@ -166,11 +184,15 @@ mod tests {
         a.error(tonic::Code::Unavailable);
         b.error(tonic::Code::Unavailable);
         b.error(tonic::Code::Cancelled);
+        b.failure(&tonic::Status::unavailable("etcdserver: request timed out"));
+        a.failure(&tonic::Status::unavailable("etcdserver: leader changed"));
         b.conflict();
         a.merge(&b);
         assert_eq!(a.succeeded(), 101);
-        assert_eq!(a.failed(), 3);
-        assert_eq!(a.errors().get("Unavailable"), Some(&2));
+        assert_eq!(a.failed(), 5);
+        assert_eq!(a.errors().get("Unavailable"), Some(&4));
+        let first = a.first_messages().get("Unavailable").map(String::as_str);
+        assert_eq!(first, Some("etcdserver: leader changed"), "a merge keeps the first");
         assert_eq!(a.errors().get("Canceled"), Some(&1), "grpc-go's spelling");
         assert_eq!(a.conflicts(), 1);
         let mut c = Recorder::default();
@@ -178,7 +200,7 @@ mod tests {
         assert!(c.errors().is_empty(), "zero is not an error");
         c.count_error("MissedEvent", 5);
         c.merge_errors(&a);
-        assert_eq!((c.succeeded(), c.failed(), c.errors().get("MissedEvent")), (0, 8, Some(&5)));
+        assert_eq!((c.succeeded(), c.failed(), c.errors().get("MissedEvent")), (0, 10, Some(&5)));
         let l = a.latency_ms();
         assert!((l.p50 - 51.0).abs() < 0.1, "{l:?}");
         assert!((l.p99 - 100.0).abs() < 0.1, "{l:?}");

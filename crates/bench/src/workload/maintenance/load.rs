@@ -149,7 +149,7 @@ impl Client {
             let ok = matches!(outcome, Ok(Ok(())));
             match outcome {
                 Ok(Ok(())) => recorder.ok(latency),
-                Ok(Err(status)) => recorder.error(status.code()),
+                Ok(Err(status)) => recorder.failure(&status),
                 Err(_) => recorder.error(tonic::Code::DeadlineExceeded),
             }
             samples.push(Sample { start: sent.duration_since(self.epoch), latency, ok });
