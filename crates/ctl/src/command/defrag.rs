@@ -12,12 +12,32 @@
 //! The output format does not change the output. While a member works, a spinner runs
 //! on stderr when stderr is a terminal.
 //!
+//! `--cluster` deliberately departs from etcdctl, which defragments every member of the
+//! member list in list order, the leader among them, back to back: stratactl checks that
+//! every member answers first, defragments the followers first and the leader last,
+//! moves leadership to a member already defragmented before a member that leads is
+//! defragmented, waits for each member to be healthy again before the next, stops at the
+//! first failure, and adds the time each member took to etcdctl's line:
+//!
+//! ```text
+//! $ stratactl defrag --cluster
+//! Finished defragmenting etcd member[http://127.0.0.1:22379] (took 1.204s)
+//! Finished defragmenting etcd member[http://127.0.0.1:32379] (took 1.187s)
+//! Moved leadership from 8e9e05c52164694d to 91bc3c398fb3c146 before defragmenting etcd member[http://127.0.0.1:2379]
+//! Finished defragmenting etcd member[http://127.0.0.1:2379] (took 1.213s)
+//! ```
+//!
+//! The `Moved leadership` line goes to stderr. The steps, and why each one, are in
+//! `defrag/cluster.rs`.
+//!
 //! Offline (`--data-dir`), the stopped member's `member/state.redb` is defragmented in
 //! place and nothing is printed on success, as etcdctl does. Unlike etcdctl, which waits
 //! for ever for a running member to release its database and panics on a missing one,
 //! both are a one-line error and exit 1.
 
-use super::{Io, endpoint, with_client_at};
+mod cluster;
+
+use super::{Io, with_client_at};
 use crate::cli::GlobalFlags;
 use crate::error::{CtlError, ExitCode, Result};
 use crate::gosyntax;
@@ -50,10 +70,13 @@ pub async fn run(global: &GlobalFlags, a: DefragArgs, io: &mut Io<'_>) -> Result
         return offline(Path::new(&a.data_dir)).await;
     }
     Format::parse(&global.write_out)?;
+    if a.cluster {
+        return cluster::run(global, io).await;
+    }
     let mut failures = 0;
-    for ep in endpoint::endpoints(global, a.cluster).await? {
+    for ep in &global.endpoints {
         let spinner = spinner(&format!("defragmenting etcd member[{ep}]"));
-        let one = std::slice::from_ref(&ep);
+        let one = std::slice::from_ref(ep);
         let result = with_client_at(global, one, |c| async move { c.defragment().await }).await;
         spinner.finish_and_clear();
         match result {

@@ -19,7 +19,7 @@ use crate::cli::GlobalFlags;
 use crate::error::{CtlError, ExitCode, Result};
 use crate::gosyntax::{self, format_duration};
 use crate::printer::{Format, Printer};
-use api::etcdserverpb::{HashKvResponse, RangeRequest, StatusResponse};
+use api::etcdserverpb::{HashKvResponse, MemberListResponse, RangeRequest, StatusResponse};
 use clap::{ArgAction, Args, Subcommand};
 use std::ffi::OsString;
 use std::time::Instant;
@@ -124,10 +124,15 @@ pub async fn endpoints(global: &GlobalFlags, cluster: bool) -> Result<Vec<String
     if !cluster {
         return Ok(global.endpoints.clone());
     }
-    let members = with_client(global, |c| async move { c.member_list().await }).await.map_err(|e| {
-        CtlError::error(format!("failed to fetch endpoints from etcd cluster member list: {}", e.message))
-    })?;
+    let members = member_list(global).await?;
     Ok(members.members.into_iter().flat_map(|m| m.client_ur_ls).collect())
+}
+
+/// The member list `--cluster` works from, failing with etcdctl's message.
+pub async fn member_list(global: &GlobalFlags) -> Result<MemberListResponse> {
+    with_client(global, |c| async move { c.member_list().await })
+        .await
+        .map_err(|e| CtlError::error(format!("failed to fetch endpoints from etcd cluster member list: {}", e.message)))
 }
 
 async fn status(global: &GlobalFlags, cluster: bool, io: &mut Io<'_>) -> Result<()> {
