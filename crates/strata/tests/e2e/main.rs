@@ -8,6 +8,7 @@ mod auto_compaction;
 mod bad_input;
 mod cluster;
 mod cluster_faults;
+mod ctl_cluster_maintenance;
 mod defrag;
 mod differential;
 mod durability;
