@@ -191,9 +191,20 @@ impl Server {
     pub fn log_tail(&self) -> String {
         let path: PathBuf = self.dir.path().join("server.log");
         let log = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        tail(&log, 30)
     }
+}
+
+/// The last `n` lines of `log` that are not frames of a Rust backtrace (`  12: name`,
+/// `      at file:line`), so that the error before a backtrace is what shows.
+fn tail(log: &str, n: usize) -> String {
+    let frame = |l: &str| {
+        let t = l.trim_start();
+        let numbered = t.split_once(": ").is_some_and(|(i, _)| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+        l.starts_with(' ') && (numbered || t.starts_with("at "))
+    };
+    let lines: Vec<&str> = log.lines().filter(|l| !frame(l)).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Bytes allocated to `path` and, for a directory, to everything under it. A file that
@@ -283,6 +294,14 @@ mod tests {
         );
         spec.existing = true;
         assert!(spec.args().join(" ").contains("--initial-cluster-state existing"));
+    }
+
+    #[test]
+    fn a_log_tail_leaves_out_backtrace_frames() {
+        let log = "ready\nError: removed\n\nStack backtrace:\n   0: anyhow::error::x\n             at /a.rs:1:2\n  12: main\n";
+        assert_eq!(tail(log, 3), "Error: removed\n\nStack backtrace:");
+        assert_eq!(tail("a\nb\n", 30), "a\nb");
+        assert_eq!(tail("x: 1\n", 1), "x: 1", "only indented lines can be frames");
     }
 
     #[test]
