@@ -24,6 +24,9 @@ use crate::type_config::{Request, TypeConfig};
 pub(crate) type OpenRaft = openraft::Raft<TypeConfig, StateMachine>;
 type MetricsRx = openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>;
 
+/// The pause between two attempts of a request that found no leader.
+const LEADER_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
 /// How long [`RaftNode::shutdown`] waits for the Raft tasks to drop the storage.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -168,6 +171,9 @@ pub(crate) struct Inner {
     pub(crate) metrics: MetricsRx,
     snapshots: SnapshotDir,
     cluster_id: u64,
+    /// How long a write or read index that finds no leader waits for one
+    /// (two election timeouts: an election, or a leadership transfer).
+    leader_wait: Duration,
 }
 
 impl RaftNode {
@@ -216,6 +222,7 @@ impl RaftNode {
             metrics,
             snapshots,
             cluster_id: cfg.cluster_id,
+            leader_wait: Duration::from_millis(cfg.election_timeout_ms.saturating_mul(2)),
         };
         let node = RaftNode { inner: Arc::new(inner) };
         node.join_or_initialize(&cfg).await?;
@@ -275,6 +282,16 @@ impl RaftNode {
     /// [`WriteError::NoLeader`]; one whose fate is unknown (the leader went
     /// away mid-call) with [`WriteError::Timeout`].
     pub async fn write(&self, data: Vec<u8>) -> Result<Vec<u8>, WriteError> {
+        let deadline = tokio::time::Instant::now() + self.inner.leader_wait;
+        loop {
+            match self.write_once(data.clone()).await {
+                Err(WriteError::NoLeader | WriteError::NotLeader { .. }) if self.await_leader(deadline).await => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn write_once(&self, data: Vec<u8>) -> Result<Vec<u8>, WriteError> {
         match self.leader_elsewhere() {
             None => write_local(&self.inner.raft, data).await.map(|(_, response)| response),
             Some(addr) => {
@@ -285,6 +302,21 @@ impl RaftNode {
         }
     }
 
+    /// After a request found no leader (an election or a leadership transfer
+    /// under way; nothing was appended, so it may be sent again): waits for
+    /// one, at most until `deadline`. False when the time is up.
+    async fn await_leader(&self, deadline: tokio::time::Instant) -> bool {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        // A leader that is still known but has stepped down answers NotLeader
+        // at once: pace the attempts instead of spinning.
+        tokio::time::sleep(LEADER_RETRY_PAUSE.min(deadline - now)).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        !left.is_zero() && self.wait_for_leader(left).await.is_ok()
+    }
+
     /// Read index: returns once the local state machine has applied
     /// everything committed before the call. On the leader this is openraft's
     /// `ensure_linearizable` with `ReadPolicy::ReadIndex` (leadership
@@ -292,6 +324,16 @@ impl RaftNode {
     /// asks the leader for that index (`ReadIndex`) and waits until it has
     /// applied it itself.
     pub async fn read_index(&self) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + self.inner.leader_wait;
+        loop {
+            match self.read_index_once().await {
+                Err(WriteError::NoLeader | WriteError::NotLeader { .. }) if self.await_leader(deadline).await => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn read_index_once(&self) -> Result<(), WriteError> {
         match self.leader_elsewhere() {
             None => match self.inner.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
                 Ok(_) => Ok(()),

@@ -84,9 +84,8 @@ impl Maintenance for MaintenanceService {
             other => EtcdError::Internal(other.to_string()),
         })?;
         tracing::info!(to = %format!("{target:x}"), "moved leadership");
-        let mut resp = MoveLeaderResponse::default();
-        self.member.fill_header(&mut resp.header);
-        Ok(Response::new(resp))
+        // etcd 3.4 answers an empty response, without a header.
+        Ok(Response::new(MoveLeaderResponse::default()))
     }
 
     async fn downgrade(&self, _request: Request<DowngradeRequest>) -> Result<Response<DowngradeResponse>, Status> {
