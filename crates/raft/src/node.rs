@@ -362,6 +362,13 @@ impl RaftNode {
         }
     }
 
+    /// Resolves when this member's Raft state (leader, term, log and applied
+    /// indexes) next changes: true, or false at once once Raft has stopped.
+    pub async fn changed(&self) -> bool {
+        let mut metrics = self.inner.raft.metrics();
+        metrics.changed().await.is_ok()
+    }
+
     /// The current term (etcd's `raft_term` in response headers).
     pub fn term(&self) -> u64 {
         self.inner.metrics.borrow_watched().current_term
