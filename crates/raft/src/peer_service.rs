@@ -62,6 +62,19 @@ impl PeerService {
         Err(Status::permission_denied(format!("member {candidate:x} is not in the cluster's configuration (removed?)")))
     }
 
+    /// A vote or pre-vote request, from a member of this cluster's configuration only.
+    async fn vote_or_pre_vote(
+        &self,
+        request: Request<pb::VoteRequest>,
+        pre: bool,
+    ) -> Result<Response<pb::VoteResponse>, Status> {
+        self.check_cluster(&request)?;
+        let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
+        self.check_member(rpc.vote.leader_id.node_id)?;
+        let resp = if pre { self.raft.pre_vote(rpc).await } else { self.raft.vote(rpc).await };
+        Ok(Response::new(wire::vote_response_to_pb(&resp.map_err(|e| stopped(&e))?)))
+    }
+
     /// Refuses a request from a member of another cluster.
     fn check_cluster<T>(&self, request: &Request<T>) -> Result<(), Status> {
         let want = format!("{:x}", self.cluster_id);
@@ -97,19 +110,11 @@ impl pb::peer_server::Peer for PeerService {
     }
 
     async fn vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
-        self.check_cluster(&request)?;
-        let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
-        self.check_member(rpc.vote.leader_id.node_id)?;
-        let resp = self.raft.vote(rpc).await.map_err(|e| stopped(&e))?;
-        Ok(Response::new(wire::vote_response_to_pb(&resp)))
+        self.vote_or_pre_vote(request, false).await
     }
 
     async fn pre_vote(&self, request: Request<pb::VoteRequest>) -> Result<Response<pb::VoteResponse>, Status> {
-        self.check_cluster(&request)?;
-        let rpc = wire::vote_request_from_pb(request.into_inner()).map_err(|e| invalid(&e))?;
-        self.check_member(rpc.vote.leader_id.node_id)?;
-        let resp = self.raft.pre_vote(rpc).await.map_err(|e| stopped(&e))?;
-        Ok(Response::new(wire::vote_response_to_pb(&resp)))
+        self.vote_or_pre_vote(request, true).await
     }
 
     /// Writes the streamed snapshot to a file of its own, makes it durable,

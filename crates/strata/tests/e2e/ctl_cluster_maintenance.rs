@@ -9,42 +9,16 @@
 //! defragments a member while it leads, and no put fails or is refused, not even while
 //! leadership moves.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testkit::{Member, free_port, have_etcd};
 
+use crate::member_ctl::{Run, run};
 use crate::{client, need_etcdctl};
 
 const STRATACTL: &str = env!("CARGO_BIN_EXE_stratactl");
 const ETCDCTL: &str = "/usr/bin/etcdctl";
-
-/// What one run printed: stdout's bytes, the last `Error:` line, the exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Run {
-    stdout: Vec<u8>,
-    error: String,
-    code: i32,
-}
-
-impl Run {
-    fn render(&self, mask: impl Fn(&str) -> String) -> String {
-        format!("{}{}\n[exit {}]", mask(&String::from_utf8_lossy(&self.stdout)), mask(&self.error), self.code)
-    }
-}
-
-fn run(bin: &str, endpoints: &str, args: &[&str]) -> Run {
-    let out = Command::new(bin)
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", endpoints])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {bin}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let error = stderr.lines().rev().find(|l| l.starts_with("Error:")).unwrap_or("").to_string();
-    Run { stdout: out.stdout, error, code: out.status.code().unwrap_or(-1) }
-}
 
 fn endpoints(members: &[Member]) -> String {
     members.iter().map(Member::endpoint).collect::<Vec<_>>().join(",")

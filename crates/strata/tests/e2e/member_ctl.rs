@@ -56,19 +56,20 @@ const ARGUMENT_ERRORS: &[&[&str]] = &[
 
 /// What one run printed: stdout's bytes, the last `Error:` line, the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Run {
-    stdout: Vec<u8>,
-    error: String,
-    code: i32,
+pub(crate) struct Run {
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) error: String,
+    pub(crate) code: i32,
 }
 
 impl Run {
-    fn render(&self, mask: impl Fn(&str) -> String) -> String {
+    pub(crate) fn render(&self, mask: impl Fn(&str) -> String) -> String {
         format!("{}{}\n[exit {}]", mask(&String::from_utf8_lossy(&self.stdout)), mask(&self.error), self.code)
     }
 }
 
-fn run(bin: &str, endpoint: &str, args: &[&str]) -> Run {
+/// Runs etcdctl or stratactl (`bin`) with `--endpoints endpoint` and `args`.
+pub(crate) fn run(bin: &str, endpoint: &str, args: &[&str]) -> Run {
     let out = Command::new(bin)
         .env("ETCDCTL_API", "3")
         .arg("--endpoints")
