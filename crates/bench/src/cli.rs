@@ -102,8 +102,9 @@ pub enum WorkloadCmd {
     /// How long a new member takes to catch up: load --bytes into the cluster (needs
     /// --launch or compare with --members), `MemberAdd` a member, start it with
     /// `--initial-cluster-state existing`, and time until its serializable count and
-    /// revision equal the leader's. `--clients` puts load the data; --total and
-    /// --duration do not apply.
+    /// revision equal the leader's (or, with --restart-follower, a follower stopped
+    /// during the load). `--clients` puts load the data; --total and --duration do not
+    /// apply.
     Catchup(CatchupArgs),
 }
 
@@ -122,6 +123,11 @@ pub struct CatchupArgs {
     /// How long the new member may take to catch up before the run fails.
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     pub catchup_timeout: Duration,
+    /// Instead of adding a member, stop a follower (SIGTERM) before the load and start it
+    /// again after it, on its data dir: a member that missed the load, rather than a new
+    /// one. Needs --target-leader (the stopped follower takes no load).
+    #[arg(long)]
+    pub restart_follower: bool,
 }
 
 /// Flags of `maintenance`.
@@ -431,10 +437,15 @@ mod tests {
         let cli = parse(&["--members", "3", "catchup"]).expect("parses");
         let Command::Workload(WorkloadCmd::Catchup(c)) = cli.command else { panic!("not catchup") };
         assert_eq!((c.bytes, c.val_size, c.key_size), (256 << 20, 65536, 8));
-        assert_eq!(c.catchup_timeout, Duration::from_secs(600));
+        assert_eq!((c.catchup_timeout, c.restart_follower), (Duration::from_secs(600), false));
         let cli = parse(&["catchup", "--bytes", "1GiB", "--val-size", "256", "--catchup-timeout", "2m"]).expect("ok");
         let Command::Workload(WorkloadCmd::Catchup(c)) = cli.command else { panic!("not catchup") };
         assert_eq!((c.bytes, c.val_size, c.catchup_timeout), (1 << 30, 256, Duration::from_secs(120)));
+        let cli = parse(&["--target-leader", "catchup", "--restart-follower"]).expect("parses");
+        assert!(matches!(
+            cli.command,
+            Command::Workload(WorkloadCmd::Catchup(CatchupArgs { restart_follower: true, .. }))
+        ));
         assert!(parse(&["catchup", "--bytes", "lots"]).is_err());
         assert!(parse(&["catchup", "--val-size", "0"]).is_err());
     }

@@ -62,6 +62,11 @@ impl Cluster {
         self.members.get(index)
     }
 
+    /// The member at `index`, to pause or resume it.
+    pub fn member_mut(&mut self, index: usize) -> Option<&mut Server> {
+        self.members.get_mut(index)
+    }
+
     /// Spawning the members to the last of them serving a linearizable read.
     pub fn startup(&self) -> Duration {
         self.startup
@@ -96,7 +101,8 @@ impl Cluster {
         Ok(())
     }
 
-    /// CPU time all members have used so far.
+    /// CPU time all members have used so far (a paused one's is not counted, and a
+    /// resumed one's counts from its restart).
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
         self.members.iter().map(Server::cpu_time).sum()
     }

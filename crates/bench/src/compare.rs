@@ -52,7 +52,7 @@ const METRICS: &[Metric] = &[
     Metric { name: "db_bytes_defragged", get: |r| maint(r, |m| m.after_defrag.db_size_bytes as f64) },
     Metric { name: "catchup_ms", get: |r| r.catchup.as_ref().map(|c| c.catchup_ms) },
     Metric { name: "catchup_cpu_s", get: |r| r.catchup.as_ref().and_then(|c| c.catchup_cpu_s) },
-    Metric { name: "member_add_ms", get: |r| r.catchup.as_ref().map(|c| c.member_add_ms) },
+    Metric { name: "member_add_ms", get: |r| r.catchup.as_ref().and_then(|c| c.member_add_ms) },
     Metric { name: "settle_ms", get: |r| r.catchup.as_ref().map(|c| c.settle_ms) },
     Metric { name: "leader_db_bytes", get: |r| r.catchup.as_ref().map(|c| c.leader_db_size_bytes as f64) },
     Metric { name: "new_member_disk_bytes", get: |r| catchup(r, |c| c.new_member_data_dir_bytes) },
@@ -147,12 +147,8 @@ fn one_line(r: &Report) -> String {
     let unit = if r.watch.is_some() { "events/s" } else { "req/s" };
     let puts = r.watch.as_ref().map_or(String::new(), |w| format!("{:.1} puts/s, ", w.puts_per_s));
     let catchup = r.catchup.as_ref().map_or(String::new(), |c| {
-        format!(
-            "caught up in {:.0} ms ({:.1} s CPU), add {:.1} ms, load: ",
-            c.catchup_ms,
-            c.catchup_cpu_s.unwrap_or(0.0),
-            c.member_add_ms
-        )
+        let add = c.member_add_ms.map_or(String::new(), |ms| format!(", add {ms:.1} ms"));
+        format!("caught up in {:.0} ms ({:.1} s CPU){add}, load: ", c.catchup_ms, c.catchup_cpu_s.unwrap_or(0.0))
     });
     let phases = r.maintenance.as_ref().map_or(String::new(), |m| {
         let d = &m.defrag.phase;

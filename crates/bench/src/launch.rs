@@ -55,14 +55,17 @@ impl MemberSpec {
 }
 
 /// A launched server. Dropping it kills the process and deletes its directory; [`Server::stop`]
-/// stops it politely first.
+/// stops it politely first. [`Server::pause`] stops it and [`Server::resume`] starts it
+/// again on the same data dir, ports and flags.
 #[derive(Debug)]
 pub struct Server {
-    child: Child,
+    cmd: String,
+    spec: MemberSpec,
+    /// `None` while paused.
+    child: Option<Child>,
     pid: u32,
     /// Holds the data dir and the log; deleted on drop.
     dir: TempDir,
-    endpoint: String,
     spawned: Instant,
     startup: Duration,
 }
@@ -71,31 +74,34 @@ impl Server {
     /// Starts `cmd` (split on whitespace; no shell quoting) as `spec` says, without
     /// waiting for it to serve.
     pub fn spawn(cmd: &str, spec: &MemberSpec) -> anyhow::Result<Server> {
-        let mut words = cmd.split_whitespace();
-        let program = words.next().context("--launch needs a command")?;
         let dir = tempfile::Builder::new().prefix("strata-bench-").tempdir().context("creating a temp dir")?;
-        let log = std::fs::File::create(dir.path().join("server.log")).context("creating the server log")?;
-        let mut command = Command::new(program);
-        command
-            .args(words)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(spec.args())
-            .env("ETCD_UNSUPPORTED_ARCH", go_arch())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().context("sharing the server log")?)
-            .stderr(log)
-            .kill_on_drop(true);
-        let spawned = Instant::now();
-        let child = command.spawn().with_context(|| format!("starting {program}"))?;
-        let pid = child.id().context("the server exited at once")?;
-        Ok(Server { child, pid, dir, endpoint: spec.client_url.clone(), spawned, startup: Duration::ZERO })
+        let (child, pid) = start_process(cmd, spec, dir.path())?;
+        let (cmd, spec) = (cmd.to_owned(), spec.clone());
+        Ok(Server { cmd, spec, child: Some(child), pid, dir, spawned: Instant::now(), startup: Duration::ZERO })
+    }
+
+    /// Stops the process (as [`Server::stop`]) and keeps its data dir for [`Server::resume`].
+    /// A paused server counts no CPU time or memory and is not an exited one.
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        if let Some(child) = self.child.take() {
+            terminate(child, self.pid).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a paused server again, without waiting for it to serve.
+    pub fn resume(&mut self) -> anyhow::Result<()> {
+        if self.child.is_none() {
+            let (child, pid) = start_process(&self.cmd, &self.spec, self.dir.path())?;
+            (self.child, self.pid, self.spawned) = (Some(child), pid, Instant::now());
+        }
+        Ok(())
     }
 
     /// Polls with a linearizable Range until one succeeds, at most `timeout` after the
     /// spawn, and notes the time it took.
     pub async fn wait_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
-        let endpoints = [self.endpoint.clone()];
+        let endpoints = [self.spec.client_url.clone()];
         let mut client = None;
         loop {
             self.check_running()?;
@@ -118,7 +124,7 @@ impl Server {
 
     /// The client URL it listens on.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        &self.spec.client_url
     }
 
     /// From spawning the process to its first served linearizable read (zero until
@@ -127,9 +133,10 @@ impl Server {
         self.startup
     }
 
-    /// An error with the log's tail if the process has exited.
+    /// An error with the log's tail if the process has exited (a paused one has not).
     pub fn check_running(&mut self) -> anyhow::Result<()> {
-        match self.child.try_wait() {
+        let Some(child) = self.child.as_mut() else { return Ok(()) };
+        match child.try_wait() {
             Ok(None) => Ok(()),
             Ok(Some(status)) => bail!("the server exited ({status}); its log ends with:\n{}", self.log_tail()),
             Err(e) => Err(e).context("checking the server process"),
@@ -138,6 +145,9 @@ impl Server {
 
     /// CPU time the process has used so far, user and system, from `/proc/<pid>/stat`.
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        if self.child.is_none() {
+            return Ok(Duration::ZERO);
+        }
         let path = format!("/proc/{}/stat", self.pid);
         let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         let ticks = parse_cpu_ticks(&stat).with_context(|| format!("parsing {path}"))?;
@@ -162,6 +172,9 @@ impl Server {
     }
 
     fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
+        if self.child.is_none() {
+            return Ok(0);
+        }
         let path = format!("/proc/{}/status", self.pid);
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         parse_status_bytes(&status, field).with_context(|| format!("no {field} in {path}"))
@@ -170,21 +183,7 @@ impl Server {
     /// Sends SIGTERM and waits up to 10 s for the process to exit (then kills it); the
     /// directory is deleted when `self` is dropped.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        // Once reaped, the pid may belong to another process: never signal it then.
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return Ok(());
-        }
-        let pid = Pid::from_raw(i32::try_from(self.pid).context("pid out of range")?);
-        if kill(pid, Signal::SIGTERM).is_ok()
-            && tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_ok()
-        {
-            return Ok(());
-        }
-        self.child.kill().await.context("killing the server")?;
-        eprintln!("strata-bench: the server ignored SIGTERM for 10 s and was killed");
-        Ok(())
+        self.pause().await
     }
 
     /// The last 30 lines of the server's output.
@@ -193,6 +192,48 @@ impl Server {
         let log = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
         tail(&log, 30)
     }
+}
+
+/// Starts `cmd` with the data dir under `dir` and `spec`'s flags, its output appended to
+/// `dir/server.log`.
+fn start_process(cmd: &str, spec: &MemberSpec, dir: &std::path::Path) -> anyhow::Result<(Child, u32)> {
+    let mut words = cmd.split_whitespace();
+    let program = words.next().context("--launch needs a command")?;
+    let log_path = dir.join("server.log");
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&log_path).context("opening the server log")?;
+    let mut command = Command::new(program);
+    command
+        .args(words)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(spec.args())
+        .env("ETCD_UNSUPPORTED_ARCH", go_arch())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("sharing the server log")?)
+        .stderr(log)
+        .kill_on_drop(true);
+    let child = command.spawn().with_context(|| format!("starting {program}"))?;
+    let pid = child.id().context("the server exited at once")?;
+    Ok((child, pid))
+}
+
+/// Sends SIGTERM to `child` (process `pid`) and waits up to 10 s for it to exit, then
+/// kills it.
+async fn terminate(mut child: Child, pid: u32) -> anyhow::Result<()> {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    // Once reaped, the pid may belong to another process: never signal it then.
+    if let Ok(Some(_)) = child.try_wait() {
+        return Ok(());
+    }
+    let pid = Pid::from_raw(i32::try_from(pid).context("pid out of range")?);
+    if kill(pid, Signal::SIGTERM).is_ok() && tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+        return Ok(());
+    }
+    child.kill().await.context("killing the server")?;
+    eprintln!("strata-bench: the server ignored SIGTERM for 10 s and was killed");
+    Ok(())
 }
 
 /// The last `n` lines of `log` that are not frames of a Rust backtrace (`  12: name`,

@@ -8,7 +8,8 @@
 //! `maintenance` preloads its history, then runs its own phases under its own load
 //! ([`Maintenance::run`]), with the server's CPU time taken over the phases.
 //!
-//! `catchup` loads its keys as the measured run, then adds a member ([`Catchup::add_member`]).
+//! `catchup` loads its keys as the measured run, then adds a member or restarts a stopped
+//! one ([`Catchup::catch_up`]).
 //!
 //! With `--members N` the launched server is a cluster; its CPU time, RSS and disk are the
 //! members' summed.
@@ -206,10 +207,11 @@ async fn load_catchup(
         "catchup puts --bytes / --val-size keys; --total and --duration do not apply"
     );
     let cluster = server.context("catchup adds a member: it needs --launch")?;
+    let stopped = c.prepare(global, cluster).await?;
     let cpu_before = cluster.cpu_time()?;
     let outcome = c.load(global, conns).await?;
     let usage = usage(Some(&mut *cluster), Some(cpu_before))?;
-    let figures = c.add_member(global, cluster).await?;
+    let figures = c.catch_up(global, cluster, stopped).await?;
     let mut report = Report::new("catchup", params, &outcome.recorder, outcome.elapsed, usage);
     report.catchup = Some(figures);
     Ok(report)

@@ -3,14 +3,16 @@
 //! in the launched command), that is the leader streaming its snapshot and the log
 //! after it.
 //!
-//! 1. Load: `--bytes / --val-size` distinct keys, each put once, by `--clients` clients
+//! 1. With `--restart-follower`, a follower is stopped first ([`Catchup::prepare`]).
+//! 2. Load: `--bytes / --val-size` distinct keys, each put once, by `--clients` clients
 //!    over the load's connections: a `put` run with sequential keys, reported as the run.
-//! 2. Settle: wait until every member's serializable revision is the leader's.
-//! 3. `MemberAdd` through the leader and start the new member with
-//!    `--initial-cluster-state existing` ([`Cluster::add_member`]).
-//! 4. Poll the new member with a serializable count of every key ([`POLL`]) until its
-//!    count and revision are the leader's. The catch-up is the time from its spawn to
-//!    that answer, so it includes the process's start-up.
+//! 3. Settle: wait until every running member's serializable revision is the leader's.
+//! 4. `MemberAdd` through the leader and start the new member with
+//!    `--initial-cluster-state existing` ([`Cluster::add_member`]); or start the stopped
+//!    follower again.
+//! 5. Poll that member with a serializable count of every key ([`POLL`]) until its count
+//!    and revision are the leader's. The catch-up is the time from its spawn to that
+//!    answer, so it includes the process's start-up.
 
 use super::{Conn, Put, Workload};
 use crate::cli::{CatchupArgs, GlobalArgs, PutArgs};
@@ -37,6 +39,7 @@ pub struct Catchup {
     key_size: usize,
     val_size: u64,
     timeout: Duration,
+    restart_follower: bool,
     /// The load: `keys` sequential puts.
     put: Arc<Workload>,
 }
@@ -54,9 +57,10 @@ pub struct CatchupFigures {
     pub leader_db_size_bytes: i64,
     /// From the last put's answer to every member at the leader's revision.
     pub settle_ms: f64,
-    /// `MemberAdd` sent to answered.
-    pub member_add_ms: f64,
-    /// The new member's spawn to its serializable count and revision equal to the leader's.
+    /// `MemberAdd` sent to answered (none with `--restart-follower`).
+    pub member_add_ms: Option<f64>,
+    /// The new (or restarted) member's spawn to its serializable count and revision equal
+    /// to the leader's.
     pub catchup_ms: f64,
     /// CPU time of all members (the new one too) during the catch-up.
     pub catchup_cpu_s: Option<f64>,
@@ -82,6 +86,7 @@ impl Catchup {
             key_size: args.key_size,
             val_size: args.val_size,
             timeout: args.catchup_timeout,
+            restart_follower: args.restart_follower,
             put: Arc::new(Workload::Put(Put::new(&put, seed)?)),
         })
     }
@@ -92,6 +97,7 @@ impl Catchup {
             "key_size": self.key_size,
             "val_size": self.val_size,
             "catchup_timeout_s": self.timeout.as_secs_f64(),
+            "restart_follower": self.restart_follower,
         });
         v.as_object().cloned().unwrap_or_default()
     }
@@ -112,42 +118,80 @@ impl Catchup {
         Ok(outcome)
     }
 
-    /// Steps 2 to 4, once the load is in.
-    pub async fn add_member(&self, global: &GlobalArgs, cluster: &mut Cluster) -> anyhow::Result<CatchupFigures> {
+    /// Step 1: with `--restart-follower`, stops a follower and returns its index.
+    pub async fn prepare(&self, global: &GlobalArgs, cluster: &mut Cluster) -> anyhow::Result<Option<usize>> {
+        if !self.restart_follower {
+            return Ok(None);
+        }
+        ensure!(
+            global.target_leader,
+            "catchup --restart-follower needs --target-leader: the stopped follower takes no load"
+        );
+        let endpoints = cluster.endpoints();
+        ensure!(endpoints.len() > 1, "--restart-follower needs --members 2 or more");
+        let leader = leader_index(&endpoints, global.dial_timeout, global.startup_timeout).await?;
+        let follower = (leader + 1) % endpoints.len();
+        cluster.member_mut(follower).context("the follower")?.pause().await?;
+        Ok(Some(follower))
+    }
+
+    /// Steps 3 to 5, once the load is in; `stopped` is what [`Catchup::prepare`] returned.
+    pub async fn catch_up(
+        &self,
+        global: &GlobalArgs,
+        cluster: &mut Cluster,
+        stopped: Option<usize>,
+    ) -> anyhow::Result<CatchupFigures> {
         let loaded = Instant::now();
         let endpoints = cluster.endpoints();
-        let leader = leader_index(&endpoints, global.dial_timeout, global.startup_timeout).await?;
-        let admin = client::Client::connect(&endpoints[leader..=leader], global.dial_timeout).await?;
+        let running: Vec<String> =
+            endpoints.iter().enumerate().filter(|(i, _)| Some(*i) != stopped).map(|(_, e)| e.clone()).collect();
+        let leader_ep = &running[leader_index(&running, global.dial_timeout, global.startup_timeout).await?];
+        let leader = endpoints.iter().position(|e| e == leader_ep).context("the leader")?;
+        let admin = client::Client::connect(std::slice::from_ref(leader_ep), global.dial_timeout).await?;
         let (count, revision) = count_and_revision(&admin).await.context("reading the leader")?;
         ensure!(count == self.keys as i64, "the leader holds {count} keys, not the {} loaded", self.keys);
-        for ep in &endpoints {
+        for ep in &running {
             wait_until_at(ep, count, revision, SETTLE_TIMEOUT, global, cluster).await?;
         }
         let settle = loaded.elapsed();
         let db_size = admin.status().await.context("Status of the leader")?.db_size;
 
         let cpu_before = cluster.cpu_time()?;
-        let (new, member_add) = cluster.add_member(&admin).await?;
+        let (member, member_add) = match stopped {
+            Some(i) => {
+                cluster.member_mut(i).context("the stopped follower")?.resume()?;
+                (i, None)
+            }
+            None => {
+                let (i, took) = cluster.add_member(&admin).await?;
+                (i, Some(ms(took)))
+            }
+        };
         let spawned = Instant::now();
-        let new_ep = endpoints_of(cluster, new)?;
-        if let Err(e) = wait_until_at(&new_ep, count, revision, self.timeout, global, cluster).await {
+        let member_ep = cluster.member(member).context("the catching-up member")?.endpoint().to_owned();
+        if let Err(e) = wait_until_at(&member_ep, count, revision, self.timeout, global, cluster).await {
             let log = |i: usize| cluster.member(i).map(|m| m.log_tail()).unwrap_or_default();
-            bail!("{e:#}\nthe new member's log ends with:\n{}\nthe leader's log ends with:\n{}", log(new), log(leader));
+            bail!(
+                "{e:#}\nthe catching-up member's log ends with:\n{}\nthe leader's log ends with:\n{}",
+                log(member),
+                log(leader)
+            );
         }
         let catchup = spawned.elapsed();
         let catchup_cpu = cluster.cpu_time()?.saturating_sub(cpu_before);
-        let member = cluster.member(new);
+        let m = cluster.member(member);
         Ok(CatchupFigures {
             keys: self.keys,
             loaded_bytes: self.keys * self.val_size,
             revision,
             leader_db_size_bytes: db_size,
             settle_ms: ms(settle),
-            member_add_ms: ms(member_add),
+            member_add_ms: member_add,
             catchup_ms: ms(catchup),
             catchup_cpu_s: Some(round3(catchup_cpu.as_secs_f64())),
-            new_member_data_dir_bytes: member.map(|m| m.data_dir_bytes()).transpose()?,
-            new_member_peak_rss_bytes: member.map(|m| m.peak_rss_bytes()).transpose()?,
+            new_member_data_dir_bytes: m.map(|m| m.data_dir_bytes()).transpose()?,
+            new_member_peak_rss_bytes: m.map(|m| m.peak_rss_bytes()).transpose()?,
         })
     }
 }
@@ -164,17 +208,13 @@ impl CatchupFigures {
             ),
             ("leader db size", format!("{:.1} MiB", self.leader_db_size_bytes as f64 / (1024.0 * 1024.0))),
             ("settled after", format!("{:.0} ms", self.settle_ms)),
-            ("member add", format!("{:.1} ms", self.member_add_ms)),
+            ("member add", self.member_add_ms.map_or("- (a follower restarted)".to_owned(), |m| format!("{m:.1} ms"))),
             ("caught up after", format!("{:.0} ms (spawn to the leader's count and revision)", self.catchup_ms)),
             ("catch-up cpu", self.catchup_cpu_s.map_or("-".to_owned(), |s| format!("{s:.2} s (all members)"))),
             ("new member disk", opt_mib(self.new_member_data_dir_bytes)),
             ("new member rss", opt_mib(self.new_member_peak_rss_bytes)),
         ]
     }
-}
-
-fn endpoints_of(cluster: &Cluster, index: usize) -> anyhow::Result<String> {
-    Ok(cluster.member(index).context("the added member")?.endpoint().to_owned())
 }
 
 /// A serializable count of every key: the member's count and its revision.
@@ -231,7 +271,7 @@ mod tests {
     use super::*;
 
     fn args(bytes: u64, val_size: u64) -> CatchupArgs {
-        CatchupArgs { bytes, val_size, key_size: 8, catchup_timeout: Duration::from_secs(1) }
+        CatchupArgs { bytes, val_size, key_size: 8, catchup_timeout: Duration::from_secs(1), restart_follower: false }
     }
 
     #[test]
