@@ -70,10 +70,14 @@ pub async fn join_ids(cfg: &Config) -> Result<(u64, u64), String> {
 /// against the cluster that removed it.
 pub async fn leave_when_removed(member: Arc<Member>, removed: tokio::sync::watch::Sender<bool>) {
     let mut tick = tokio::time::interval(LEADERSHIP_CHECK * 5);
+    // A member joining an existing cluster may install a snapshot taken before
+    // it was added: only a configuration that had it and then lost it counts.
+    let mut was_member = false;
     loop {
         tick.tick().await;
-        let members = member.raft.members();
-        let dropped = !members.is_empty() && !members.iter().any(|m| m.id == member.member_id);
+        let listed = member.raft.members().iter().any(|m| m.id == member.member_id);
+        let dropped = was_member && !listed;
+        was_member |= listed;
         if dropped || member.raft.is_removed() {
             tracing::error!(
                 member = %format!("{:x}", member.member_id),
