@@ -78,5 +78,5 @@ mod wire;
 pub use apply::{Apply, BatchEntry};
 pub use error::{ApplyError, RaftError, Result, WriteError};
 pub use membership::{MembershipError, fetch_cluster};
-pub use node::{RaftConfig, RaftMember, RaftNode};
+pub use node::{RaftChanges, RaftConfig, RaftMember, RaftNode};
 pub use peer_service::PeerService;

@@ -150,6 +150,19 @@ pub struct RaftMember {
     pub is_learner: bool,
 }
 
+/// See [`RaftNode::subscribe`].
+pub struct RaftChanges(MetricsRx);
+
+impl RaftChanges {
+    /// Resolves once the state changed since the last call (the first call
+    /// may resolve at once): true, or false at once when Raft has stopped.
+    /// Keep one subscription and call this in a loop: a fresh one would see
+    /// every change since the node started as unseen.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
+    }
+}
+
 /// One member's Raft node. Cloning is cheap; clones drive the same node.
 #[derive(Clone)]
 pub struct RaftNode {
@@ -362,11 +375,10 @@ impl RaftNode {
         }
     }
 
-    /// Resolves when this member's Raft state (leader, term, log and applied
-    /// indexes) next changes: true, or false at once once Raft has stopped.
-    pub async fn changed(&self) -> bool {
-        let mut metrics = self.inner.raft.metrics();
-        metrics.changed().await.is_ok()
+    /// A subscription to this member's Raft state (leader, term, log and
+    /// applied indexes): [`RaftChanges::changed`] resolves on each change.
+    pub fn subscribe(&self) -> RaftChanges {
+        RaftChanges(self.inner.raft.metrics())
     }
 
     /// The current term (etcd's `raft_term` in response headers).

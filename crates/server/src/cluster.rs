@@ -126,10 +126,11 @@ pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: 
 /// every lease gets a fresh TTL, as etcd's lessor does on promotion.
 pub async fn follow_leadership(member: Arc<Member>, extend: Duration) {
     let mut leading = false;
+    let mut changes = member.raft.subscribe();
     loop {
         // Woken by any Raft state change, so the lessor follows leadership
         // within the change; the timeout only guards against a missed wake.
-        if let Ok(false) = tokio::time::timeout(LEADERSHIP_CHECK, member.raft.changed()).await {
+        if let Ok(false) = tokio::time::timeout(LEADERSHIP_CHECK, changes.changed()).await {
             // Raft has stopped (the member is shutting down): nothing to follow.
             tokio::time::sleep(LEADERSHIP_CHECK).await;
         }
