@@ -129,10 +129,12 @@ pub(crate) fn mask_clusters(s: &str) -> String {
         }
         Err(_) => s.to_string(),
     };
-    let mut s = mask_hex_words(&mask_ids(&s), 12..=16);
+    // Decimal ids first: a short one is all hex digits too, and would read as a hex word.
+    let mut s = s;
     for key in ["\"ID\":", "\"ID\" : ", "127.0.0.1:"] {
         s = mask_number_after(&s, key);
     }
+    let s = mask_hex_words(&mask_ids(&s), 12..=16);
     let mut lines: Vec<String> = s.lines().map(|l| collapse(l, ' ')).map(|l| collapse(&l, '-')).collect();
     lines.sort();
     lines.join("\n")
