@@ -52,15 +52,34 @@ pub async fn join_ids(cfg: &Config) -> Result<(u64, u64), String> {
     if peers.is_empty() {
         return Err("--initial-cluster-state existing needs the other members in --initial-cluster".into());
     }
-    let (cluster_id, members) = raft::fetch_cluster(&peers, Duration::from_secs(5))
-        .await
-        .map_err(|e| format!("cannot fetch the cluster's members from {peers:?}: {e}"))?;
-    match members.iter().find(|m| own.contains(&m.peer_url)) {
-        Some(m) => Ok((m.id, cluster_id)),
-        None => Err(format!(
-            "member {} with peer URLs {own:?} is not in the cluster's configuration; add it first (member add)",
-            cfg.name
-        )),
+    // A follower may not have appended the entry that added this member yet
+    // (`member add` answers once a quorum has it): ask every peer, and again
+    // for a few seconds, before giving up.
+    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
+    loop {
+        let (mut answered, mut errors) = (false, Vec::new());
+        for peer in &peers {
+            match raft::fetch_cluster(std::slice::from_ref(peer), Duration::from_secs(2)).await {
+                Ok((cluster_id, members)) => {
+                    answered = true;
+                    if let Some(m) = members.iter().find(|m| own.contains(&m.peer_url)) {
+                        return Ok((m.id, cluster_id));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(if answered {
+                format!(
+                    "member {} with peer URLs {own:?} is not in the cluster's configuration; add it first (member add)",
+                    cfg.name
+                )
+            } else {
+                format!("cannot fetch the cluster's members from {peers:?}: {}", errors.join("; "))
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -88,6 +107,10 @@ pub async fn leave_when_removed(member: Arc<Member>, removed: tokio::sync::watch
         }
     }
 }
+
+/// How long a member joining with `--initial-cluster-state existing` keeps
+/// looking for itself in the configurations its peers report.
+const JOIN_WAIT: Duration = Duration::from_secs(3);
 
 /// How long to wait before proposing the attributes again after a failure.
 const PUBLISH_RETRY: Duration = Duration::from_millis(500);
