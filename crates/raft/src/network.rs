@@ -29,6 +29,10 @@ use crate::peers::Peers;
 use crate::type_config::{Snapshot, SnapshotData, TypeConfig, Vote};
 use crate::wire::{self, WireError};
 
+/// The transfer rate an AppendEntries deadline allows for its payload, on
+/// top of openraft's: 10 MB/s, a slow disk's fsync throughput.
+const APPEND_BYTES_PER_MS: usize = 10_000;
+
 /// Snapshot chunk size when openraft does not suggest one.
 const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 
@@ -79,8 +83,21 @@ impl Network {
     where
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
+        self.call_within(action, option.soft_ttl(), message, send).await
+    }
+
+    /// [`Network::call`] with a deadline of its own.
+    async fn call_within<Req, Resp, Fut>(
+        &self,
+        action: RPCTypes,
+        ttl: Duration,
+        message: Req,
+        send: impl FnOnce(PeerClient<Channel>, tonic::Request<Req>) -> Fut,
+    ) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
         let client = self.client()?;
-        let ttl = option.soft_ttl();
         let mut request = self.peers.request(message);
         request.set_timeout(ttl);
         match tokio::time::timeout(ttl, send(client, request)).await {
@@ -149,8 +166,14 @@ impl RaftNetworkV2<TypeConfig> for Network {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let message = wire::append_request_to_pb(rpc);
+        // openraft gives every AppendEntries one heartbeat interval (75 ms of
+        // it), enough for heartbeats and small batches; a batch of large
+        // values (300 entries of 32 KB is 9.6 MB) needs time to travel and be
+        // fsynced, or it times out and is sent again and again.
+        let bytes: usize = message.entries.iter().map(|e| e.data.len()).sum();
+        let ttl = option.soft_ttl() + Duration::from_millis((bytes / APPEND_BYTES_PER_MS) as u64);
         let resp = self
-            .call(RPCTypes::AppendEntries, &option, message, |mut c, r| async move { c.append_entries(r).await })
+            .call_within(RPCTypes::AppendEntries, ttl, message, |mut c, r| async move { c.append_entries(r).await })
             .await?;
         wire::append_response_from_pb(resp).map_err(|e| undecodable(&e))
     }
