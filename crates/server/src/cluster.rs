@@ -118,9 +118,15 @@ const PUBLISH_RETRY: Duration = Duration::from_millis(500);
 /// Publishes this member's name and client URLs through Raft (etcd's
 /// `ClusterMemberAttrSetRequest`), so every member's `MemberList` shows them;
 /// done once the stored attributes match, retried until a leader takes it.
-pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: Vec<String>) {
+/// Refuses (an error, the member stops) a name another member of the
+/// configuration already published: two members called `m1` would make
+/// `--initial-cluster` lines and `member list` ambiguous.
+pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: Vec<String>) -> Result<(), String> {
     let want = Attributes { name, client_urls };
     loop {
+        if let Some(other) = name_taken(&member, &want.name).await {
+            return Err(format!("member name {:?} is already used by member {other:x}", want.name));
+        }
         let stored = member.store.backend().begin_read().and_then(|r| r.member_attributes());
         let published = stored.ok().and_then(|all| {
             all.into_iter()
@@ -128,7 +134,7 @@ pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: 
                 .and_then(|(_, bytes)| Attributes::decode(bytes.as_slice()).ok())
         });
         if published.as_ref() == Some(&want) {
-            return;
+            return Ok(());
         }
         let req = ClusterMemberAttrSetRequest { member_id: member.member_id, member_attributes: Some(want.clone()) };
         let irr = InternalRaftRequest { cluster_member_attr_set: Some(req), ..Default::default() };
@@ -142,6 +148,18 @@ pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: 
             }
         }
     }
+}
+
+/// Another member of the configuration that published `name`, once this
+/// member's store holds everything committed (Raft's read index, which a
+/// learner may use for this); None when none has, or when that cannot be
+/// known yet (no leader: publishing waits for one anyway).
+async fn name_taken(member: &Member, name: &str) -> Option<u64> {
+    if name.is_empty() || member.raft.read_index().await.is_err() {
+        return None;
+    }
+    let members = crate::cluster_service::members(member).ok()?;
+    members.iter().find(|m| m.id != member.member_id && m.name == name).map(|m| m.id)
 }
 
 /// Keeps the lessor's role in step with Raft leadership: only the leader

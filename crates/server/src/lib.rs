@@ -200,8 +200,15 @@ pub async fn run(
     // published through Raft: that needs a leader, so a member without a
     // quorum does not serve (stopping still works meanwhile).
     let mut stop_wait = stop_rx.clone();
+    let mut refused = None;
     tokio::select! {
-        () = cluster::publish_attributes(member.clone(), cfg.name.clone(), cfg.advertise_client_urls.clone()) => {}
+        published = cluster::publish_attributes(member.clone(), cfg.name.clone(), cfg.advertise_client_urls.clone()) => {
+            if let Err(e) = published {
+                tracing::error!(error = %e, "this member cannot join the cluster");
+                let _ = stop_tx.send(true);
+                refused = Some(e);
+            }
+        }
         _ = stop_wait.wait_for(|s| *s) => tracing::info!("stopped before the member could publish itself"),
     }
     let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
@@ -230,7 +237,9 @@ pub async fn run(
             })
         })
         .boxed();
-    tracing::info!("ready to serve client requests");
+    if refused.is_none() {
+        tracing::info!("ready to serve client requests");
+    }
     let endpoints = http::Endpoints::new(member.clone(), hub.clone(), compaction_finished, cfg.quota_backend_bytes);
     let grpc = tonic::service::Routes::new(kv)
         .add_service(watch)
@@ -267,6 +276,9 @@ pub async fn run(
     synced?;
     if *removed_rx.borrow() {
         return Err(ServerError::Removed);
+    }
+    if let Some(e) = refused {
+        return Err(ServerError::Join(e));
     }
     tracing::info!("stopped member");
     Ok(())

@@ -392,6 +392,21 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
     let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([stranger.cluster_entry()]).collect();
     let err = stranger.join(&initial.join(",")).expect_err("a member never added does not start");
     assert!(err.to_string().contains("is not in the cluster's configuration; add it first"), "{err}");
+
+    // A member added under a name another member already has is refused when it publishes it.
+    let mut twin = Member::new_strata(bin, "m1", &[]).expect("member");
+    let url = twin.cluster_entry().split_once('=').map(|(_, u)| u.to_string()).expect("url");
+    client(&members[lead]).await.member_add([url.as_str()], None).await.expect("member add");
+    // (`--initial-cluster` cannot list both m1s: that is refused at start, as etcd's.)
+    let mut initial: Vec<String> = members[1..].iter().map(Member::cluster_entry).collect();
+    initial.push(twin.cluster_entry());
+    let _ = tokio::task::block_in_place(|| twin.join(&initial.join(",")));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while twin.exited().is_none() {
+        assert!(Instant::now() < deadline, "a second m1 runs:\n{}", twin.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(twin.log().contains("member name \\\"m1\\\" is already used by member"), "{}", twin.log());
 }
 
 /// Pre-Vote (on by default, etcd 3.5's default): a member left alone
