@@ -14,7 +14,7 @@
 //! alarms) and prints them in the order they finished. `--cluster` replaces the
 //! endpoints with the client URLs of `member list`.
 
-use super::{Io, print_help, with_client, with_client_at};
+use super::{Ignored, Io, print_help, with_client, with_client_at};
 use crate::cli::GlobalFlags;
 use crate::error::{CtlError, ExitCode, Result};
 use crate::gosyntax::{self, format_duration};
@@ -49,14 +49,6 @@ pub enum EndpointCommand {
     /// Anything else: etcdctl prints `endpoint`'s help.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
-}
-
-/// Arguments that etcdctl accepts and ignores.
-#[derive(Args, Debug, Clone)]
-pub struct Ignored {
-    /// Ignored.
-    #[arg(hide = true)]
-    pub args: Vec<OsString>,
 }
 
 /// `endpoint hashkv`'s flags.

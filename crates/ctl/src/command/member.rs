@@ -19,7 +19,7 @@
 //! refused (exit 4) only once `add`, `remove` or `update` has been done, and `promote`
 //! prints in the simple format only (see [`Printer::member_promote`]).
 
-use super::{Io, print_help, with_client};
+use super::{Ignored, Io, print_help, with_client};
 use crate::cli::GlobalFlags;
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -53,14 +53,6 @@ pub enum MemberCommand {
     /// Anything else: etcdctl prints `member`'s help.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
-}
-
-/// Arguments that etcdctl accepts and ignores (`member list` has no check).
-#[derive(Args, Debug, Clone)]
-pub struct Ignored {
-    /// Ignored.
-    #[arg(hide = true)]
-    pub args: Vec<OsString>,
 }
 
 /// `member add`'s flags and arguments. A flag given twice keeps its last value, as

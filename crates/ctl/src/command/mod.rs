@@ -27,6 +27,14 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// Arguments that etcdctl accepts and ignores (`member list`, `endpoint status`, …).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Ignored {
+    /// Ignored.
+    #[arg(hide = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
 /// Where a command reads its input and writes its output. (`watch -i` reads the
 /// process's stdin itself: see `watch::interactive`.)
 pub struct Io<'a> {
