@@ -2,6 +2,7 @@
 //! cluster that grew learners (`m1`, `m2`, `m3`, then `z` and `v`, promoted, and `u`, an
 //! unstarted learner with two peer URLs).
 
+use super::tests::{print, text};
 use super::*;
 use api::etcdserverpb::{Member, ResponseHeader};
 
@@ -39,16 +40,6 @@ fn six() -> Vec<Member> {
 
 fn list() -> MemberListResponse {
     MemberListResponse { header: Some(HDR), members: six() }
-}
-
-fn print(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    f(&Printer::new(format, false), &mut out)?;
-    Ok(out)
-}
-
-fn text(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> String {
-    String::from_utf8(print(format, f).expect("prints")).expect("utf-8")
 }
 
 #[test]

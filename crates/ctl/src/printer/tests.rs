@@ -11,13 +11,15 @@ const HDR: ResponseHeader =
     ResponseHeader { cluster_id: 2375181864447732657, member_id: 9368506742490709939, revision: 4, raft_term: 2 };
 const LEASE: i64 = 0x3fb3a20a86435420;
 
-fn print(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> Result<Vec<u8>> {
+/// What `f` prints with a printer of `format` (shared with `member_tests`).
+pub(super) fn print(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     f(&Printer::new(format, false), &mut out)?;
     Ok(out)
 }
 
-fn text(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> String {
+/// [`print`] as text.
+pub(super) fn text(format: Format, f: impl FnOnce(&Printer, &mut Vec<u8>) -> Result<()>) -> String {
     String::from_utf8(print(format, f).expect("prints")).expect("utf-8")
 }
 
