@@ -3,6 +3,7 @@
 //! Clients match on these exact strings (etcd `api/v3rpc/rpctypes/error.go`),
 //! so every error a client can see is listed here once.
 
+use api::stratapb::{ApplyError, ErrorKind};
 use tonic::{Code, Status};
 
 /// An error answered to a client, or a fatal one.
@@ -100,12 +101,69 @@ impl EtcdError {
     pub fn to_status(&self) -> Status {
         Status::new(self.code(), self.to_string())
     }
-
-    /// Rebuilds the error from the code and message carried through Raft.
-    pub fn from_parts(code: i32, message: &str) -> Status {
-        Status::new(Code::from_i32(code), message)
-    }
 }
+
+/// The variants without data, each named alike in `EtcdError` and in the
+/// `stratapb.ErrorKind` an apply result carries through Raft. Both conversions
+/// are exhaustive matches generated from this one list, so a variant added to
+/// either enum and not here does not compile.
+macro_rules! carried_through_raft {
+    ($($variant:ident),* $(,)?) => {
+        impl EtcdError {
+            /// The variant as an apply result carries it to the proposer.
+            pub fn to_apply_error(&self) -> ApplyError {
+                let kind = match self {
+                    $(EtcdError::$variant => ErrorKind::$variant,)*
+                    EtcdError::Internal(_) => ErrorKind::Internal,
+                };
+                ApplyError { code: self.code() as i32, message: self.to_string(), kind: kind as i32 }
+            }
+
+            /// The variant an apply result carried; an unknown kind (a newer
+            /// member's) is `Internal` with the message it was sent with.
+            pub fn from_apply_error(e: &ApplyError) -> EtcdError {
+                match ErrorKind::try_from(e.kind).unwrap_or(ErrorKind::Internal) {
+                    $(ErrorKind::$variant => EtcdError::$variant,)*
+                    ErrorKind::Internal => EtcdError::Internal(
+                        e.message.strip_prefix("etcdserver: ").unwrap_or(&e.message).to_string(),
+                    ),
+                }
+            }
+        }
+    };
+}
+
+carried_through_raft!(
+    EmptyKey,
+    KeyNotFound,
+    ValueProvided,
+    LeaseProvided,
+    TooManyOps,
+    DuplicateKey,
+    RequestTooLarge,
+    Compacted,
+    FutureRev,
+    LeaseNotFound,
+    LeaseExists,
+    TtlTooLarge,
+    NoSpace,
+    NoLeader,
+    NotLeader,
+    BadLeaderTransferee,
+    LeaderChanged,
+    Timeout,
+    Stopped,
+    MemberExist,
+    PeerUrlExist,
+    MemberNotEnoughStarted,
+    MemberBadUrls,
+    MemberNotFound,
+    MemberNotLearner,
+    LearnerNotReady,
+    TooManyLearners,
+    Unhealthy,
+    NotSupportedForLearner,
+);
 
 impl From<EtcdError> for Status {
     fn from(e: EtcdError) -> Status {
@@ -148,3 +206,38 @@ impl From<raft::WriteError> for EtcdError {
 
 /// Result alias of request handling.
 pub type EtcdResult<T> = std::result::Result<T, EtcdError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind the wire can carry comes back as the variant it was sent
+    /// as, with the same code and message.
+    #[test]
+    fn every_error_kind_survives_the_trip_through_raft() {
+        let mut seen = 0;
+        for n in 0..i32::from(u8::MAX) {
+            let Ok(kind) = ErrorKind::try_from(n) else { continue };
+            seen += 1;
+            let sent = EtcdError::from_apply_error(&ApplyError {
+                kind: kind as i32,
+                message: "etcdserver: x".into(),
+                code: 0,
+            });
+            let carried = sent.to_apply_error();
+            assert_eq!(carried.kind, kind as i32, "{sent:?}");
+            let back = EtcdError::from_apply_error(&carried);
+            assert_eq!(back, sent);
+            assert_eq!((carried.code, carried.message), (back.code() as i32, back.to_string()));
+        }
+        assert!(seen > 1, "the loop must see the kinds");
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_text_and_an_unknown_kind_is_internal() {
+        let e = EtcdError::Internal("disk on fire".into());
+        assert_eq!(EtcdError::from_apply_error(&e.to_apply_error()), e);
+        let unknown = ApplyError { code: 13, message: "etcdserver: from the future".into(), kind: 999 };
+        assert_eq!(EtcdError::from_apply_error(&unknown), EtcdError::Internal("from the future".into()));
+    }
+}

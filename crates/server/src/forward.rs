@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use api::etcdserverpb::cluster_client::ClusterClient;
 use api::etcdserverpb::lease_client::LeaseClient;
 use api::etcdserverpb::{LeaseKeepAliveRequest, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse};
+use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cluster_service;
@@ -53,7 +54,7 @@ impl LeaderLink {
     }
 
     /// Renews lease `id` at the leader; its TTL (0 if unknown there).
-    pub async fn keep_alive(&self, member: &Member, id: i64) -> EtcdResult<i64> {
+    pub async fn keep_alive(&self, member: &Member, id: i64) -> Result<i64, Status> {
         let mut client = LeaseClient::new(self.channel(member)?);
         let request = futures::stream::iter([LeaseKeepAliveRequest { id }]);
         let mut answers = client.lease_keep_alive(request).await.map_err(unavailable)?.into_inner();
@@ -72,18 +73,18 @@ impl LeaderLink {
         &self,
         member: &Member,
         req: LeaseTimeToLiveRequest,
-    ) -> EtcdResult<LeaseTimeToLiveResponse> {
+    ) -> Result<LeaseTimeToLiveResponse, Status> {
         let mut client = LeaseClient::new(self.channel(member)?);
         Ok(client.lease_time_to_live(req).await.map_err(unavailable)?.into_inner())
     }
 }
 
 /// A leader that cannot be reached is, for the client, no leader (etcd
-/// answers "no leader" or a timeout there too); an answer it gave stands.
-fn unavailable(status: tonic::Status) -> EtcdError {
+/// answers "no leader" or a timeout there too); an answer it gave stands as
+/// the leader's own service gave it.
+fn unavailable(status: Status) -> Status {
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => EtcdError::NoLeader,
-        _ if status.message() == EtcdError::LeaseNotFound.to_string() => EtcdError::LeaseNotFound,
-        _ => EtcdError::Internal(status.message().to_string()),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => EtcdError::NoLeader.into(),
+        _ => status,
     }
 }

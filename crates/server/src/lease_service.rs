@@ -106,7 +106,7 @@ impl Lease for LeaseService {
                     match svc.leader.keep_alive(&svc.member, k.id).await {
                         Ok(ttl) => ttl,
                         Err(e) => {
-                            let _ = tx.send(Err(e.into())).await;
+                            let _ = tx.send(Err(e)).await;
                             break;
                         }
                     }

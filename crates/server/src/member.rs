@@ -92,13 +92,21 @@ impl Member {
         }
     }
 
-    /// Proposes a request through Raft and returns what the applier answered.
-    pub async fn propose(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
+    /// Proposes a client's request through Raft and returns what the applier
+    /// answered, after the checks etcd makes before proposing.
+    pub async fn propose(&self, irr: InternalRaftRequest) -> EtcdResult<Response> {
         // A learner only publishes its own attributes, as etcd's.
         if irr.cluster_member_attr_set.is_none() && self.raft.is_learner() {
             return Err(EtcdError::NotSupportedForLearner);
         }
-        Box::pin(self.check_quota(&irr)).await?;
+        self.check_quota(&irr).await?;
+        self.submit(irr).await
+    }
+
+    /// Puts a request in the Raft log, waits for it to be applied here and
+    /// turns the applier's answer back into a response or the very error
+    /// variant the applier returned.
+    async fn submit(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
         let id = (self.member_id << 16) ^ self.next_request_id.fetch_add(1, Ordering::Relaxed);
         irr.header = Some(RequestHeader { id, ..RequestHeader::default() });
         let data = irr.encode_to_vec();
@@ -112,7 +120,7 @@ impl Member {
         let result = ApplyResult::decode(out.as_slice())
             .map_err(|e| EtcdError::Internal(format!("undecodable apply result: {e}")))?;
         if let Some(e) = result.error {
-            return Err(error_from_apply(e.code, &e.message));
+            return Err(EtcdError::from_apply_error(&e));
         }
         result.response.ok_or_else(|| EtcdError::Internal("empty apply result".into()))
     }
@@ -152,10 +160,15 @@ impl Member {
         Err(EtcdError::NoSpace)
     }
 
-    /// Proposes raising or clearing an alarm of this member.
+    /// Proposes raising or clearing an alarm of this member. An alarm adds no
+    /// data, so it skips the quota check that may have called this.
     pub async fn set_alarm(&self, action: AlarmAction, alarm: AlarmType) -> EtcdResult<Response> {
         let req = AlarmRequest { action: action as i32, member_id: self.member_id, alarm: alarm as i32 };
-        self.propose(InternalRaftRequest { alarm: Some(req), ..Default::default() }).await
+        let irr = InternalRaftRequest { alarm: Some(req), ..Default::default() };
+        if self.raft.is_learner() {
+            return Err(EtcdError::NotSupportedForLearner);
+        }
+        self.submit(irr).await
     }
 
     /// Waits until the compaction at `rev` has deleted everything it should.
@@ -164,23 +177,6 @@ impl Member {
         rx.wait_for(|f| *f >= rev).await.map_err(|_| EtcdError::Stopped)?;
         Ok(())
     }
-}
-
-fn error_from_apply(code: i32, message: &str) -> EtcdError {
-    let known = [
-        EtcdError::KeyNotFound,
-        EtcdError::Compacted,
-        EtcdError::FutureRev,
-        EtcdError::LeaseNotFound,
-        EtcdError::DuplicateKey,
-        EtcdError::LeaseExists,
-        EtcdError::TtlTooLarge,
-        EtcdError::NoSpace,
-    ];
-    known
-        .into_iter()
-        .find(|e| e.code() as i32 == code && e.to_string() == message)
-        .unwrap_or_else(|| EtcdError::Internal(message.to_string()))
 }
 
 /// Reads the member and cluster ids stored at bootstrap, or stores `fresh`.

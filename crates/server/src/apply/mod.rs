@@ -16,7 +16,7 @@ mod view;
 use api::etcdserverpb::{
     AlarmType, CompactionResponse, InternalRaftRequest, LeaseGrantResponse, LeaseRevokeResponse, ResponseHeader,
 };
-use api::stratapb::{ApplyError as PbApplyError, ApplyResult, apply_result::Response};
+use api::stratapb::{ApplyResult, apply_result::Response};
 use mvcc::Store;
 use prost::Message;
 use std::path::Path;
@@ -74,10 +74,7 @@ impl Applier {
         }
         let out = match result {
             Ok(response) => ApplyResult { response: Some(response), error: None },
-            Err(e) => ApplyResult {
-                response: None,
-                error: Some(PbApplyError { code: e.code() as i32, message: e.to_string() }),
-            },
+            Err(e) => ApplyResult { response: None, error: Some(e.to_apply_error()) },
         };
         Ok(out.encode_to_vec())
     }
