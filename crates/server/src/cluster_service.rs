@@ -206,15 +206,18 @@ impl Cluster for ClusterService {
         if let Some(mut leader) = self.forward()? {
             return leader.member_promote(req).await;
         }
+        // etcd's order: the log progress of any member Raft replicates to is
+        // checked first (isLearnerReady), so a voter that never started is
+        // "not in sync"; then existence; then learner-ness (at apply).
+        let (leader_last, matched) = self.member.raft.replication().ok_or(EtcdError::NotLeader)?;
+        let progress = if req.id == self.member.member_id { Some(leader_last) } else { matched.get(&req.id).copied() };
+        if progress.is_some_and(|m| (m as f64) < (leader_last as f64) * READY_PERCENT) {
+            return Err(EtcdError::LearnerNotReady.into());
+        }
         let members = members(&self.member)?;
         let target = members.iter().find(|m| m.id == req.id).ok_or(EtcdError::MemberNotFound)?;
         if !target.is_learner {
             return Err(EtcdError::MemberNotLearner.into());
-        }
-        let (leader_last, matched) = self.member.raft.replication().ok_or(EtcdError::NotLeader)?;
-        let learner = matched.get(&req.id).copied().unwrap_or(0);
-        if (learner as f64) < (leader_last as f64) * READY_PERCENT {
-            return Err(EtcdError::LearnerNotReady.into());
         }
         self.member.raft.promote_member(req.id).await.map_err(membership_error)?;
         tracing::info!(member = %format!("{:x}", req.id), "promoted learner");

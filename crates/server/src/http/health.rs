@@ -164,8 +164,14 @@ async fn run_check(e: &Endpoints, name: &str) -> Result<(), String> {
             e.member.read_index().await.map_err(|err| err.to_string())?;
             local_read(e)
         }
-        // Strata has no learners yet (issue 6).
-        "non_learner" => Ok(()),
+        // etcd 3.6's text for a learner.
+        "non_learner" => {
+            if e.member.raft.is_learner() {
+                Err("not supported for learner".to_string())
+            } else {
+                Ok(())
+            }
+        }
         other => Err(format!("unknown check {other}")),
     }
 }

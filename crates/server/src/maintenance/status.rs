@@ -23,7 +23,7 @@ pub fn status(member: &Member) -> StatusResponse {
         raft_term: member.raft.term(),
         raft_applied_index: member.raft.applied_index(),
         errors: member.active_alarms().iter().map(crate::alarms::describe).collect(),
-        is_learner: false,
+        is_learner: member.raft.is_learner(),
     };
     member.fill_header(&mut resp.header);
     resp

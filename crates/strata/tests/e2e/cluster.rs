@@ -282,12 +282,18 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     assert!(refused.to_string().contains("rpc not supported for learner"), "{refused}");
     let refused = l.get("before/1", None).await.expect_err("a learner serves no linearizable read");
     assert!(refused.to_string().contains("rpc not supported for learner"), "{refused}");
+    // It says it is one, as etcd's does: tools wait for a learner by its Status.
+    assert!(l.status().await.expect("status of the learner").is_learner());
+    let ready = crate::http_endpoints::get(&new, "/readyz?verbose");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains("[-]non_learner failed: not supported for learner"), "{}", ready.body);
 
     let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote");
     // etcdctl pads both ids to 16 characters.
     assert!(out.stdout.starts_with(&format!("Member {id:16x} promoted in cluster ")), "{out:?}");
     let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote again");
     assert!(out.stderr.contains("can only promote a learner member"), "{out:?}");
+    assert!(!l.status().await.expect("status of the promoted member").is_learner());
     let rev = put_eventually(&new, "on-new-voter", "x").await;
     members.push(new);
     assert_same_hash(&members, &[0, 1, 2, 3], rev).await;
@@ -465,4 +471,54 @@ async fn a_watcher_on_a_member_that_installs_a_snapshot_misses_nothing() {
     let want: Vec<String> = (0..=300).map(|i| i.to_string()).collect();
     assert_eq!(seen, want);
     assert!(members[cut].log().contains("installed a snapshot"), "the follower caught up from the log");
+}
+
+/// `member promote` refuses as etcd 3.4.23 does, in etcd's order: the log
+/// progress first (a voter added but never started is "not in sync"), then
+/// whether the member exists, then whether it is a learner. The same
+/// etcdctl steps run against a 3-member etcd and a 3-member strata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_promote_refuses_in_etcds_order() {
+    crate::need_etcdctl!();
+    if !testkit::have_etcd() {
+        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
+        return;
+    }
+    let etcd = Member::start_etcd_cluster(3, &[]).expect("start etcd");
+    let want = promote_refusals(&etcd).await;
+    drop(etcd);
+    let strata = cluster();
+    let got = promote_refusals(&strata).await;
+    assert_eq!(got, want, "strata (left) and etcd 3.4.23 (right) refuse differently");
+    assert!(want[0].contains("which is in sync with leader"), "{want:?}");
+}
+
+/// The `Error:` lines of promoting: a voter added and never started, an id
+/// no member has, and a started voter.
+async fn promote_refusals(members: &[Member]) -> Vec<String> {
+    let lead = leader(members, &[0, 1, 2], Duration::from_secs(15)).await;
+    let ep = members[lead].endpoint();
+    let voter = client(&members[(lead + 1) % 3]).await.status().await.expect("status");
+    let voter = voter.header().map_or(0, |h| h.member_id());
+    // etcd adds a voter only once every member has been connected for 5 s
+    // ("unhealthy cluster" before).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let out = etcdctl(&ep, &["member", "add", "never", "--peer-urls=http://127.0.0.1:1"], None).expect("add");
+        if out.code == 0 || Instant::now() > deadline {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(out.code, 0, "{out:?}");
+    let unstarted = added_id(&out.stdout);
+    let mut refusals = Vec::new();
+    for id in [unstarted, 0xdead_beef, voter] {
+        let out = etcdctl(&ep, &["member", "promote", &format!("{id:x}")], None).expect("promote");
+        let line = out.error_line().unwrap_or("no error").replace(&format!("{id:x}"), "ID");
+        refusals.push(format!("{line} [exit {}]", out.code));
+    }
+    let out = etcdctl(&ep, &["member", "remove", &format!("{unstarted:x}")], None).expect("remove");
+    assert_eq!(out.code, 0, "{out:?}");
+    refusals
 }

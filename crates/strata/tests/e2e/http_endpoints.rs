@@ -15,7 +15,7 @@ use crate::{client, strata};
 /// One HTTP/1.1 answer.
 #[derive(Debug)]
 pub(crate) struct Answer {
-    status: u16,
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     pub(crate) body: String,
 }
