@@ -36,6 +36,14 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub(crate) struct InUse(#[expect(dead_code, reason = "held only to be dropped")] watch::Receiver<()>);
 
+#[cfg(test)]
+impl InUse {
+    /// A guard nobody waits on, for storage built outside `RaftNode::start` (`conformance.rs`).
+    pub(crate) fn detached() -> InUse {
+        InUse(watch::channel(()).1)
+    }
+}
+
 /// How to start one member's Raft.
 #[derive(Debug, Clone)]
 pub struct RaftConfig {
@@ -59,8 +67,8 @@ pub struct RaftConfig {
     /// etcd's `--initial-cluster-state existing`: a fresh log is left empty
     /// and the member waits for a leader to replicate to it once the cluster
     /// has added it. Never initialize such a member with `initial_members`
-    /// (an empty map would make it a cluster of its own). TODO(issue 6): the
-    /// membership change (`MemberAdd`) that lets a leader replicate to it.
+    /// (an empty map would make it a cluster of its own). The leader starts
+    /// replicating once `member add` (`RaftNode::add_member`) lists it.
     pub join_existing: bool,
     /// The local address this member's connections to its peers come from
     /// (None: the OS picks). Lets a host with several addresses keep peer
@@ -379,6 +387,23 @@ impl RaftNode {
     /// applied indexes): [`RaftChanges::changed`] resolves on each change.
     pub fn subscribe(&self) -> RaftChanges {
         RaftChanges(self.inner.raft.metrics())
+    }
+
+    /// Resolves, with the reason, once Raft has stopped on a fatal error: the
+    /// log or the state machine failed ([`crate::ApplyError`]) or its core
+    /// panicked. Never resolves for a normal shutdown.
+    pub async fn fatal(&self) -> String {
+        let mut rx = self.inner.raft.metrics();
+        loop {
+            if let Err(f) = &rx.borrow_watched().running_state
+                && !matches!(f, Fatal::Stopped)
+            {
+                return f.to_string();
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
     }
 
     /// The current term (etcd's `raft_term` in response headers).

@@ -39,6 +39,7 @@ use crate::apply::clock::{WallClock, unix_secs};
 use crate::config::Retention;
 use crate::error::EtcdError;
 use crate::member::Member;
+use crate::supervisor::TaskError;
 
 /// etcd's `revInterval`: revision mode checks every 5 minutes.
 const REVISION_TICK: Duration = Duration::from_secs(5 * 60);
@@ -46,12 +47,13 @@ const REVISION_TICK: Duration = Duration::from_secs(5 * 60);
 /// The longest periodic compaction interval (etcd compacts at least hourly).
 const MAX_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
-/// Runs the auto-compactor of `member` until the task is aborted.
-pub async fn run(member: Arc<Member>, retention: Retention, wall: WallClock) {
+/// Runs the auto-compactor of `member` until the task is aborted. A revision
+/// clock that cannot be read is a broken backend: fatal.
+pub async fn run(member: Arc<Member>, retention: Retention, wall: WallClock) -> Result<(), TaskError> {
     // The revision first, then the time: the pair must not claim a revision
     // that was current only after that time.
     let start_rev = member.store.rev();
-    let Some(mut ac) = AutoCompactor::new(retention, wall.now(), start_rev) else { return };
+    let Some(mut ac) = AutoCompactor::new(retention, wall.now(), start_rev) else { return Ok(()) };
     let started = Instant::now();
     loop {
         // Like etcd, the next tick counts from the end of this one, so a
@@ -62,10 +64,7 @@ pub async fn run(member: Arc<Member>, retention: Retention, wall: WallClock) {
         let rev = match due {
             Ok(Some(rev)) => rev,
             Ok(None) => continue,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the revision clock");
-                continue;
-            }
+            Err(e) => return Err(TaskError::Fatal(format!("cannot read the revision clock: {e}"))),
         };
         ac.log_starting(rev);
         let began = Instant::now();

@@ -1,9 +1,12 @@
 //! Runs scheduled compactions off the apply path, in bounded batches.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mvcc::{Compaction, Store};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Mutex, mpsc, watch};
+
+use crate::supervisor::TaskError;
 
 /// Pause between two batches, so writers get the backend in between (etcd
 /// 3.4 hard-codes the same 10 ms).
@@ -11,13 +14,19 @@ const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
 /// Receives jobs from the applier and runs them one after another. `finished`
 /// carries the revision of the last finished compaction, which `Compact` with
-/// `physical=true` waits on.
+/// `physical=true` waits on. Ends when the applier is gone.
+///
+/// Every failure is fatal: a step fails only when the backend does, and a
+/// step that panicked left its job half done where nothing can resume it
+/// but a restart of the member, which finds `scheduledCompactRev` ahead of
+/// `finishedCompactRev` and runs the job again (`mvcc::Store::open`).
 pub async fn run(
     store: Store,
-    mut jobs: mpsc::UnboundedReceiver<Compaction>,
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Compaction>>>,
     finished: watch::Sender<i64>,
     batch_limit: usize,
-) {
+) -> Result<(), TaskError> {
+    let mut jobs = jobs.lock().await;
     while let Some(mut job) = jobs.recv().await {
         let started = Instant::now();
         let rev = job.rev();
@@ -33,22 +42,12 @@ pub async fn run(
                 (job, done)
             })
             .await;
-            let (j, done) = match step {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::error!(error = %e, "compaction task failed");
-                    return;
-                }
-            };
+            let (j, done) = step.map_err(|e| TaskError::Fatal(format!("compaction at {rev}: {e}")))?;
             job = j;
-            match done {
-                Ok(true) => break,
-                Ok(false) => tokio::time::sleep(BATCH_PAUSE).await,
-                Err(e) => {
-                    tracing::error!(error = %e, "compaction failed; it resumes at the next start");
-                    return;
-                }
+            if done? {
+                break;
             }
+            tokio::time::sleep(BATCH_PAUSE).await;
         }
         metrics::histogram!(crate::metrics::COMPACTION_TOTAL_MS).record(millis(started.elapsed()));
         tracing::info!(
@@ -59,6 +58,7 @@ pub async fn run(
         );
         finished.send_replace(rev);
     }
+    Ok(())
 }
 
 fn millis(d: Duration) -> f64 {

@@ -36,6 +36,7 @@ pub mod member;
 mod message_size;
 pub mod metrics;
 pub mod quota;
+pub mod supervisor;
 mod usage;
 pub mod validate;
 pub mod watch;
@@ -65,6 +66,8 @@ use crate::member::{Limits, Member};
 
 /// How often commits made without an fsync are made durable.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a member that must stop waits for its CORRUPT alarm to commit.
+const FATAL_ALARM_WAIT: Duration = Duration::from_secs(2);
 
 /// Why a member could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,9 @@ pub enum ServerError {
     Join(String),
     #[error("the member has been permanently removed from the cluster")]
     Removed,
+    /// A background task or Raft failed in a way the member cannot go on from.
+    #[error("stopped on a fatal failure: {0}")]
+    Fatal(String),
     #[error("serving client requests: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -124,7 +130,12 @@ pub async fn run(
     if let Some(job) = resume {
         let _ = jobs_tx.send(job);
     }
-    let compactor = tokio::spawn(compactor::run(store.clone(), jobs_rx, finished_tx, cfg.compaction_batch_limit));
+    let mut tasks = supervisor::Supervisor::new();
+    {
+        let (store, jobs, limit) =
+            (store.clone(), Arc::new(tokio::sync::Mutex::new(jobs_rx)), cfg.compaction_batch_limit);
+        tasks.spawn("compactor", move || compactor::run(store.clone(), jobs.clone(), finished_tx.clone(), limit));
+    }
 
     let hub = watch::WatchHub::new(store.rev());
     // etcd's minimum lease TTL: ceil(1.5 × election timeout).
@@ -154,6 +165,13 @@ pub async fn run(
     raft_cfg.snapshot_count = cfg.snapshot_count;
     raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
+    {
+        let node = node.clone();
+        tasks.spawn("raft", move || {
+            let node = node.clone();
+            async move { Err(supervisor::TaskError::Fatal(format!("raft stopped: {}", node.fatal().await))) }
+        });
+    }
     // One signal stops both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -185,9 +203,10 @@ pub async fn run(
         leases.lessor().promote(leases.now(), lease_extend);
     }
     let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
-    let leadership = tokio::spawn(cluster::follow_leadership(member.clone(), lease_extend));
+    let fatal = stop_on_fatal(&tasks, member.clone(), stop_tx.clone());
+    supervise(&mut tasks, "leadership", &member, move |m| cluster::follow_leadership(m, lease_extend));
     let (removed_tx, removed_rx) = tokio::sync::watch::channel(false);
-    let leaver = tokio::spawn(cluster::leave_when_removed(member.clone(), removed_tx));
+    supervise(&mut tasks, "leaver", &member, move |m| cluster::leave_when_removed(m, removed_tx.clone()));
     {
         let (stop_tx, mut removed_rx) = (stop_tx.clone(), removed_rx.clone());
         tokio::spawn(async move {
@@ -211,12 +230,17 @@ pub async fn run(
         }
         _ = stop_wait.wait_for(|s| *s) => tracing::info!("stopped before the member could publish itself"),
     }
-    let disarmer = tokio::spawn(maintenance::disarm_when_below_low_water(member.clone()));
-    let measurer = tokio::spawn(usage::keep_measured(member.clone()));
-    let expirer = tokio::spawn(lease_service::revoke_expired(member.clone()));
-    let syncer = tokio::spawn(sync_periodically(store.clone()));
-    let auto_compactor =
-        tokio::spawn(auto_compactor::run(member.clone(), retention, apply::clock::WallClock::system()));
+    supervise(&mut tasks, "nospace-disarmer", &member, maintenance::disarm_when_below_low_water);
+    supervise(&mut tasks, "usage", &member, usage::keep_measured);
+    supervise(&mut tasks, "lease-expiry", &member, lease_service::revoke_expired);
+    {
+        let store = store.clone();
+        tasks.spawn("durable-commit", move || sync_periodically(store.clone()));
+        let member = member.clone();
+        tasks.spawn("auto-compactor", move || {
+            auto_compactor::run(member.clone(), retention, apply::clock::WallClock::system())
+        });
+    }
 
     let kv = KvServer::new(kv_service::KvService::new(member.clone()))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
@@ -257,14 +281,7 @@ pub async fn run(
         .await;
 
     tracing::info!("stopping member");
-    syncer.abort();
-    expirer.abort();
-    disarmer.abort();
-    measurer.abort();
-    compactor.abort();
-    auto_compactor.abort();
-    leadership.abort();
-    leaver.abort();
+    tasks.shutdown().await;
     node.shutdown().await;
     match peers.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "serving peers"),
@@ -272,6 +289,9 @@ pub async fn run(
         Ok(Ok(())) => {}
     }
     let synced = store.sync();
+    if let Some(reason) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(ServerError::Fatal(reason));
+    }
     served?;
     synced?;
     if *removed_rx.borrow() {
@@ -317,13 +337,63 @@ fn bootstrap_ids(cfg: &Config) -> (u64, u64) {
     )
 }
 
-async fn sync_periodically(store: mvcc::Store) {
+/// Makes the store's non-durable commits durable every [`SYNC_INTERVAL`];
+/// a commit that fails is a broken backend.
+async fn sync_periodically(store: mvcc::Store) -> Result<(), supervisor::TaskError> {
     let mut tick = tokio::time::interval(SYNC_INTERVAL);
     loop {
         tick.tick().await;
         let s = store.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.sync()).await {
-            tracing::error!(error = %e, "durable commit failed");
+        match tokio::task::spawn_blocking(move || s.sync()).await {
+            Ok(synced) => synced?,
+            Err(e) => return Err(supervisor::TaskError::Transient(e.to_string())),
         }
     }
+}
+
+/// Runs one of the member's never-ending loops under the restart policy:
+/// it handles its own errors, so only a panic ends it early.
+fn supervise<F, Fut>(tasks: &mut supervisor::Supervisor, name: &'static str, member: &Arc<Member>, task: F)
+where
+    F: Fn(Arc<Member>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let member = member.clone();
+    tasks.spawn(name, move || {
+        let run = task(member.clone());
+        async move {
+            run.await;
+            Ok(())
+        }
+    });
+}
+
+/// When a task fails fatally: raise the CORRUPT alarm while Raft may still
+/// take it (so the other members and `alarm list` show why this one
+/// stopped), then stop the member; `run` returns the reason.
+fn stop_on_fatal(
+    tasks: &supervisor::Supervisor,
+    member: Arc<Member>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
+) -> Arc<std::sync::Mutex<Option<String>>> {
+    let reason = Arc::new(std::sync::Mutex::new(None));
+    let (fatal, slot) = (tasks.fatal(), reason.clone());
+    tokio::spawn(async move {
+        let why = fatal.await;
+        tracing::error!(error = %why, "fatal failure; raising the CORRUPT alarm and stopping the member");
+        let raised = tokio::time::timeout(
+            FATAL_ALARM_WAIT,
+            member.set_alarm(
+                api::etcdserverpb::alarm_request::AlarmAction::Activate,
+                api::etcdserverpb::AlarmType::Corrupt,
+            ),
+        )
+        .await;
+        if !matches!(raised, Ok(Ok(_))) {
+            tracing::warn!("the CORRUPT alarm could not be raised before stopping");
+        }
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+        let _ = stop.send(true);
+    });
+    reason
 }

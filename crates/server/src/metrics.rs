@@ -58,6 +58,8 @@ pub const DEFRAG_WRITE_PAUSE_SECONDS: &str = "strata_defrag_write_pause_seconds"
 pub const COMPACTION_BACKLOG_REVISIONS: &str = "strata_compaction_backlog_revisions";
 /// The oldest revision reads may still ask for.
 pub const OLDEST_RETAINED_REVISION: &str = "strata_oldest_retained_revision";
+/// Restarts of a background task after it failed (label `task`).
+pub const TASK_RESTARTS_TOTAL: &str = "strata_task_restarts_total";
 
 /// How often buffered histogram samples are folded in when nobody scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -152,6 +154,7 @@ pub fn describe() {
         "Revisions between the scheduled compaction and the last finished one (0 when compaction is idle)."
     );
     describe_gauge!(OLDEST_RETAINED_REVISION, "The oldest revision that reads and watches may still ask for.");
+    describe_counter!(TASK_RESTARTS_TOTAL, "Restarts of a member's background task after it failed, by task.");
 }
 
 /// Event metrics appear from the start, at zero, as etcd's do.

@@ -177,11 +177,11 @@ async fn a_kill_during_a_compaction_resumes_it_after_restart() {
 }
 
 /// Unmounts a tmpfs when dropped.
-struct Tmpfs(std::path::PathBuf);
+pub(crate) struct Tmpfs(std::path::PathBuf);
 
 impl Tmpfs {
     /// Mounts a tmpfs of `mib` MiB on `dir`, or `None` without the privilege.
-    fn mount(dir: &std::path::Path, mib: u64) -> Option<Tmpfs> {
+    pub(crate) fn mount(dir: &std::path::Path, mib: u64) -> Option<Tmpfs> {
         let ok = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={mib}M"), "tmpfs"])
             .arg(dir)
@@ -239,7 +239,7 @@ async fn a_disk_that_fills_up_during_defrag_leaves_the_old_file_and_a_clear_erro
 }
 
 /// Free bytes of the filesystem holding `dir` (`df` output, in bytes).
-fn free_bytes(dir: &std::path::Path) -> u64 {
+pub(crate) fn free_bytes(dir: &std::path::Path) -> u64 {
     let out = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().expect("df");
     String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).expect("df number")
 }

@@ -27,6 +27,7 @@ mod quota;
 mod raw_grpc;
 mod snapshot;
 mod stratactl_vs_etcdctl;
+mod supervision;
 mod watch;
 mod watch_lease_ctl;
 mod watch_model;
