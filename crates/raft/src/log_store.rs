@@ -200,8 +200,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         blocking(move || db.truncate_from(from)).await
     }
 
-    /// Never called yet: no snapshot is ever built, so openraft never purges.
-    /// TODO(issue 6): purge behind real snapshots.
+    /// openraft calls this once a snapshot covering `log_id` is durable (and
+    /// keeps `snapshot_catchup_entries` behind it); the deletion and the new
+    /// `last_purged` commit together.
     async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         let bytes = encode_json(&log_id)?;
         let db = self.db.clone();
