@@ -35,6 +35,20 @@ impl Backend {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
             other => storage("open state db")(other),
         })?;
+        Backend::on_database(db, path)
+    }
+
+    /// Opens (or creates) the database on a simulated disk (power-loss tests).
+    /// `path` is only a name here and `size_bytes` is 0. Do not defragment it
+    /// nor `replace_with` on it: both make real files next to `path` and
+    /// rename them, which a redb `StorageBackend` cannot stand for.
+    #[cfg(feature = "fault-injection")]
+    pub fn open_on(disk: crate::fault::FaultyDisk) -> Result<Backend> {
+        let db = Database::builder().create_with_backend(disk).map_err(storage("open state db"))?;
+        Backend::on_database(db, Path::new("fault-injected/state.redb"))
+    }
+
+    fn on_database(db: Database, path: &Path) -> Result<Backend> {
         let backend = Backend { db: Arc::new(RwLock::new(Arc::new(db))), path: path.to_path_buf() };
         backend.init_schema()?;
         Ok(backend)

@@ -18,6 +18,8 @@ mod alarm_table;
 mod backend;
 mod defrag;
 mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod hash;
 mod in_use;
 mod install;

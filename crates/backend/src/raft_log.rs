@@ -64,6 +64,18 @@ impl RaftLogDb {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
             other => storage("open raft log")(other),
         })?;
+        RaftLogDb::on_database(db, path)
+    }
+
+    /// Opens (or creates) the log on a simulated disk (power-loss tests);
+    /// `path` is only a name here.
+    #[cfg(feature = "fault-injection")]
+    pub fn open_on(disk: crate::fault::FaultyDisk) -> Result<RaftLogDb> {
+        let db = Database::builder().create_with_backend(disk).map_err(storage("open raft log"))?;
+        RaftLogDb::on_database(db, Path::new("fault-injected/raft.redb"))
+    }
+
+    fn on_database(db: Database, path: &Path) -> Result<RaftLogDb> {
         let log = RaftLogDb { db: Arc::new(db), path: path.to_path_buf() };
         log.init_schema()?;
         Ok(log)

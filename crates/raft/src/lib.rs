@@ -62,6 +62,8 @@
 //! node.shutdown().await;
 //! ```
 mod apply;
+#[cfg(test)]
+mod conformance;
 mod error;
 mod log_store;
 mod membership;
