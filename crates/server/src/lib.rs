@@ -379,7 +379,7 @@ fn stop_on_fatal(
     let reason = Arc::new(std::sync::Mutex::new(None));
     let (fatal, slot) = (tasks.fatal(), reason.clone());
     tokio::spawn(async move {
-        let why = fatal.await;
+        let Some(why) = fatal.await else { return };
         tracing::error!(error = %why, "fatal failure; raising the CORRUPT alarm and stopping the member");
         let raised = tokio::time::timeout(
             FATAL_ALARM_WAIT,

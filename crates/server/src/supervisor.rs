@@ -126,16 +126,11 @@ impl Supervisor {
         self.tasks.push((name, handle));
     }
 
-    /// Resolves with the first fatal failure of any task ("task: reason").
-    pub fn fatal(&self) -> impl Future<Output = String> + Send + 'static {
+    /// Resolves with the first fatal failure of any task ("task: reason"),
+    /// or with `None` once the supervisor and its tasks are gone without one.
+    pub fn fatal(&self) -> impl Future<Output = Option<String>> + Send + 'static {
         let mut rx = self.fatal.subscribe();
-        async move {
-            let reason = rx.wait_for(Option::is_some).await.map(|r| r.clone().unwrap_or_default());
-            match reason {
-                Ok(reason) => reason,
-                Err(_) => std::future::pending().await,
-            }
-        }
+        async move { rx.wait_for(Option::is_some).await.ok().and_then(|r| r.clone()) }
     }
 
     /// Stops every task (at its next await point) and waits until they have ended.

@@ -1,5 +1,6 @@
 //! testkit: start real `strata` and reference `etcd` processes on loopback
-//! and drive the real `etcdctl` against them. Dev-only.
+//! and drive the real `etcdctl` against them, or run Strata members inside
+//! the test's own process ([`LocalMember`]). Dev-only.
 //!
 //! Every process gets a free port on 127.0.0.1 and a fresh data dir, is
 //! killed when its handle drops, and its log is kept in a file that a failing
@@ -12,11 +13,13 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 mod ctl;
+mod local;
 mod process;
 mod proxy;
 
 pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,
 };
+pub use local::LocalMember;
 pub use process::{Member, free_port, have_etcd, have_etcdctl};
 pub use proxy::{Network, member_ip};

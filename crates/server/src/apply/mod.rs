@@ -217,3 +217,6 @@ fn fatal(e: mvcc::Error) -> raft::ApplyError {
     tracing::error!(error = %e, "apply failed; the member stops applying");
     raft::ApplyError::new(e.to_string())
 }
+
+#[cfg(test)]
+mod tests;

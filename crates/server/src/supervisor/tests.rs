@@ -66,12 +66,12 @@ async fn a_fatal_failure_is_not_retried_and_stops_the_member() {
     let fatal = sup.fatal();
     sup.spawn("compactor", scripted(vec![Some(TaskError::Fatal("backend: disk gone".into()))], runs.clone()));
     sup.spawn("other", scripted(vec![Some(TaskError::Fatal("second".into()))], Arc::default()));
-    let reason = tokio::time::timeout(Duration::from_secs(1), fatal).await.expect("fatal resolves");
+    let reason = tokio::time::timeout(Duration::from_secs(1), fatal).await.expect("fatal resolves").expect("a reason");
     assert!(reason == "compactor: backend: disk gone" || reason == "other: second", "{reason}");
     settle().await;
     assert_eq!(runs.lock().expect("runs").len(), 1, "a fatal failure is never retried");
     // The first reason stays the reason.
-    assert_eq!(tokio::time::timeout(Duration::from_secs(1), sup.fatal()).await.expect("still fatal"), reason);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(1), sup.fatal()).await.expect("still fatal"), Some(reason));
     sup.shutdown().await;
 }
 
@@ -101,6 +101,8 @@ async fn shutdown_ends_a_running_task() {
         }
     });
     tokio::task::yield_now().await;
+    let fatal = sup.fatal();
     sup.shutdown().await;
     assert!(rx.await.is_err(), "the task's state was dropped: the task ended");
+    assert_eq!(fatal.await, None, "no fatal failure, and the wait for one ends");
 }

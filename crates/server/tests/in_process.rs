@@ -1,0 +1,214 @@
+//! Whole members in the test's process (`testkit::LocalMember`), driven
+//! through the generated gRPC clients: watch fan-out (cancel, a stream that
+//! stops reading, compaction while a watcher catches up) and a cluster's
+//! writes through followers. Each test takes well under a second or two.
+
+use std::time::Duration;
+
+use api::etcdserverpb::kv_client::KvClient;
+use api::etcdserverpb::watch_client::WatchClient;
+use api::etcdserverpb::watch_request::RequestUnion;
+use api::etcdserverpb::{
+    CompactionRequest, PutRequest, RangeRequest, WatchCancelRequest, WatchCreateRequest, WatchRequest, WatchResponse,
+};
+use testkit::LocalMember;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
+use tonic::transport::Channel;
+
+/// Every test is bounded: a hang fails instead of stalling the suite.
+const LIMIT: Duration = Duration::from_secs(30);
+
+async fn kv(m: &LocalMember) -> KvClient<Channel> {
+    KvClient::connect(m.url()).await.expect("connect")
+}
+
+async fn put(c: &mut KvClient<Channel>, key: &str, value: &[u8]) -> i64 {
+    let req = PutRequest { key: key.into(), value: value.to_vec(), ..PutRequest::default() };
+    c.put(req).await.expect("put").into_inner().header.map_or(0, |h| h.revision)
+}
+
+/// A watch stream: the requests it sends, the responses it gets.
+struct Watch {
+    requests: mpsc::Sender<WatchRequest>,
+    responses: Streaming<WatchResponse>,
+}
+
+impl Watch {
+    async fn open(channel: Channel) -> Watch {
+        let (requests, rx) = mpsc::channel(16);
+        let responses = WatchClient::new(channel).watch(ReceiverStream::new(rx)).await.expect("watch").into_inner();
+        Watch { requests, responses }
+    }
+
+    /// Creates a watcher on `prefix` from `start_revision`; its id.
+    async fn create(&mut self, prefix: &str, start_revision: i64) -> i64 {
+        let mut end = prefix.as_bytes().to_vec();
+        *end.last_mut().expect("a prefix") += 1;
+        let create =
+            WatchCreateRequest { key: prefix.into(), range_end: end, start_revision, ..WatchCreateRequest::default() };
+        self.send(RequestUnion::CreateRequest(create)).await;
+        let created = self.next().await;
+        assert!(created.created, "{created:?}");
+        created.watch_id
+    }
+
+    async fn send(&self, r: RequestUnion) {
+        self.requests.send(WatchRequest { request_union: Some(r) }).await.expect("send");
+    }
+
+    async fn next(&mut self) -> WatchResponse {
+        tokio::time::timeout(LIMIT, self.responses.next())
+            .await
+            .expect("a watch response in time")
+            .expect("the stream is open")
+            .expect("a response, not an error")
+    }
+
+    /// The mod revisions of the events of `id` until `count` have arrived.
+    async fn events(&mut self, id: i64, count: usize) -> Vec<i64> {
+        let mut revs = Vec::new();
+        while revs.len() < count {
+            let r = self.next().await;
+            assert!(!r.canceled, "canceled while waiting for events: {r:?}");
+            if r.watch_id == id {
+                revs.extend(r.events.iter().filter_map(|e| e.kv.as_ref()).map(|kv| kv.mod_revision));
+            }
+        }
+        revs
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_every_change_in_order_until_it_is_canceled() {
+    let m = LocalMember::start(&[]).await.expect("start");
+    let mut c = kv(&m).await;
+    let mut w = Watch::open(Channel::from_shared(m.url()).expect("url").connect().await.expect("connect")).await;
+    let id = w.create("w/", 0).await;
+    let mut written = Vec::new();
+    for i in 0..50 {
+        written.push(put(&mut c, &format!("w/{i}"), b"v").await);
+        put(&mut c, "other", b"v").await;
+    }
+    assert_eq!(w.events(id, 50).await, written);
+    w.send(RequestUnion::CancelRequest(WatchCancelRequest { watch_id: id })).await;
+    let canceled = w.next().await;
+    assert!(canceled.canceled && canceled.watch_id == id, "{canceled:?}");
+    // A second watcher on the same stream hears of a later put; the canceled one does not.
+    let again = w.create("w/", 0).await;
+    let rev = put(&mut c, "w/after", b"v").await;
+    let r = w.next().await;
+    assert_eq!((r.watch_id, r.events.len()), (again, 1), "{r:?}");
+    assert_eq!(r.events[0].kv.as_ref().map(|kv| kv.mod_revision), Some(rev));
+}
+
+/// A stream whose client stops reading (HTTP/2 windows of 64 KiB fill up)
+/// holds back no writer and no other stream, and later gets every event,
+/// once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_stops_reading_holds_back_no_one_and_then_catches_up() {
+    let m = LocalMember::start(&[]).await.expect("start");
+    let slow_channel = tonic::transport::Endpoint::from_shared(m.url())
+        .expect("url")
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .expect("connect");
+    let mut slow = Watch::open(slow_channel).await;
+    let slow_id = slow.create("s/", 0).await;
+    let mut fast = Watch::open(Channel::from_shared(m.url()).expect("url").connect().await.expect("connect")).await;
+    let fast_id = fast.create("s/", 0).await;
+    let reader = tokio::spawn(async move {
+        let revs = fast.events(fast_id, 400).await;
+        (fast, revs)
+    });
+    let mut c = kv(&m).await;
+    let value = vec![b'x'; 16 * 1024];
+    let mut written = Vec::new();
+    let started = std::time::Instant::now();
+    for i in 0..400 {
+        written.push(put(&mut c, &format!("s/{i}"), &value).await);
+    }
+    let writing = started.elapsed();
+    let (_fast, fast_revs) = tokio::time::timeout(LIMIT, reader).await.expect("the reader keeps up").expect("reader");
+    assert_eq!(fast_revs, written, "the reading stream got every event in order");
+    // 6.4 MB went to a stream that read nothing: the writes did not wait for it.
+    assert!(writing < LIMIT / 2, "writes took {writing:?}");
+    assert_eq!(slow.events(slow_id, 400).await, written, "the slow stream catches up in order, once");
+}
+
+/// A watcher that starts far behind reads history while a compaction passes
+/// it: it either gets every event from its start, in order, or etcd's
+/// compacted answer (canceled, with the compaction revision): never a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_while_a_watcher_catches_up_leaves_no_silent_gap() {
+    let m = LocalMember::start(&[]).await.expect("start");
+    let mut c = kv(&m).await;
+    let mut written = Vec::new();
+    for i in 0..2000 {
+        written.push(put(&mut c, &format!("c/{}", i % 50), b"v").await);
+    }
+    let mut w = Watch::open(Channel::from_shared(m.url()).expect("url").connect().await.expect("connect")).await;
+    let id = w.create("c/", written[0]).await;
+    let compact_to = written[1500];
+    let compact = CompactionRequest { revision: compact_to, physical: false };
+    c.compact(compact).await.expect("compact");
+    let mut seen = Vec::new();
+    while seen.len() < written.len() {
+        let r = w.next().await;
+        if r.compact_revision != 0 {
+            assert!(r.canceled, "{r:?}");
+            assert_eq!(r.compact_revision, compact_to);
+            break;
+        }
+        assert_eq!(r.watch_id, id);
+        seen.extend(r.events.iter().filter_map(|e| e.kv.as_ref()).map(|kv| kv.mod_revision));
+    }
+    assert_eq!(seen[..], written[..seen.len()], "what arrived is a prefix of history, in order");
+    // A watcher created below the compaction now is refused at once.
+    let create = WatchCreateRequest {
+        key: b"c/".to_vec(),
+        range_end: b"c0".to_vec(),
+        start_revision: written[10],
+        ..WatchCreateRequest::default()
+    };
+    w.send(RequestUnion::CreateRequest(create)).await;
+    // As etcd's: created first, then canceled with the compaction revision.
+    let created = w.next().await;
+    assert!(created.created && created.watch_id != id, "{created:?}");
+    let refused = w.next().await;
+    assert_eq!(refused.watch_id, created.watch_id);
+    assert!(refused.canceled && refused.compact_revision == compact_to, "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_in_process_takes_writes_on_every_member() {
+    let members = LocalMember::start_cluster(3, &[]).await.expect("start a cluster");
+    let mut revs = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        revs.push(put(&mut kv(m).await, &format!("from/{i}"), b"v").await);
+    }
+    for m in &members {
+        let got = kv(m)
+            .await
+            .range(RangeRequest { key: b"from/".to_vec(), range_end: b"from0".to_vec(), ..RangeRequest::default() })
+            .await
+            .expect("linearizable range")
+            .into_inner();
+        let mods: Vec<i64> = got.kvs.iter().map(|kv| kv.mod_revision).collect();
+        assert_eq!(mods, revs, "member {} reads every write", m.name());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_keeps_its_data() {
+    let mut m = LocalMember::start(&[]).await.expect("start");
+    let rev = put(&mut kv(&m).await, "k", b"v").await;
+    m.restart().await.expect("restart");
+    let got = kv(&m).await.range(RangeRequest { key: b"k".to_vec(), ..RangeRequest::default() }).await.expect("get");
+    assert_eq!(got.into_inner().kvs.first().map(|kv| kv.mod_revision), Some(rev));
+    assert!(matches!(m.stop().await.expect("stop"), Ok(())));
+}
