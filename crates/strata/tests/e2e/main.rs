@@ -28,6 +28,7 @@ mod raw_grpc;
 mod snapshot;
 mod stratactl_vs_etcdctl;
 mod supervision;
+mod support;
 mod watch;
 mod watch_lease_ctl;
 mod watch_model;
@@ -66,28 +67,18 @@ macro_rules! need_etcdctl {
 
 /// Runs `steps` (a `testkit::run_steps` file) with etcdctl against etcd 3.4.23
 /// and with stratactl against a fresh strata, and fails on any difference once
-/// `mask` has been applied to both. Steps that race background writers can lose
-/// a race once on a loaded 2-core machine, so a difference that does not come
-/// back on a second, fresh pair of servers is reported but not failed.
+/// `mask` has been applied to both.
 pub fn compare_steps_with_etcd(steps: &str, mask: impl Fn(&str) -> String + Copy) {
     if !testkit::have_etcdctl() || !testkit::have_etcd() {
         eprintln!("skipped: /usr/bin/etcdctl or /usr/bin/etcd not installed (apt-get install etcd-client etcd-server)");
         return;
     }
-    let mut report = None;
-    for attempt in 1..=2 {
-        let etcd = Member::start_etcd(&[]).expect("start etcd");
-        let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), steps, mask);
-        drop(etcd);
-        let s = strata(&[]);
-        let got = testkit::run_steps(env!("CARGO_BIN_EXE_stratactl"), &s.endpoint(), steps, mask);
-        report = testkit::step_differences(&want, &got);
-        match &report {
-            None => return,
-            Some(r) => eprintln!("attempt {attempt}: {r}"),
-        }
-    }
-    if let Some(report) = report {
+    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), steps, mask);
+    drop(etcd);
+    let s = strata(&[]);
+    let got = testkit::run_steps(env!("CARGO_BIN_EXE_stratactl"), &s.endpoint(), steps, mask);
+    if let Some(report) = testkit::step_differences(&want, &got) {
         panic!("{report}");
     }
 }
