@@ -31,10 +31,7 @@ impl Backend {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { op: "create data dir", source })?;
         }
         crate::defrag::remove_leftover(path)?;
-        let db = Database::builder().create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
-            other => storage("open state db")(other),
-        })?;
+        let db = crate::create::open_or_create(path, "open state db")?;
         Backend::on_database(db, path)
     }
 

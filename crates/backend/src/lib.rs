@@ -16,6 +16,7 @@
 //! ```
 mod alarm_table;
 mod backend;
+mod create;
 mod defrag;
 mod error;
 #[cfg(feature = "fault-injection")]

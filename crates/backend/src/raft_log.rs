@@ -57,13 +57,7 @@ pub struct RaftLogDb {
 impl RaftLogDb {
     /// Opens (or creates) the log at `path`, creating its directory, and checks its schema version.
     pub fn open(path: &Path) -> Result<RaftLogDb> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io { op: "create raft dir", source })?;
-        }
-        let db = Database::builder().create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked { path: path.display().to_string() },
-            other => storage("open raft log")(other),
-        })?;
+        let db = crate::create::open_or_create(path, "open raft log")?;
         RaftLogDb::on_database(db, path)
     }
 
