@@ -2,7 +2,8 @@
 //! and drive the real `etcdctl` against them, or run Strata members inside
 //! the test's own process ([`LocalMember`]). Dev-only.
 //!
-//! Every process gets a free port on 127.0.0.1 and a fresh data dir, is
+//! Every process gets ports on 127.0.0.1 reserved for this test process
+//! (`ports.rs`) and a fresh data dir, is
 //! killed when its handle drops, and its log is kept in a file that a failing
 //! test prints.
 //!
@@ -14,6 +15,7 @@
 //! ```
 mod ctl;
 mod local;
+mod ports;
 mod process;
 mod proxy;
 
@@ -21,5 +23,6 @@ pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,
 };
 pub use local::LocalMember;
-pub use process::{Member, free_port, have_etcd, have_etcdctl};
+pub use ports::free_port;
+pub use process::{Member, have_etcd, have_etcdctl};
 pub use proxy::{Network, member_ip};

@@ -7,17 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::ports::{free_port, free_port_on};
 use crate::proxy::{Network, member_ip};
-
-/// A port that was free a moment ago on 127.0.0.1.
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A port that was free a moment ago on `ip`.
-fn free_port_on(ip: IpAddr) -> anyhow::Result<u16> {
-    Ok(TcpListener::bind((ip, 0))?.local_addr()?.port())
-}
 
 /// True if Debian's etcd 3.4 is installed (the reference for differential tests).
 pub fn have_etcd() -> bool {
