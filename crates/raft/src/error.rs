@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+use openraft::errors::{ClientWriteError, Fatal, ForwardToLeader, LinearizableReadError};
+
+use crate::type_config::TypeConfig;
+
 /// Starting a member failed; nothing is served.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -80,4 +84,40 @@ impl From<backend::Error> for ApplyError {
 /// Folds a failure into the `io::Error` openraft's storage traits return.
 pub(crate) fn io_err(e: impl fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
+}
+
+// openraft's errors, mapped to what a proposer can act on. Only this crate
+// names openraft, so the mapping lives here.
+
+pub(crate) fn linearizable_read_error(
+    e: openraft::errors::RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
+) -> WriteError {
+    match e {
+        openraft::errors::RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => not_leader(&f),
+        openraft::errors::RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)) => WriteError::Timeout,
+        openraft::errors::RaftError::Fatal(f) => fatal_error(f),
+    }
+}
+
+fn not_leader(f: &ForwardToLeader<TypeConfig>) -> WriteError {
+    match f.leader_id {
+        None => WriteError::NoLeader,
+        leader => WriteError::NotLeader { leader },
+    }
+}
+
+pub(crate) fn client_write_error(e: ClientWriteError<TypeConfig>) -> WriteError {
+    match e {
+        ClientWriteError::ForwardToLeader(f) => not_leader(&f),
+        ClientWriteError::LogEntryDiscarded(f) => WriteError::LeaderChanged { leader: f.leader_id },
+        // Only membership changes produce the other variants.
+        other => WriteError::Fatal(other.to_string()),
+    }
+}
+
+pub(crate) fn fatal_error(f: Fatal<TypeConfig>) -> WriteError {
+    match f {
+        Fatal::Stopped => WriteError::Stopped,
+        other => WriteError::Fatal(other.to_string()),
+    }
 }

@@ -62,6 +62,7 @@
 //! node.shutdown().await;
 //! ```
 mod apply;
+mod config;
 #[cfg(test)]
 mod conformance;
 mod error;
@@ -71,14 +72,17 @@ mod network;
 mod node;
 mod peer_service;
 mod peers;
+mod proposal;
 mod raft_state;
 mod snapshot;
 mod state_machine;
+mod status;
 mod type_config;
 mod wire;
 
 pub use apply::{Apply, BatchEntry};
+pub use config::RaftConfig;
 pub use error::{ApplyError, RaftError, Result, WriteError};
 pub use membership::{MembershipError, fetch_cluster};
-pub use node::{RaftChanges, RaftConfig, RaftMember, RaftNode};
+pub use node::{RaftChanges, RaftMember, RaftNode};
 pub use peer_service::PeerService;

@@ -1,31 +1,30 @@
-//! [`RaftNode`]: one member's Raft, the API the server uses.
+//! [`RaftNode`]: one member's Raft: starting and stopping it, and its peer
+//! service. What it offers the server is split by job: proposals and read
+//! indexes with their leader retry (`proposal.rs`), the state it reports
+//! (`status.rs`), membership changes (`membership.rs`); how to start it is
+//! [`crate::RaftConfig`] (`config.rs`).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use api::stratapb::peer_server::PeerServer;
+use openraft::RaftMetrics;
 use openraft::async_runtime::WatchReceiver;
-use openraft::errors::{ClientWriteError, Fatal, ForwardToLeader, LinearizableReadError};
-use openraft::{BasicNode, Config, RaftMetrics, ReadPolicy, SnapshotPolicy};
 use tokio::sync::watch;
 
 use crate::apply::Apply;
-use crate::error::{RaftError, Result, WriteError};
+use crate::config::RaftConfig;
+use crate::error::{RaftError, Result};
 use crate::log_store::LogStore;
 use crate::network::NetworkFactory;
 use crate::peer_service::PeerService;
 use crate::peers::Peers;
 use crate::snapshot::SnapshotDir;
 use crate::state_machine::StateMachine;
-use crate::type_config::{Request, TypeConfig};
+use crate::type_config::TypeConfig;
 
 pub(crate) type OpenRaft = openraft::Raft<TypeConfig, StateMachine>;
 type MetricsRx = openraft::type_config::alias::WatchReceiverOf<TypeConfig, RaftMetrics<TypeConfig>>;
-
-/// The pause between two attempts of a request that found no leader.
-const LEADER_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// How long [`RaftNode::shutdown`] waits for the Raft tasks to drop the storage.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,112 +43,6 @@ impl InUse {
     }
 }
 
-/// How to start one member's Raft.
-#[derive(Debug, Clone)]
-pub struct RaftConfig {
-    /// This member's id (etcd's member id).
-    pub node_id: u64,
-    /// The directory that holds `raft.redb` (`<data-dir>/member`).
-    pub raft_dir: PathBuf,
-    /// etcd's `--heartbeat-interval` (default 100).
-    pub heartbeat_interval_ms: u64,
-    /// etcd's `--election-timeout` (default 1000). A follower waits a random
-    /// time in `[election_timeout_ms, 2 * election_timeout_ms)`, as etcd does.
-    pub election_timeout_ms: u64,
-    /// The advertised peer URL (`http://host:port`), stored in the membership.
-    pub peer_addr: String,
-    /// The members a fresh Raft log is initialized with: node id → peer URL
-    /// (etcd's `--initial-cluster`). It must be the same on every member and
-    /// contain `node_id`; empty means the single member `{node_id: peer_addr}`.
-    /// Ignored once the log is initialized: a restart rejoins with the
-    /// membership stored in the log.
-    pub initial_members: BTreeMap<u64, String>,
-    /// etcd's `--initial-cluster-state existing`: a fresh log is left empty
-    /// and the member waits for a leader to replicate to it once the cluster
-    /// has added it. Never initialize such a member with `initial_members`
-    /// (an empty map would make it a cluster of its own). The leader starts
-    /// replicating once `member add` (`RaftNode::add_member`) lists it.
-    pub join_existing: bool,
-    /// The local address this member's connections to its peers come from
-    /// (None: the OS picks). Lets a host with several addresses keep peer
-    /// traffic on one, and lets fault-injection tests tell members apart.
-    pub peer_source_ip: Option<std::net::IpAddr>,
-    /// etcd's `--pre-vote`: ask the voters whether they would vote before
-    /// campaigning, so a member that was cut off does not depose a healthy
-    /// leader by raising the term when it comes back.
-    pub pre_vote: bool,
-    /// etcd's cluster id, which the peer service tells members that join.
-    pub cluster_id: u64,
-    /// etcd's `--snapshot-count`: applied entries between two snapshots.
-    /// 0 takes no snapshots (the log is never purged).
-    pub snapshot_count: u64,
-    /// etcd's `--experimental-snapshot-catchup-entries`: entries kept in the
-    /// log behind a snapshot, so a follower a little behind catches up from
-    /// the log rather than by a whole snapshot.
-    pub snapshot_catchup_entries: u64,
-}
-
-impl RaftConfig {
-    /// A config with etcd's default timeouts.
-    pub fn new(node_id: u64, raft_dir: impl Into<PathBuf>, peer_addr: impl Into<String>) -> RaftConfig {
-        RaftConfig {
-            node_id,
-            raft_dir: raft_dir.into(),
-            heartbeat_interval_ms: 100,
-            election_timeout_ms: 1000,
-            peer_addr: peer_addr.into(),
-            initial_members: BTreeMap::new(),
-            join_existing: false,
-            peer_source_ip: None,
-            pre_vote: true,
-            cluster_id: 0,
-            snapshot_count: 100_000,
-            snapshot_catchup_entries: 5_000,
-        }
-    }
-
-    /// The membership a fresh log starts with (see [`RaftConfig::initial_members`]).
-    fn initial_membership(&self) -> Result<BTreeMap<u64, BasicNode>> {
-        if self.initial_members.is_empty() {
-            return Ok(BTreeMap::from([(self.node_id, BasicNode::new(&self.peer_addr))]));
-        }
-        if !self.initial_members.contains_key(&self.node_id) {
-            return Err(RaftError::Config(format!("member {:x} is not among the initial members", self.node_id)));
-        }
-        if self.initial_members.len() > 1 {
-            for (id, url) in &self.initial_members {
-                if let Err(e) = tonic::transport::Endpoint::from_shared(url.clone()) {
-                    return Err(RaftError::Config(format!("member {id:x}: peer URL {url:?}: {e}")));
-                }
-            }
-        }
-        Ok(self.initial_members.iter().map(|(id, url)| (*id, BasicNode::new(url))).collect())
-    }
-
-    fn openraft_config(&self) -> Result<Config> {
-        let config = Config {
-            cluster_name: "strata".to_string(),
-            heartbeat_interval: self.heartbeat_interval_ms,
-            election_timeout_min: self.election_timeout_ms,
-            election_timeout_max: self.election_timeout_ms.saturating_mul(2),
-            snapshot_policy: match self.snapshot_count {
-                0 => SnapshotPolicy::Never,
-                n => SnapshotPolicy::LogsSinceLast(n),
-            },
-            max_in_snapshot_log_to_keep: self.snapshot_catchup_entries,
-            enable_pre_vote: Some(self.pre_vote),
-            // openraft's default lets a restarted leader resume its old term
-            // without an election. Its commit index then comes from the saved
-            // (non-durable, possibly lagging) committed id and no new blank
-            // entry re-commits the log tail, so a read index could miss
-            // acknowledged writes. A new election appends that blank entry.
-            enable_leader_restore: Some(false),
-            ..Config::default()
-        };
-        config.validate().map_err(|e| RaftError::Config(e.to_string()))
-    }
-}
-
 /// A member of the Raft configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaftMember {
@@ -159,7 +52,7 @@ pub struct RaftMember {
 }
 
 /// See [`RaftNode::subscribe`].
-pub struct RaftChanges(MetricsRx);
+pub struct RaftChanges(pub(crate) MetricsRx);
 
 impl RaftChanges {
     /// Resolves once the state changed since the last call (the first call
@@ -181,20 +74,20 @@ pub(crate) struct Inner {
     pub(crate) node_id: u64,
     pub(crate) raft: OpenRaft,
     /// Closed once every task holding the log or the state machine has ended.
-    released: watch::Sender<()>,
+    pub(crate) released: watch::Sender<()>,
     /// The index of the last entry applied, published by the state machine
     /// before it answers a proposer.
-    applied: Arc<watch::Sender<u64>>,
+    pub(crate) applied: Arc<watch::Sender<u64>>,
     /// The channels to the other members, shared with the network factory.
     pub(crate) peers: Arc<Peers>,
     /// Read only in synchronous methods: a borrow of it must never live across
     /// an `.await`, or the Raft core blocks on the metrics lock.
     pub(crate) metrics: MetricsRx,
-    snapshots: SnapshotDir,
-    cluster_id: u64,
+    pub(crate) snapshots: SnapshotDir,
+    pub(crate) cluster_id: u64,
     /// How long a write or read index that finds no leader waits for one
     /// (two election timeouts: an election, or a leadership transfer).
-    leader_wait: Duration,
+    pub(crate) leader_wait: Duration,
 }
 
 impl RaftNode {
@@ -293,170 +186,6 @@ impl RaftNode {
             .max_encoding_message_size(usize::MAX)
     }
 
-    /// Proposes `data`, waits until it is committed and applied on this
-    /// member, and returns the Apply response bytes.
-    ///
-    /// On a follower the request is forwarded to the leader (`Propose`), which
-    /// answers once the entry is applied there; this member then waits until
-    /// it has applied the entry too, so a read here right after sees the write.
-    /// A forward that never reached the leader fails with
-    /// [`WriteError::NoLeader`]; one whose fate is unknown (the leader went
-    /// away mid-call) with [`WriteError::Timeout`].
-    pub async fn write(&self, data: Vec<u8>) -> Result<Vec<u8>, WriteError> {
-        let deadline = tokio::time::Instant::now() + self.inner.leader_wait;
-        loop {
-            match self.write_once(data.clone()).await {
-                Err(WriteError::NoLeader | WriteError::NotLeader { .. }) if self.await_leader(deadline).await => {}
-                other => return other,
-            }
-        }
-    }
-
-    async fn write_once(&self, data: Vec<u8>) -> Result<Vec<u8>, WriteError> {
-        match self.leader_elsewhere() {
-            None => write_local(&self.inner.raft, data).await.map(|(_, response)| response),
-            Some(addr) => {
-                let (index, response) = self.inner.peers.propose(&addr, data).await?;
-                self.wait_applied(index).await?;
-                Ok(response)
-            }
-        }
-    }
-
-    /// After a request found no leader (an election or a leadership transfer
-    /// under way; nothing was appended, so it may be sent again): waits for
-    /// one, at most until `deadline`. False when the time is up.
-    async fn await_leader(&self, deadline: tokio::time::Instant) -> bool {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        // A leader that is still known but has stepped down answers NotLeader
-        // at once: pace the attempts instead of spinning.
-        tokio::time::sleep(LEADER_RETRY_PAUSE.min(deadline - now)).await;
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        !left.is_zero() && self.wait_for_leader(left).await.is_ok()
-    }
-
-    /// Read index: returns once the local state machine has applied
-    /// everything committed before the call. On the leader this is openraft's
-    /// `ensure_linearizable` with `ReadPolicy::ReadIndex` (leadership
-    /// confirmed by a quorum, then a wait for the applied index); a follower
-    /// asks the leader for that index (`ReadIndex`) and waits until it has
-    /// applied it itself.
-    pub async fn read_index(&self) -> Result<(), WriteError> {
-        let deadline = tokio::time::Instant::now() + self.inner.leader_wait;
-        loop {
-            match self.read_index_once().await {
-                Err(WriteError::NoLeader | WriteError::NotLeader { .. }) if self.await_leader(deadline).await => {}
-                other => return other,
-            }
-        }
-    }
-
-    async fn read_index_once(&self) -> Result<(), WriteError> {
-        match self.leader_elsewhere() {
-            None => match self.inner.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-                Ok(_) => Ok(()),
-                Err(e) => Err(linearizable_read_error(e)),
-            },
-            Some(addr) => {
-                let index = self.inner.peers.read_index(&addr).await?;
-                self.wait_applied(index).await
-            }
-        }
-    }
-
-    /// The peer URL of the leader this member knows of, when that is another member.
-    fn leader_elsewhere(&self) -> Option<String> {
-        let metrics = self.inner.metrics.borrow_watched();
-        let leader = metrics.current_leader.filter(|l| *l != self.inner.node_id)?;
-        metrics.membership_config.get_node(&leader).map(|node| node.addr.clone())
-    }
-
-    /// Waits until the local state machine has applied `index`.
-    async fn wait_applied(&self, index: u64) -> Result<(), WriteError> {
-        let mut applied = self.inner.applied.subscribe();
-        tokio::select! {
-            reached = applied.wait_for(|applied| *applied >= index) => reached.map(|_| ()).map_err(|_| WriteError::Stopped),
-            () = self.inner.released.closed() => Err(WriteError::Stopped),
-        }
-    }
-
-    /// A subscription to this member's Raft state (leader, term, log and
-    /// applied indexes): [`RaftChanges::changed`] resolves on each change.
-    pub fn subscribe(&self) -> RaftChanges {
-        RaftChanges(self.inner.raft.metrics())
-    }
-
-    /// Resolves, with the reason, once Raft has stopped on a fatal error: the
-    /// log or the state machine failed ([`crate::ApplyError`]) or its core
-    /// panicked. Never resolves for a normal shutdown.
-    pub async fn fatal(&self) -> String {
-        let mut rx = self.inner.raft.metrics();
-        loop {
-            if let Err(f) = &rx.borrow_watched().running_state
-                && !matches!(f, Fatal::Stopped)
-            {
-                return f.to_string();
-            }
-            if rx.changed().await.is_err() {
-                return std::future::pending().await;
-            }
-        }
-    }
-
-    /// The current term (etcd's `raft_term` in response headers).
-    pub fn term(&self) -> u64 {
-        self.inner.metrics.borrow_watched().current_term
-    }
-
-    /// The members of the current (last applied or appended) Raft
-    /// configuration, in id order: id, peer URL, and whether it is a learner.
-    pub fn members(&self) -> Vec<RaftMember> {
-        crate::membership::members_of(&self.inner.metrics.borrow_watched())
-    }
-
-    /// The index of the last entry purged from the log behind a snapshot
-    /// (0 before any): a member that needs an entry at or below it catches
-    /// up by a snapshot.
-    pub fn purged_index(&self) -> u64 {
-        self.inner.metrics.borrow_watched().purged.map_or(0, |id| id.index)
-    }
-
-    /// The leader this member knows of.
-    pub fn leader(&self) -> Option<u64> {
-        self.inner.metrics.borrow_watched().current_leader
-    }
-
-    /// The index of the last committed entry known locally (0 before any);
-    /// never below [`RaftNode::applied_index`].
-    pub fn commit_index(&self) -> u64 {
-        let committed = self.inner.metrics.borrow_watched().local_committed.map_or(0, |id| id.index);
-        committed.max(self.applied_index())
-    }
-
-    /// The index of the last entry applied to the state machine (0 before
-    /// any). A write's response is sent after this covers its entry.
-    pub fn applied_index(&self) -> u64 {
-        *self.inner.applied.borrow()
-    }
-
-    /// Waits until this member knows a leader (used at start-up), at most `timeout`.
-    pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, WriteError> {
-        let metrics = self
-            .inner
-            .raft
-            .wait(Some(timeout))
-            .metrics(|m| m.current_leader.is_some(), "a leader is known")
-            .await
-            .map_err(|e| match e {
-                openraft::metrics::WaitError::Timeout(..) => WriteError::Timeout,
-                _ => WriteError::Stopped,
-            })?;
-        metrics.current_leader.ok_or(WriteError::NoLeader)
-    }
-
     /// Stops the Raft tasks and waits until they have let go of `raft.redb`
     /// and of the `Apply` (so both can be reopened at once); proposals in
     /// flight fail with [`WriteError::Stopped`]. The peer service answers
@@ -471,58 +200,5 @@ impl RaftNode {
         if tokio::time::timeout(RELEASE_TIMEOUT, released).await.is_err() {
             tracing::warn!("raft: storage still in use {RELEASE_TIMEOUT:?} after shutdown");
         }
-    }
-}
-
-/// Proposes `data` on this member as leader: the entry's index and the Apply
-/// response, once applied here. Not the leader: [`WriteError::NotLeader`] or
-/// [`WriteError::NoLeader`], and nothing was appended.
-pub(crate) async fn write_local(raft: &OpenRaft, data: Vec<u8>) -> Result<(u64, Vec<u8>), WriteError> {
-    match raft.client_write(Request(data)).await {
-        Ok(resp) => Ok((resp.log_id.index, resp.data)),
-        Err(openraft::errors::RaftError::APIError(e)) => Err(client_write_error(e)),
-        Err(openraft::errors::RaftError::Fatal(f)) => Err(fatal_error(f)),
-    }
-}
-
-/// Confirms with a quorum that this member is the leader and returns the
-/// index a linearizable read must wait for, without waiting for it here.
-pub(crate) async fn leader_read_index(raft: &OpenRaft) -> Result<u64, WriteError> {
-    match raft.get_read_linearizer(ReadPolicy::ReadIndex).await {
-        Ok(linearizer) => Ok(linearizer.read_log_id().index()),
-        Err(e) => Err(linearizable_read_error(e)),
-    }
-}
-
-fn linearizable_read_error(
-    e: openraft::errors::RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
-) -> WriteError {
-    match e {
-        openraft::errors::RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => not_leader(&f),
-        openraft::errors::RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)) => WriteError::Timeout,
-        openraft::errors::RaftError::Fatal(f) => fatal_error(f),
-    }
-}
-
-fn not_leader(f: &ForwardToLeader<TypeConfig>) -> WriteError {
-    match f.leader_id {
-        None => WriteError::NoLeader,
-        leader => WriteError::NotLeader { leader },
-    }
-}
-
-fn client_write_error(e: ClientWriteError<TypeConfig>) -> WriteError {
-    match e {
-        ClientWriteError::ForwardToLeader(f) => not_leader(&f),
-        ClientWriteError::LogEntryDiscarded(f) => WriteError::LeaderChanged { leader: f.leader_id },
-        // Only membership changes produce the other variants.
-        other => WriteError::Fatal(other.to_string()),
-    }
-}
-
-fn fatal_error(f: Fatal<TypeConfig>) -> WriteError {
-    match f {
-        Fatal::Stopped => WriteError::Stopped,
-        other => WriteError::Fatal(other.to_string()),
     }
 }

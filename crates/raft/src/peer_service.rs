@@ -13,8 +13,9 @@ use openraft::async_runtime::WatchReceiver;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::node::{OpenRaft, leader_read_index, write_local};
+use crate::node::OpenRaft;
 use crate::peers::CLUSTER_ID_HEADER;
+use crate::proposal::{leader_read_index, write_local};
 use crate::snapshot::{SnapshotDir, SnapshotFile};
 use crate::type_config::Snapshot;
 use crate::wire::{self, WireError};
