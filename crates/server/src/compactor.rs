@@ -64,3 +64,6 @@ pub async fn run(
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+#[cfg(test)]
+mod tests;

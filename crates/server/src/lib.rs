@@ -25,6 +25,7 @@ mod cluster_service;
 mod compactor;
 mod concurrency;
 pub mod config;
+mod durable;
 pub mod error;
 mod forward;
 pub mod http;
@@ -64,8 +65,6 @@ pub use error::EtcdError;
 
 use crate::member::{Limits, Member};
 
-/// How often commits made without an fsync are made durable.
-const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a member that must stop waits for its CORRUPT alarm to commit.
 const FATAL_ALARM_WAIT: Duration = Duration::from_secs(2);
 
@@ -235,7 +234,7 @@ pub async fn run(
     supervise(&mut tasks, "lease-expiry", &member, lease_service::revoke_expired);
     {
         let store = store.clone();
-        tasks.spawn("durable-commit", move || sync_periodically(store.clone()));
+        tasks.spawn("durable-commit", move || durable::sync_periodically(store.clone()));
         let member = member.clone();
         tasks.spawn("auto-compactor", move || {
             auto_compactor::run(member.clone(), retention, apply::clock::WallClock::system())
@@ -335,20 +334,6 @@ fn bootstrap_ids(cfg: &Config) -> (u64, u64) {
         cfg.initial_cluster.as_deref(),
         &cfg.initial_cluster_token,
     )
-}
-
-/// Makes the store's non-durable commits durable every [`SYNC_INTERVAL`];
-/// a commit that fails is a broken backend.
-async fn sync_periodically(store: mvcc::Store) -> Result<(), supervisor::TaskError> {
-    let mut tick = tokio::time::interval(SYNC_INTERVAL);
-    loop {
-        tick.tick().await;
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.sync()).await {
-            Ok(synced) => synced?,
-            Err(e) => return Err(supervisor::TaskError::Transient(e.to_string())),
-        }
-    }
 }
 
 /// Runs one of the member's never-ending loops under the restart policy:
