@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use api::etcdserverpb::kv_client::KvClient;
+use api::etcdserverpb::maintenance_client::MaintenanceClient;
 use api::etcdserverpb::watch_client::WatchClient;
 use api::etcdserverpb::watch_request::RequestUnion;
 use api::etcdserverpb::{
-    CompactionRequest, PutRequest, RangeRequest, WatchCancelRequest, WatchCreateRequest, WatchRequest, WatchResponse,
+    CompactionRequest, PutRequest, RangeRequest, StatusRequest, WatchCancelRequest, WatchCreateRequest, WatchRequest,
+    WatchResponse,
 };
 use testkit::LocalMember;
 use tokio::sync::mpsc;
@@ -211,4 +213,61 @@ async fn a_restarted_member_keeps_its_data() {
     let got = kv(&m).await.range(RangeRequest { key: b"k".to_vec(), ..RangeRequest::default() }).await.expect("get");
     assert_eq!(got.into_inner().kvs.first().map(|kv| kv.mod_revision), Some(rev));
     assert!(matches!(m.stop().await.expect("stop"), Ok(())));
+}
+
+/// The index of the member that says it leads, waiting for one.
+async fn leader(members: &[LocalMember]) -> usize {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        for (i, m) in members.iter().enumerate() {
+            let Ok(mut c) = MaintenanceClient::connect(m.url()).await else { continue };
+            if let Ok(s) = c.status(StatusRequest {}).await.map(tonic::Response::into_inner)
+                && s.leader != 0
+                && Some(s.leader) == s.header.map(|h| h.member_id)
+            {
+                return i;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many keys under `p/` member `m` holds, read locally (serializable).
+async fn local_count(m: &LocalMember) -> i64 {
+    let r = RangeRequest {
+        key: b"p/".to_vec(),
+        range_end: b"p0".to_vec(),
+        serializable: true,
+        count_only: true,
+        ..RangeRequest::default()
+    };
+    kv(m).await.range(r).await.expect("serializable range").into_inner().count
+}
+
+/// A follower cut off by the proxies misses the writes the other two commit,
+/// and has them all once the network heals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_cut_off_by_the_proxies_catches_up_once_healed() {
+    let (members, network) = LocalMember::start_cluster_behind_proxies(3, &[]).await.expect("start");
+    let lead = leader(&members).await;
+    let cut = (lead + 1) % 3;
+    tokio::task::block_in_place(|| network.isolate(cut)).expect("isolate");
+    let mut c = kv(&members[lead]).await;
+    for i in 0..20 {
+        put(&mut c, &format!("p/{i}"), b"v").await;
+    }
+    // The other follower applies them once it hears the commit index.
+    eventually_holds(&members[(lead + 2) % 3], 20).await;
+    assert_eq!(local_count(&members[cut]).await, 0, "the cut-off follower cannot have them");
+    network.heal();
+    eventually_holds(&members[cut], 20).await;
+}
+
+async fn eventually_holds(m: &LocalMember, keys: i64) {
+    let deadline = std::time::Instant::now() + LIMIT;
+    while local_count(m).await < keys {
+        assert!(std::time::Instant::now() < deadline, "{} does not hold {keys} keys", m.name());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -5,7 +5,7 @@
 //! watch streams, leases, clusters) is tested without processes; process
 //! tests stay for what needs a process: `kill -9`, flags, CLIs.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::proxy::{Network, member_ip};
+
 /// A member running in this process. Dropping it stops it (without waiting).
 pub struct LocalMember {
     name: String,
@@ -23,6 +25,9 @@ pub struct LocalMember {
     client: SocketAddr,
     peer: SocketAddr,
     extra: Vec<String>,
+    /// The peer URL the others reach this member at, when it is not its
+    /// listener's (a proxy in front of it).
+    advertised_peer: Option<String>,
     initial_cluster: Option<String>,
     /// The listeners bound at creation, until the first start takes them.
     bound: Option<(TcpListener, TcpListener)>,
@@ -38,7 +43,7 @@ impl LocalMember {
     /// Starts a single member with `extra` flags (etcd's, as `strata` takes
     /// them) on a fresh data dir and waits until it serves.
     pub async fn start(extra: &[&str]) -> anyhow::Result<LocalMember> {
-        let mut m = LocalMember::bind("default", extra).await?;
+        let mut m = LocalMember::bind("default", extra, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         m.launch().await?;
         m.wait_ready().await?;
         Ok(m)
@@ -49,30 +54,62 @@ impl LocalMember {
     pub async fn start_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<LocalMember>> {
         let mut members = Vec::with_capacity(n);
         for i in 1..=n {
-            members.push(LocalMember::bind(&format!("m{i}"), extra).await?);
+            members.push(LocalMember::bind(&format!("m{i}"), extra, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?);
         }
-        let initial: Vec<String> = members.iter().map(|m| format!("{}=http://{}", m.name, m.peer)).collect();
-        for m in &mut members {
+        LocalMember::form_cluster(&mut members).await?;
+        Ok(members)
+    }
+
+    /// Starts an `n`-member cluster whose peer traffic passes through the
+    /// proxies of the returned [`Network`], which can partition it, as
+    /// `Member::start_strata_cluster_behind_proxies` does for processes:
+    /// member `i` listens for peers on [`member_ip`]`(i)`, connects from it
+    /// (`--strata-peer-source-ip`) and advertises its proxy. Clients reach
+    /// every member directly on 127.0.0.1.
+    pub async fn start_cluster_behind_proxies(n: usize, extra: &[&str]) -> anyhow::Result<(Vec<LocalMember>, Network)> {
+        let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
+        let network = Network::new(&ips)?;
+        let mut members = Vec::with_capacity(n);
+        for (i, ip) in ips.iter().enumerate() {
+            let source = ip.to_string();
+            let mut flags = extra.to_vec();
+            flags.extend(["--strata-peer-source-ip", &source]);
+            let mut m = LocalMember::bind(&format!("m{}", i + 1), &flags, *ip).await?;
+            let proxy = std::net::TcpListener::bind((*ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
+            m.advertised_peer = Some(format!("http://{}", proxy.local_addr()?));
+            network.proxy(i, proxy, m.peer)?;
+            members.push(m);
+        }
+        LocalMember::form_cluster(&mut members).await?;
+        Ok((members, network))
+    }
+
+    /// Starts `members` as one cluster (`--initial-cluster` names their
+    /// advertised peer URLs) and waits until each serves.
+    async fn form_cluster(members: &mut [LocalMember]) -> anyhow::Result<()> {
+        let initial: Vec<String> = members.iter().map(|m| format!("{}={}", m.name, m.advertised_peer_url())).collect();
+        for m in members.iter_mut() {
             m.initial_cluster = Some(initial.join(","));
             m.launch().await?;
         }
-        for m in &mut members {
+        for m in members.iter_mut() {
             m.wait_ready().await?;
         }
-        Ok(members)
+        Ok(())
     }
 
     /// Reserves the member's addresses: listeners are bound here and handed
     /// to the server, so the ports stay this member's until it stops.
-    async fn bind(name: &str, extra: &[&str]) -> anyhow::Result<LocalMember> {
+    async fn bind(name: &str, extra: &[&str], peer_ip: IpAddr) -> anyhow::Result<LocalMember> {
         let client = TcpListener::bind("127.0.0.1:0").await?;
-        let peer = TcpListener::bind("127.0.0.1:0").await?;
+        let peer = TcpListener::bind((peer_ip, 0)).await?;
         Ok(LocalMember {
             name: name.to_string(),
             dir: tempfile::tempdir()?,
             client: client.local_addr()?,
             peer: peer.local_addr()?,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            advertised_peer: None,
             initial_cluster: None,
             bound: Some((client, peer)),
             running: None,
@@ -82,12 +119,13 @@ impl LocalMember {
     async fn launch(&mut self) -> anyhow::Result<()> {
         let client_url = format!("http://{}", self.client);
         let peer_url = format!("http://{}", self.peer);
-        let initial = self.initial_cluster.clone().unwrap_or_else(|| format!("{}={peer_url}", self.name));
+        let advertised = self.advertised_peer_url();
+        let initial = self.initial_cluster.clone().unwrap_or_else(|| format!("{}={advertised}", self.name));
         let data_dir = self.data_dir();
         let mut args: Vec<String> = vec!["strata".into(), "--name".into(), self.name.clone(), "--data-dir".into()];
         args.push(data_dir.display().to_string());
         args.extend(["--listen-client-urls".into(), client_url.clone(), "--advertise-client-urls".into(), client_url]);
-        args.extend(["--listen-peer-urls".into(), peer_url.clone(), "--initial-advertise-peer-urls".into(), peer_url]);
+        args.extend(["--listen-peer-urls".into(), peer_url, "--initial-advertise-peer-urls".into(), advertised]);
         args.extend(["--initial-cluster".into(), initial]);
         args.extend(self.extra.iter().cloned());
         let cfg = server::Config::try_parse_from(&args).context("member flags")?;
@@ -162,6 +200,11 @@ impl LocalMember {
     /// `http://127.0.0.1:PORT`, as gRPC clients take it.
     pub fn url(&self) -> String {
         format!("http://{}", self.client)
+    }
+
+    /// The peer URL the other members know this one by.
+    fn advertised_peer_url(&self) -> String {
+        self.advertised_peer.clone().unwrap_or_else(|| format!("http://{}", self.peer))
     }
 
     /// `--name`.
