@@ -300,37 +300,16 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     n.checked_mul(scale).ok_or_else(|| format!("size {s:?} is too large"))
 }
 
-/// Parses a duration the way Go's `time.ParseDuration` does (`300ms`, `1.5s`, `1m30s`,
-/// `2h`; units `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), and also a bare number of seconds.
+/// Parses a Go duration (`300ms`, `1.5s`, `1m30s`, `2h`; [`goduration::parse`]) or, as
+/// strata-bench's own shorthand, a bare number of seconds (`3`, `0.5`). Blanks around it
+/// are ignored; a negative duration is refused.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let invalid = || format!("invalid duration {s:?} (e.g. 10s, 500ms, 1m30s)");
-    if s.is_empty() {
-        return Err(invalid());
-    }
+    let example = "(e.g. 10s, 500ms, 1m30s)";
     if let Ok(secs) = s.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).map_err(|_| invalid());
+        return Duration::try_from_secs_f64(secs).map_err(|_| format!("invalid duration {s:?} {example}"));
     }
-    let mut total_secs = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        rest = &rest[unit_len..];
-        total_secs += value * scale;
-    }
-    Duration::try_from_secs_f64(total_secs).map_err(|_| invalid())
+    goduration::parse_non_negative(s).map_err(|e| format!("{e} {example}"))
 }
 
 #[cfg(test)]
@@ -338,7 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse_like_go() {
+    fn durations_parse_like_go_or_as_bare_seconds() {
         let ok = |s: &str| parse_duration(s).expect(s);
         assert_eq!(ok("10s"), Duration::from_secs(10));
         assert_eq!(ok("500ms"), Duration::from_millis(500));
@@ -347,10 +326,12 @@ mod tests {
         assert_eq!(ok("2h"), Duration::from_secs(7200));
         assert_eq!(ok("250us"), Duration::from_micros(250));
         assert_eq!(ok("0"), Duration::ZERO);
-        assert_eq!(ok("3"), Duration::from_secs(3));
-        for bad in ["", "s", "10x", "1..5s", "-1s", "10 s"] {
+        assert_eq!(ok("3"), Duration::from_secs(3), "a bare number is seconds");
+        assert_eq!(ok(" 0.5 "), Duration::from_millis(500));
+        for bad in ["", "s", "10x", "1..5s", "-1s", "-3", "10 s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should not parse");
         }
+        assert_eq!(parse_duration("soon"), Err(r#"time: invalid duration "soon" (e.g. 10s, 500ms, 1m30s)"#.into()));
     }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -3,10 +3,12 @@
 //! to Strata and to etcd alike.
 //!
 //! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn),
-//! opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]) and turning a
-//! `tonic::Status` into [`Error`]. It deliberately adds nothing on top of the wire
+//! opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]), turning a
+//! `tonic::Status` into [`Error`], clientv3's keep-alive schedule for one lease
+//! ([`keep_alive`]) and its lock and election recipes ([`concurrency`], whose requests
+//! come from the `recipes` crate). Otherwise it adds nothing on top of the wire
 //! messages: requests and responses are the generated `api::etcdserverpb` types, and
-//! there is no retry, watch resumption, keep-alive scheduling, balancing, auth or TLS.
+//! there is no retry, watch resumption, balancing, auth or TLS.
 //! Callers put their own deadline around a call (`tokio::time::timeout`), as etcdctl's
 //! `--command-timeout` does.
 //!
@@ -27,14 +29,15 @@
 pub mod concurrency;
 mod duplex;
 mod error;
-mod key_range;
+mod keep_alive;
 mod lease;
 mod maintenance;
 mod watch;
 
 pub use error::{Error, Result, go_code_name};
-pub use key_range::prefix_end;
+pub use keep_alive::keep_alive;
 pub use lease::LeaseKeepAlive;
+pub use recipes::prefix_end;
 pub use watch::Watcher;
 
 use api::etcdserverpb::kv_client::KvClient;

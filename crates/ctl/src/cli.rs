@@ -74,19 +74,19 @@ pub struct GlobalFlags {
     pub endpoints: Vec<String>,
     /// dial timeout for client connections
     #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s",
-          value_parser = gosyntax::parse_duration)]
+          value_parser = goduration::parse_non_negative)]
     pub dial_timeout: Duration,
     /// timeout for short running command (excluding dial timeout)
     #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s",
-          value_parser = gosyntax::parse_duration)]
+          value_parser = goduration::parse_non_negative)]
     pub command_timeout: Duration,
     /// keepalive time for client connections (accepted, not used yet)
     #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIME", default_value = "2s",
-          value_parser = gosyntax::parse_duration)]
+          value_parser = goduration::parse_non_negative)]
     pub keepalive_time: Duration,
     /// keepalive timeout for client connections (accepted, not used yet)
     #[arg(long, global = true, env = "ETCDCTL_KEEPALIVE_TIMEOUT", default_value = "6s",
-          value_parser = gosyntax::parse_duration)]
+          value_parser = goduration::parse_non_negative)]
     pub keepalive_timeout: Duration,
     /// set the output format (fields, json, protobuf, simple, table)
     #[arg(short = 'w', long = "write-out", global = true, env = "ETCDCTL_WRITE_OUT", default_value = "simple")]
@@ -382,6 +382,13 @@ mod tests {
         assert_eq!(
             e.message,
             r#"invalid argument "maybe" for "--keys" flag: strconv.ParseBool: parsing "maybe": invalid syntax"#
+        );
+        let e = parse(os(&["x", "get", "k", "--dial-timeout", "5"])).expect_err("no unit");
+        assert_eq!(e.message, r#"invalid argument "5" for "--dial-timeout" flag: time: missing unit in duration "5""#);
+        let e = parse(os(&["x", "get", "k", "--command-timeout=1m3x"])).expect_err("bad unit");
+        assert_eq!(
+            e.message,
+            r#"invalid argument "1m3x" for "--command-timeout" flag: time: unknown unit "x" in duration "1m3x""#
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The bits of Go's standard library whose exact text etcdctl's output and errors carry:
 //! `strconv.Quote` (the `%q` verb), `strconv.Unquote`, `strconv.ParseInt`/`ParseUint`/`ParseBool`
-//! error messages, and `time.ParseDuration`.
+//! error messages, and `time.Duration.String()` (`time.ParseDuration` is the
+//! `goduration` crate's, which the member and strata-bench share).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -196,45 +197,6 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
-/// Go's `time.ParseDuration`: a sequence of decimal numbers with units
-/// (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `2s`, `1m30s`, `1.5h`; `0` alone.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration {}", quote(s.as_bytes()));
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() || rest.starts_with('-') {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {}", quote(s.as_bytes())))?;
-        let value: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let nanos_per = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => {
-                return Err(format!("time: missing unit in duration {}", quote(s.as_bytes())));
-            }
-            u => {
-                return Err(format!("time: unknown unit {} in duration {}", quote(u.as_bytes()), quote(s.as_bytes())));
-            }
-        };
-        total += value * nanos_per;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_nanos(total as u64))
-}
-
 /// Go's `time.Duration.String()`: `0s`, `850ns`, `1.5µs`, `2.469046ms`, `5.000685821s`,
 /// `1m2.5s`, `1h0m0s`; the fraction without trailing zeros.
 pub fn format_duration(d: Duration) -> String {
@@ -343,16 +305,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("x").is_err());
-    }
     #[test]
     fn durations_print_like_go() {
         assert_eq!(format_duration(Duration::ZERO), "0s");

@@ -148,8 +148,9 @@ pub struct Config {
 pub enum ConfigError {
     #[error("unknown auto-compaction-mode {0:?}")]
     CompactionMode(String),
-    #[error("error parsing CompactionRetention: time: invalid duration {0:?}")]
-    Retention(String),
+    /// etcd's `parseCompactionRetention` error, which wraps Go's.
+    #[error("error parsing CompactionRetention: {0}")]
+    Retention(goduration::Error),
     #[error("invalid value {value:?} for --{flag}: {reason}")]
     Invalid { flag: &'static str, value: String, reason: String },
 }
@@ -185,11 +186,12 @@ impl Config {
 
     /// The watch progress interval; etcd raises values below 100 ms to 100 ms.
     pub fn watch_progress_notify_interval(&self) -> Result<Duration, ConfigError> {
-        let d = parse_go_duration(&self.watch_progress_notify_interval).ok_or_else(|| ConfigError::Invalid {
-            flag: "experimental-watch-progress-notify-interval",
-            value: self.watch_progress_notify_interval.clone(),
-            reason: "not a duration".into(),
-        })?;
+        let d =
+            goduration::parse_non_negative(&self.watch_progress_notify_interval).map_err(|e| ConfigError::Invalid {
+                flag: "experimental-watch-progress-notify-interval",
+                value: self.watch_progress_notify_interval.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(d.max(Duration::from_millis(100)))
     }
 
@@ -251,24 +253,26 @@ impl Config {
 }
 
 /// etcd's `parseCompactionRetention`: a bare integer is hours (periodic) or a
-/// revision count (revision); anything else is a Go duration.
+/// revision count (revision); anything else is a Go duration. A negative
+/// duration, which etcd would take, is refused.
 pub fn parse_retention(mode: &str, retention: &str) -> Result<Retention, ConfigError> {
     let periodic = match mode {
         "periodic" => true,
         "revision" => false,
         other => return Err(ConfigError::CompactionMode(other.to_string())),
     };
-    if let Ok(n) = retention.parse::<i64>() {
-        if n < 0 {
-            return Err(ConfigError::Retention(retention.to_string()));
-        }
+    // A negative integer is not taken as one: etcd parses it as a duration,
+    // which fails for want of a unit.
+    if let Ok(n) = retention.parse::<i64>()
+        && n >= 0
+    {
         return Ok(match (n, periodic) {
             (0, _) => Retention::Disabled,
             (n, true) => Retention::Periodic(Duration::from_secs(n as u64 * 3600)),
             (n, false) => Retention::Revisions(n),
         });
     }
-    let d = parse_go_duration(retention).ok_or_else(|| ConfigError::Retention(retention.to_string()))?;
+    let d = goduration::parse_non_negative(retention).map_err(ConfigError::Retention)?;
     Ok(if d.is_zero() {
         Retention::Disabled
     } else if periodic {
@@ -276,34 +280,6 @@ pub fn parse_retention(mode: &str, retention: &str) -> Result<Retention, ConfigE
     } else {
         Retention::Revisions(d.as_nanos() as i64)
     })
-}
-
-/// Parses Go's `time.ParseDuration` syntax (`1h30m`, `5s`, `250ms`).
-fn parse_go_duration(s: &str) -> Option<Duration> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (num, tail) = rest.split_at(num_len);
-        let value: f64 = num.parse().ok()?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
-        let (unit, tail) = tail.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * scale;
-        rest = tail;
-    }
-    Some(Duration::from_secs_f64(total))
 }
 
 /// The address to bind for an `http://host:port` URL (`localhost` is 127.0.0.1).
@@ -374,9 +350,14 @@ mod tests {
         assert_eq!(parse_retention("periodic", "1"), Ok(Retention::Periodic(Duration::from_secs(3600))));
         assert_eq!(parse_retention("periodic", "30m"), Ok(Retention::Periodic(Duration::from_secs(1800))));
         assert_eq!(parse_retention("revision", "10"), Ok(Retention::Revisions(10)));
+        assert_eq!(parse_retention("periodic", "1h30m"), Ok(Retention::Periodic(Duration::from_secs(5400))));
+        assert_eq!(parse_retention("periodic", "0s"), Ok(Retention::Disabled));
+        let error = |retention: &str| parse_retention("periodic", retention).map_err(|e| e.to_string());
+        assert_eq!(error("abc"), Err("error parsing CompactionRetention: time: invalid duration \"abc\"".to_string()));
+        assert_eq!(error("-1"), Err("error parsing CompactionRetention: time: missing unit in duration \"-1\"".into()));
         assert_eq!(
-            parse_retention("periodic", "abc").map_err(|e| e.to_string()),
-            Err("error parsing CompactionRetention: time: invalid duration \"abc\"".to_string())
+            error("5x"),
+            Err("error parsing CompactionRetention: time: unknown unit \"x\" in duration \"5x\"".into())
         );
         assert_eq!(
             parse_retention("foo", "1").map_err(|e| e.to_string()),

@@ -24,7 +24,7 @@ use crate::error::{CtlError, Result};
 use crate::printer::{Format, Printer};
 use api::etcdserverpb::RangeRequest;
 use clap::Args;
-use client::concurrency::{DEFAULT_SESSION_TTL, Election, Session};
+use client::concurrency::{DEFAULT_SESSION_TTL_SECS, Election, Session};
 
 /// `elect`'s flags and arguments.
 #[derive(Args, Debug, Clone)]
@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalFlags, a: ElectArgs, io: &mut Io<'_>) -> Result<
     let printer = Printer::new(Format::parse(&global.write_out)?, global.hex);
     let client = connect_blocking(global).await?;
     let mut signals = Signals::new()?;
-    let session = Session::new(&client, DEFAULT_SESSION_TTL).await?;
+    let session = Session::new(&client, DEFAULT_SESSION_TTL_SECS).await?;
     match mode {
         Mode::Observe(name) => {
             let election = Election::new(&session, name.as_bytes());

@@ -9,58 +9,14 @@ use etcd_client::GetOptions;
 use testkit::{Member, etcdctl};
 
 use crate::client;
+use crate::support::{assert_same_hash, leader, put_eventually};
 
 fn cluster() -> Vec<Member> {
     Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster")
 }
 
-/// The index of the member that is leader, as its own Status says, waiting
-/// up to `within` for one among `alive`.
-async fn leader(members: &[Member], alive: &[usize], within: Duration) -> usize {
-    let deadline = Instant::now() + within;
-    loop {
-        for &i in alive {
-            if let Ok(mut c) = etcd_client::Client::connect([members[i].endpoint()], None).await
-                && let Ok(s) = c.status().await
-                && s.leader() != 0
-                && s.leader() == s.header().map_or(0, |h| h.member_id())
-            {
-                return i;
-            }
-        }
-        assert!(Instant::now() < deadline, "no leader among {alive:?} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until every member of `alive` has applied `rev` and agrees on its
-/// HashKV (HashKV is answered locally, so a follower may not be there yet).
-async fn assert_same_hash(members: &[Member], alive: &[usize], rev: i64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let mut hashes = Vec::new();
-        for &i in alive {
-            hashes.push(client(&members[i]).await.hash_kv(rev).await.map(|h| h.hash()).map_err(|e| e.to_string()));
-        }
-        if hashes.iter().all(|h| h.is_ok() && *h == hashes[0]) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "members disagree on HashKV at {rev}: {hashes:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Puts on `member` until it works (a new leader may still be settling).
-async fn put_eventually(m: &Member, key: &str, value: &str) -> i64 {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match client(m).await.put(key, value, None).await {
-            Ok(r) => return r.header().map_or(0, |h| h.revision()),
-            Err(e) => assert!(Instant::now() < deadline, "put {key} on {}: {e}", m.name()),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+/// How long a put may take to go through while a cluster settles.
+const PUT_WITHIN: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_member_serves_and_a_killed_leader_is_replaced() {
@@ -72,13 +28,13 @@ async fn any_member_serves_and_a_killed_leader_is_replaced() {
 
     // A write sent to a follower is forwarded; a linearizable read on the
     // other follower sees it at once.
-    let rev = put_eventually(&members[follower], "k1", "v1").await;
+    let rev = put_eventually(&members[follower], "k1", "v1", PUT_WITHIN).await;
     let got = client(&members[other]).await.get("k1", None).await.expect("get on a follower");
     assert_eq!(got.kvs().first().map(|kv| kv.value()), Some(&b"v1"[..]));
     assert!(got.header().map_or(0, |h| h.revision()) >= rev);
     let out = etcdctl(&members[follower].endpoint(), &["put", "k2", "v2"], None).expect("etcdctl");
     assert_eq!(out.stdout, "OK\n", "{out:?}");
-    let rev = put_eventually(&members[other], "k3", "v3").await;
+    let rev = put_eventually(&members[other], "k3", "v3", PUT_WITHIN).await;
     assert_same_hash(&members, &all, rev).await;
 
     // Kill the leader: the other two elect a new one and keep serving.
@@ -87,7 +43,7 @@ async fn any_member_serves_and_a_killed_leader_is_replaced() {
     let second = leader(&members, &rest, Duration::from_secs(20)).await;
     assert_ne!(second, first);
     for i in 0..20 {
-        put_eventually(&members[rest[i % 2]], &format!("after/{i}"), "x").await;
+        put_eventually(&members[rest[i % 2]], &format!("after/{i}"), "x", PUT_WITHIN).await;
     }
 
     // The old leader comes back and catches up from the log.
@@ -105,7 +61,7 @@ async fn any_member_serves_and_a_killed_leader_is_replaced() {
         assert!(Instant::now() < deadline, "the restarted member did not catch up: {n:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let rev = put_eventually(&members[first], "back", "yes").await;
+    let rev = put_eventually(&members[first], "back", "yes", PUT_WITHIN).await;
     assert_same_hash(&members, &all, rev).await;
 }
 
@@ -162,7 +118,7 @@ async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     let all = [0, 1, 2];
     let first = leader(&members, &all, Duration::from_secs(15)).await;
     let lagging = (first + 1) % 3;
-    put_eventually(&members[lagging], "before", "1").await;
+    put_eventually(&members[lagging], "before", "1", PUT_WITHIN).await;
     members[lagging].kill9().expect("kill -9 a follower");
 
     let mut c = client(&members[first]).await;
@@ -193,7 +149,7 @@ async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     assert!(ttl.ttl() > 0, "lease {lease:x} lost: {ttl:?}");
 
     // The log after the snapshot reaches it as usual.
-    let rev = put_eventually(&members[lagging], "after", "a").await;
+    let rev = put_eventually(&members[lagging], "after", "a", PUT_WITHIN).await;
     assert_same_hash(&members, &all, rev).await;
 }
 
@@ -220,7 +176,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     let lead = leader(&members, &all, Duration::from_secs(15)).await;
     let follower = (lead + 1) % 3;
     for i in 0..50 {
-        put_eventually(&members[lead], &format!("before/{i}"), "x").await;
+        put_eventually(&members[lead], &format!("before/{i}"), "x", PUT_WITHIN).await;
     }
     // The load: puts on the leader until told to stop; the keys it was answered for.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -294,7 +250,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     let out = etcdctl(&ep, &["member", "promote", &id_hex], None).expect("promote again");
     assert!(out.stderr.contains("can only promote a learner member"), "{out:?}");
     assert!(!l.status().await.expect("status of the promoted member").is_learner());
-    let rev = put_eventually(&new, "on-new-voter", "x").await;
+    let rev = put_eventually(&new, "on-new-voter", "x", PUT_WITHIN).await;
     members.push(new);
     assert_same_hash(&members, &[0, 1, 2, 3], rev).await;
 
@@ -322,7 +278,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     let out = etcdctl(&ep, &["member", "remove", &format!("{gone_id:x}")], None).expect("remove again");
     assert!(out.stderr.contains("member not found"), "{out:?}");
     let rest: Vec<usize> = (0..4).filter(|i| *i != gone).collect();
-    let rev = put_eventually(&members[3], "after-remove", "x").await;
+    let rev = put_eventually(&members[3], "after-remove", "x", PUT_WITHIN).await;
     assert_same_hash(&members, &rest, rev).await;
     let list = etcdctl(&ep, &["member", "list"], None).expect("list");
     assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
@@ -337,7 +293,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     let lost: Vec<&String> = acked.iter().filter(|k| !have.contains(k.as_bytes())).collect();
     assert!(lost.is_empty(), "acknowledged writes missing on the new member: {lost:?}");
     assert!(members[3].log().contains("installed a snapshot"), "the learner caught up without a snapshot");
-    let rev = put_eventually(&members[lead], "the-end", "x").await;
+    let rev = put_eventually(&members[lead], "the-end", "x", PUT_WITHIN).await;
     assert_same_hash(&members, &rest, rev).await;
 }
 
@@ -387,7 +343,7 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
     let _ = intruder.wait();
     let after = term(&client(&members[lead]).await.status().await.expect("status"));
     assert_eq!(after, before, "the intruder moved the cluster's term");
-    let rev = put_eventually(&members[lead], "undisturbed", "yes").await;
+    let rev = put_eventually(&members[lead], "undisturbed", "yes", PUT_WITHIN).await;
     assert_same_hash(&members, &all, rev).await;
     let list = etcdctl(&members[0].endpoint(), &["member", "list"], None);
     if let Ok(list) = list {
@@ -449,7 +405,7 @@ async fn a_watcher_on_a_member_that_installs_a_snapshot_misses_nothing() {
     let lead = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
     let cut = (lead + 1) % 3;
     let mut w = client(&members[cut]).await;
-    let start = put_eventually(&members[lead], "w/0", "0").await;
+    let start = put_eventually(&members[lead], "w/0", "0", PUT_WITHIN).await;
     let opts = etcd_client::WatchOptions::new().with_prefix().with_start_revision(start);
     let mut events = w.watch("w/", Some(opts)).await.expect("watch");
     tokio::task::block_in_place(|| net.isolate(cut)).expect("isolate a follower");

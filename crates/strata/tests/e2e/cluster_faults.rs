@@ -16,17 +16,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use etcd_client::{Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp, TxnOpResponse};
+use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use testkit::{Member, Network};
 use tokio::task::JoinHandle;
 
 use crate::linearizability::{self, Entry, Op};
+use crate::support::{OP_TIMEOUT, assert_same_hash, connect, leader, once, put_eventually};
 
 const ELECTION_TIMEOUT: Duration = Duration::from_millis(500);
 const FLAGS: &[&str] = &["--election-timeout", "500", "--heartbeat-interval", "50"];
-
-/// The longest a client waits for one answer; past it the outcome is unknown.
-const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The shared keys whose history is checked for linearizability.
 const REGISTERS: usize = 4;
@@ -38,70 +36,8 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_strata")
 }
 
-async fn connect(endpoint: &str) -> Option<etcd_client::Client> {
-    let options = ConnectOptions::new().with_connect_timeout(Duration::from_secs(1)).with_timeout(OP_TIMEOUT);
-    etcd_client::Client::connect([endpoint], Some(options)).await.ok()
-}
-
-/// Runs `f` on a fresh client of `m`, within `OP_TIMEOUT`; None if it fails or times out.
-async fn once<T, F, Fut>(m: &Member, f: F) -> Option<T>
-where
-    F: FnOnce(etcd_client::Client) -> Fut,
-    Fut: Future<Output = Result<T, etcd_client::Error>>,
-{
-    let c = connect(&m.endpoint()).await?;
-    tokio::time::timeout(OP_TIMEOUT, f(c)).await.ok()?.ok()
-}
-
-/// The index of the member among `among` that says it is leader, waiting up
-/// to `within`. Asks only `among`: a member cut off may still think it leads.
-async fn leader(members: &[Member], among: &[usize], within: Duration) -> usize {
-    let deadline = Instant::now() + within;
-    loop {
-        for &i in among {
-            if let Some(s) = once(&members[i], |mut c| async move { c.status().await }).await
-                && s.leader() != 0
-                && s.leader() == s.header().map_or(0, |h| h.member_id())
-            {
-                return i;
-            }
-        }
-        assert!(Instant::now() < deadline, "no leader among {among:?} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 async fn term(m: &Member) -> u64 {
     once(m, |mut c| async move { c.status().await }).await.map_or(0, |s| s.raft_term())
-}
-
-/// Puts through `m` until it works; answers the revision.
-async fn put_eventually(m: &Member, key: &str, value: &str, within: Duration) -> i64 {
-    let deadline = Instant::now() + within;
-    loop {
-        let (k, v) = (key.to_string(), value.to_string());
-        if let Some(r) = once(m, |mut c| async move { c.put(k, v, None).await }).await {
-            return r.header().map_or(0, |h| h.revision());
-        }
-        assert!(Instant::now() < deadline, "put {key} through {} failed for {within:?}", m.name());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until every member has applied `rev` and all agree on its HashKV.
-async fn assert_same_hash(members: &[Member], rev: i64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let mut hashes = Vec::new();
-        for m in members {
-            hashes.push(once(m, |mut c| async move { c.hash_kv(rev).await }).await.map(|h| h.hash()));
-        }
-        if hashes.iter().all(|h| h.is_some() && *h == hashes[0]) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "members disagree on HashKV at revision {rev}: {hashes:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// What one client did.
@@ -309,7 +245,7 @@ async fn verify(members: &[Member], logs: Vec<ClientLog>) {
         started.elapsed(),
         unique.len(),
     );
-    assert_same_hash(members, rev).await;
+    assert_same_hash(members, &(0..members.len()).collect::<Vec<_>>(), rev).await;
 }
 
 fn others(i: usize) -> Vec<usize> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use etcd_client::GetOptions;
 use testkit::Member;
 
+use crate::support::{Tmpfs, fill_disk};
 use crate::{client, strata};
 
 /// Writes `n` values of `size` bytes over 100 keys, 8 clients at a time.
@@ -176,54 +177,19 @@ async fn a_kill_during_a_compaction_resumes_it_after_restart() {
     assert!(err.to_string().contains("required revision has been compacted"), "{err}");
 }
 
-/// Unmounts a tmpfs when dropped.
-pub(crate) struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `mib` MiB on `dir`, or `None` without the privilege.
-    pub(crate) fn mount(dir: &std::path::Path, mib: u64) -> Option<Tmpfs> {
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}M"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_that_fills_up_during_defrag_leaves_the_old_file_and_a_clear_error() {
     let mut m = strata(&[]);
-    m.terminate().expect("stop");
-    let data = m.data_dir();
-    let saved = data.with_extension("saved");
-    std::fs::rename(&data, &saved).expect("move the data dir aside");
-    std::fs::create_dir(&data).expect("mountpoint");
-    let Some(_tmpfs) = Tmpfs::mount(&data, 64) else {
+    let Some(_tmpfs) = Tmpfs::move_member(&mut m, 64) else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
-    let copied = std::process::Command::new("cp").arg("-a").arg(saved.join(".")).arg(&data).status();
-    assert!(copied.is_ok_and(|s| s.success()), "copy the data dir onto the tmpfs");
-    m.restart().expect("start on the tmpfs");
+    let data = m.data_dir();
     load(&m, 400, 16 * 1024).await;
     let expected = fingerprint(&m).await;
 
     // Leave less room than the copy needs.
-    let ballast = data.join("ballast");
-    let free = free_bytes(&data);
-    let fill = std::process::Command::new("fallocate")
-        .args(["-l", &(free.saturating_sub(512 * 1024)).to_string()])
-        .arg(&ballast)
-        .status();
-    assert!(fill.is_ok_and(|s| s.success()), "fill the tmpfs");
+    let ballast = fill_disk(&data, 512 * 1024);
     let mut c = client(&m).await;
     let err = c.defragment().await.expect_err("the copy cannot fit");
     let msg = err.to_string();
@@ -236,12 +202,6 @@ async fn a_disk_that_fills_up_during_defrag_leaves_the_old_file_and_a_clear_erro
     c.defragment().await.expect("defrag once there is room");
     assert_eq!(fingerprint(&m).await, expected);
     m.kill9().expect("stop before unmounting");
-}
-
-/// Free bytes of the filesystem holding `dir` (`df` output, in bytes).
-pub(crate) fn free_bytes(dir: &std::path::Path) -> u64 {
-    let out = std::process::Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().expect("df");
-    String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()).expect("df number")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

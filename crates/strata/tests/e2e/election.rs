@@ -3,16 +3,13 @@
 
 use std::time::Duration;
 
-use etcd_client::{Client, LeaderKey, ProclaimOptions, ResignOptions};
+use etcd_client::{LeaderKey, ProclaimOptions, ResignOptions};
 use tokio::sync::mpsc;
 use tonic::Code;
 
 use crate::lock::{strata_and_etcd, wait_for_keys};
+use crate::support::lease;
 use crate::{client, status};
-
-async fn lease(c: &mut Client) -> i64 {
-    c.lease_grant(60, None).await.expect("grant").id()
-}
 
 /// Observes `name` on its own connection. etcd sends the stream's headers
 /// with the first leader only, so opening the stream waits for one.

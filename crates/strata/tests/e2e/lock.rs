@@ -8,6 +8,7 @@ use etcd_client::{Client, GetOptions, LockOptions};
 use testkit::{Member, have_etcd};
 use tonic::Code;
 
+use crate::support::lease;
 use crate::{client, status, strata};
 
 /// A fresh strata member, and a fresh etcd when it is installed.
@@ -36,10 +37,6 @@ pub async fn wait_for_keys(c: &mut Client, prefix: &str, n: usize) -> Vec<etcd_c
 
 fn rev(h: Option<&etcd_client::ResponseHeader>) -> i64 {
     h.expect("header").revision()
-}
-
-async fn lease(c: &mut Client) -> i64 {
-    c.lease_grant(60, None).await.expect("grant").id()
 }
 
 #[tokio::test]

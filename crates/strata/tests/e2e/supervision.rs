@@ -5,30 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use crate::defrag::{Tmpfs, free_bytes};
+use crate::support::{Tmpfs, fill_disk};
 use crate::{client, strata};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_whose_disk_fills_stops_with_the_reason_and_keeps_every_acknowledged_write() {
     let mut m = strata(&[]);
-    m.terminate().expect("stop");
-    let data = m.data_dir();
-    let saved = data.with_extension("saved");
-    std::fs::rename(&data, &saved).expect("move the data dir aside");
-    std::fs::create_dir(&data).expect("mountpoint");
-    let Some(_tmpfs) = Tmpfs::mount(&data, 32) else {
+    let Some(_tmpfs) = Tmpfs::move_member(&mut m, 32) else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
-    let copied = std::process::Command::new("cp").arg("-a").arg(saved.join(".")).arg(&data).status();
-    assert!(copied.is_ok_and(|s| s.success()), "copy the data dir onto the tmpfs");
-    m.restart().expect("start on the tmpfs");
-    let ballast = data.join("ballast");
-    let fill = std::process::Command::new("fallocate")
-        .args(["-l", &free_bytes(&data).saturating_sub(2 << 20).to_string()])
-        .arg(&ballast)
-        .status();
-    assert!(fill.is_ok_and(|s| s.success()), "fill the tmpfs");
+    let ballast = fill_disk(&m.data_dir(), 2 << 20);
 
     // Write until the disk refuses; keep what was acknowledged.
     let mut c = client(&m).await;

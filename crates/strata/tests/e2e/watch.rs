@@ -3,19 +3,12 @@
 
 use std::time::Duration;
 
-use etcd_client::{EventType, WatchFilterType, WatchOptions, WatchResponse, WatchStream};
+use etcd_client::{EventType, WatchFilterType, WatchOptions};
 
 use futures::StreamExt;
 
+use crate::support::next_watch_response;
 use crate::{client, strata};
-
-async fn next(stream: &mut WatchStream) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(10), stream.message())
-        .await
-        .expect("a watch response within 10 s")
-        .expect("stream ok")
-        .expect("stream open")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_then_live_without_gap_or_duplicate() {
@@ -26,7 +19,7 @@ async fn replay_then_live_without_gap_or_duplicate() {
     }
     let mut stream =
         c.watch("p/", Some(WatchOptions::new().with_prefix().with_start_revision(2))).await.expect("watch");
-    let created = next(&mut stream).await;
+    let created = next_watch_response(&mut stream).await;
     assert!(created.created());
     assert_eq!(created.watch_id(), 0, "ids start at 0");
     assert_eq!(created.header().map(|h| h.revision()), Some(51));
@@ -38,7 +31,7 @@ async fn replay_then_live_without_gap_or_duplicate() {
     });
     let mut seen = Vec::new();
     while seen.len() < 100 {
-        let resp = next(&mut stream).await;
+        let resp = next_watch_response(&mut stream).await;
         for e in resp.events() {
             let kv = e.kv().expect("kv");
             seen.push(kv.mod_revision());
@@ -57,8 +50,8 @@ async fn compacted_start_cancels_only_that_watcher() {
     }
     c.compact(4, None).await.expect("compact");
     let mut stream = c.watch("k", Some(WatchOptions::new().with_start_revision(4))).await.expect("watch");
-    assert!(next(&mut stream).await.created());
-    let replay = next(&mut stream).await;
+    assert!(next_watch_response(&mut stream).await.created());
+    let replay = next_watch_response(&mut stream).await;
     assert_eq!(
         replay.events()[0].kv().map(|kv| kv.value()),
         Some(&b"3"[..]),
@@ -67,13 +60,13 @@ async fn compacted_start_cancels_only_that_watcher() {
     assert_eq!(replay.header().map(|h| h.revision()), Some(5), "a replay carries the current revision");
     assert_eq!(replay.events()[1].kv().map(|kv| kv.mod_revision()), Some(5), "a replay batches revisions");
     stream.watch("k", Some(WatchOptions::new().with_start_revision(2))).await.expect("second watcher");
-    let created = next(&mut stream).await;
+    let created = next_watch_response(&mut stream).await;
     assert_eq!((created.created(), created.watch_id()), (true, 1));
-    let canceled = next(&mut stream).await;
+    let canceled = next_watch_response(&mut stream).await;
     assert_eq!((canceled.watch_id(), canceled.canceled(), canceled.compact_revision()), (1, true, 4));
     assert_eq!(canceled.header().map(|h| h.revision()), Some(0), "the compacted response has no revision");
     c.put("k", "5", None).await.expect("put");
-    let live = next(&mut stream).await;
+    let live = next_watch_response(&mut stream).await;
     assert_eq!(
         (live.watch_id(), live.events()[0].kv().map(|kv| kv.mod_revision())),
         (0, Some(6)),
@@ -88,38 +81,38 @@ async fn ids_filters_prev_kv_progress_and_cancel() {
     c.put("f", "0", None).await.expect("put");
     let opts = WatchOptions::new().with_watch_id(100).with_prev_key().with_filters([WatchFilterType::NoDelete]);
     let mut stream = c.watch("f", Some(opts)).await.expect("watch");
-    assert_eq!(next(&mut stream).await.watch_id(), 100);
+    assert_eq!(next_watch_response(&mut stream).await.watch_id(), 100);
     stream.watch("g", Some(WatchOptions::new().with_watch_id(100))).await.expect("duplicate");
-    let dup = next(&mut stream).await;
+    let dup = next_watch_response(&mut stream).await;
     assert_eq!((dup.watch_id(), dup.created(), dup.canceled()), (-1, true, true));
     assert_eq!(dup.cancel_reason(), "mvcc: duplicate watch ID provided on the WatchStream");
     stream.watch("z", Some(WatchOptions::new().with_range("a"))).await.expect("empty range");
-    let empty = next(&mut stream).await;
+    let empty = next_watch_response(&mut stream).await;
     assert_eq!((empty.watch_id(), empty.cancel_reason()), (-1, "mvcc: watcher range is empty"));
 
     c.put("f", "1", None).await.expect("put");
     c.delete("f", None).await.expect("delete");
     c.put("f", "2", None).await.expect("put");
-    let first = next(&mut stream).await;
+    let first = next_watch_response(&mut stream).await;
     let e = &first.events()[0];
     assert_eq!(
         (e.event_type(), e.kv().map(|kv| kv.value()), e.prev_kv().map(|kv| kv.value())),
         (EventType::Put, Some(&b"1"[..]), Some(&b"0"[..]))
     );
-    let second = next(&mut stream).await;
+    let second = next_watch_response(&mut stream).await;
     let e = &second.events()[0];
     assert_eq!(e.kv().map(|kv| kv.mod_revision()), Some(5), "NODELETE skipped the delete at 4");
     assert!(e.prev_kv().is_none(), "no previous value after a delete");
 
     stream.request_progress().await.expect("progress");
-    let progress = next(&mut stream).await;
+    let progress = next_watch_response(&mut stream).await;
     assert_eq!((progress.watch_id(), progress.header().map(|h| h.revision())), (-1, Some(5)));
     stream.cancel(100).await.expect("cancel");
-    let canceled = next(&mut stream).await;
+    let canceled = next_watch_response(&mut stream).await;
     assert_eq!((canceled.watch_id(), canceled.canceled()), (100, true));
     c.put("f", "3", None).await.expect("put");
     stream.request_progress().await.expect("progress");
-    let after = next(&mut stream).await;
+    let after = next_watch_response(&mut stream).await;
     assert_eq!((after.watch_id(), after.events().len()), (-1, 0), "no event after cancel");
 }
 
@@ -128,7 +121,7 @@ async fn txn_events_arrive_in_one_response_and_future_start_waits() {
     let m = strata(&[]);
     let mut c = client(&m).await;
     let mut stream = c.watch("t", Some(WatchOptions::new().with_prefix().with_start_revision(3))).await.expect("watch");
-    assert!(next(&mut stream).await.created());
+    assert!(next_watch_response(&mut stream).await.created());
     c.put("t/skip", "x", None).await.expect("put at 2");
     let txn = etcd_client::Txn::new().and_then([
         etcd_client::TxnOp::put("t/a", "1", None),
@@ -136,7 +129,7 @@ async fn txn_events_arrive_in_one_response_and_future_start_waits() {
         etcd_client::TxnOp::delete("t/skip", None),
     ]);
     c.txn(txn).await.expect("txn at 3");
-    let resp = next(&mut stream).await;
+    let resp = next_watch_response(&mut stream).await;
     let keys: Vec<_> = resp.events().iter().map(|e| (e.event_type(), e.kv().map(|kv| kv.key().to_vec()))).collect();
     assert_eq!(
         keys,
@@ -245,11 +238,11 @@ async fn a_client_that_stops_reading_blocks_no_one_and_catches_up() {
 
     let n = 2000usize;
     let mut fast = client(&m).await.watch("s/", Some(WatchOptions::new().with_prefix())).await.expect("watch");
-    assert!(next(&mut fast).await.created());
+    assert!(next_watch_response(&mut fast).await.created());
     let reader = tokio::spawn(async move {
         let mut revs = Vec::new();
         while revs.len() < n {
-            for e in next(&mut fast).await.events() {
+            for e in next_watch_response(&mut fast).await.events() {
                 revs.push(e.kv().map_or(0, |kv| kv.mod_revision()));
             }
         }

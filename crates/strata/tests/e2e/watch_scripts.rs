@@ -10,20 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::time::Duration;
 
 use etcd_client::{DeleteOptions, EventType, Txn, TxnOp, WatchFilterType, WatchOptions, WatchResponse, WatchStream};
 use expect_test::expect_file;
 
+use crate::support::next_watch_response;
 use crate::{client, strata};
-
-async fn next(stream: &mut WatchStream) -> WatchResponse {
-    tokio::time::timeout(Duration::from_secs(10), stream.message())
-        .await
-        .expect("a response within 10 s")
-        .expect("stream ok")
-        .expect("stream open")
-}
 
 fn show(out: &mut String, resp: &WatchResponse) {
     if resp.canceled() {
@@ -93,7 +85,7 @@ async fn run(script: &str) -> String {
                     };
                 }
                 let mut stream = c.watch(*key, Some(opts)).await.expect("watch");
-                let created = next(&mut stream).await;
+                let created = next_watch_response(&mut stream).await;
                 let _ = writeln!(
                     out,
                     "  created id={} header_rev={}",
@@ -106,7 +98,7 @@ async fn run(script: &str) -> String {
                 let stream = watchers.get_mut(*name).expect("known watcher");
                 stream.request_progress().await.expect("progress");
                 loop {
-                    let resp = next(stream).await;
+                    let resp = next_watch_response(stream).await;
                     if resp.watch_id() == -1 && resp.events().is_empty() && !resp.canceled() {
                         break;
                     }

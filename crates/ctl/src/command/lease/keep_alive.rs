@@ -1,13 +1,12 @@
 //! `lease keep-alive [--once] <id>`, renewing as clientv3's lessor does
-//! (`clientv3/lease.go`).
+//! ([`client::keep_alive`]: a renewal as soon as a stream is open, then a third of the
+//! TTL after each response, a broken stream reopened after 500 ms).
 //!
-//! The lessor sends a renewal as soon as the stream is open and then, every 500 ms, when
-//! the next one is due: a third of the TTL after the last response (so again after
-//! 500 ms while no response has come). It gives up when no response has come by the
-//! deadline: the dial timeout plus a second at first, then the TTL after each response.
-//! A broken stream is reopened after 500 ms. A response with TTL 0 (the lease is
-//! unknown, expired or revoked) ends it; etcdctl then says so in simple output, and
-//! exits 0 in any case.
+//! It gives up when no response has come by the deadline: the dial timeout plus a
+//! second at first, then the TTL after each response. Each stream is on a connection of
+//! its own, made before that deadline. A response with TTL 0 (the lease is unknown,
+//! expired or revoked) ends it; etcdctl then says so in simple output, and exits 0 in
+//! any case.
 
 use super::super::Io;
 use crate::cli::GlobalFlags;
@@ -17,9 +16,6 @@ use crate::printer::{Format, Printer};
 use api::etcdserverpb::LeaseKeepAliveResponse;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// clientv3's `retryConnWait`: the send tick and the pause before reopening a stream.
-const TICK: Duration = Duration::from_millis(500);
 
 /// `--once`: one renewal on a stream of its own; TTL 0 is "requested lease not found".
 pub async fn once(c: client::Client, id: i64) -> client::Result<LeaseKeepAliveResponse> {
@@ -39,39 +35,16 @@ pub async fn once(c: client::Client, id: i64) -> client::Result<LeaseKeepAliveRe
 pub async fn run(global: &GlobalFlags, id: i64, printer: Printer, io: &mut Io<'_>) -> Result<()> {
     let first = global.dial_timeout + Duration::from_secs(1);
     let first = if first == Duration::from_secs(1) { Duration::from_secs(5) } else { first };
-    let mut deadline = Instant::now() + first;
-    let mut due = Instant::now();
-    'streams: while let Some(client) = connect(global, deadline).await? {
-        let mut stream = client.require_leader(true).lease_keep_alive();
-        loop {
-            if Instant::now() >= due && stream.keep_alive(id).is_err() {
-                break;
-            }
-            tokio::select! {
-                resp = stream.message() => match resp {
-                    Ok(Some(r)) if r.id == id => {
-                        if r.ttl <= 0 {
-                            break 'streams;
-                        }
-                        let mut out = Vec::new();
-                        printer.lease_keep_alive(&mut out, &r)?;
-                        io.print(&out);
-                        let ttl = Duration::from_secs(r.ttl.unsigned_abs());
-                        due = Instant::now() + ttl / 3;
-                        deadline = Instant::now() + ttl;
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => break,
-                },
-                () = tokio::time::sleep(TICK) => {}
-                () = tokio::time::sleep_until(deadline) => break 'streams,
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(TICK) => {}
-            () = tokio::time::sleep_until(deadline) => break,
-        }
-    }
+    let open = |deadline| async move {
+        Ok(connect(global, deadline).await?.map(|client| client.require_leader(true).lease_keep_alive()))
+    };
+    let print = |r: &LeaseKeepAliveResponse| -> Result<()> {
+        let mut out = Vec::new();
+        printer.lease_keep_alive(&mut out, r)?;
+        io.print(&out);
+        Ok(())
+    };
+    client::keep_alive(id, Instant::now() + first, open, print).await?;
     if printer.format == Format::Simple {
         io.print(format!("lease {} expired or revoked.\n", hex016(id)).as_bytes());
     }

@@ -1,4 +1,4 @@
-//! Key-range helpers every etcd client needs.
+//! The range end of a prefix, which every etcd client needs.
 
 /// The range end that selects every key starting with `key` (clientv3's
 /// `GetPrefixRangeEnd`): `key` with its last byte below 0xff incremented and
@@ -22,6 +22,7 @@ mod tests {
     fn prefix_end_increments_the_last_byte_below_ff() {
         assert_eq!(prefix_end(b"foo"), b"fop");
         assert_eq!(prefix_end(b"000042"), b"000043");
+        assert_eq!(prefix_end(b"a/"), b"a0");
         assert_eq!(prefix_end(b"a\xff"), b"b");
         assert_eq!(prefix_end(b"\xff\xff"), b"\0");
     }
