@@ -15,8 +15,8 @@ use api::etcdserverpb::{
 use api::stratapb::apply_result::Response;
 use tonic::{Request, Response as GrpcResponse, Status};
 
-use crate::apply::{self, View};
 use crate::error::EtcdError;
+use crate::kv::{self, View};
 use crate::member::Member;
 use crate::validate;
 
@@ -49,7 +49,7 @@ impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<GrpcResponse<RangeResponse>, Status> {
         let r = req.into_inner();
         validate::range(&r)?;
-        let mut resp = self.read(r.serializable, |v| apply::range(v, &r)).await?;
+        let mut resp = self.read(r.serializable, |v| kv::range(v, &r)).await?;
         self.member.fill_header(&mut resp.header);
         Ok(GrpcResponse::new(resp))
     }
@@ -86,15 +86,15 @@ impl Kv for KvService {
     async fn txn(&self, req: Request<TxnRequest>) -> Result<GrpcResponse<TxnResponse>, Status> {
         let t = req.into_inner();
         validate::txn(&t, self.member.limits.max_txn_ops)?;
-        let mut resp = if apply::is_read_only(&t) {
-            let serializable = apply::is_serializable(&t);
+        let mut resp = if kv::is_read_only(&t) {
+            let serializable = kv::is_serializable(&t);
             let read = {
                 if !serializable {
                     self.member.read_index().await?;
                 }
                 self.member.store.read().map_err(EtcdError::from)?
             };
-            apply::txn(&mut View::Read(&read), &t, &|_| false)?
+            kv::txn(&mut View::Read(&read), &t, &|_| false)?
         } else {
             let irr = InternalRaftRequest { txn: Some(t), ..Default::default() };
             match self.member.propose(irr).await? {

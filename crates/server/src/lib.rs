@@ -29,6 +29,7 @@ mod durable;
 pub mod error;
 mod forward;
 pub mod http;
+pub mod kv;
 mod kv_service;
 mod lease_service;
 pub mod leases;

@@ -8,10 +8,7 @@
 //! proposer inside the encoded [`ApplyResult`]; storage failures are fatal.
 
 pub mod clock;
-mod kv;
 mod snapshot;
-mod txn;
-mod view;
 
 use api::etcdserverpb::{
     AlarmType, CompactionResponse, InternalRaftRequest, LeaseGrantResponse, LeaseRevokeResponse, ResponseHeader,
@@ -24,9 +21,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-pub use kv::range;
-pub use txn::{is_read_only, is_serializable, txn};
-pub use view::{View, to_pb};
+// The read path's names until every caller uses `crate::kv` itself.
+use crate::kv;
+pub use crate::kv::{View, is_read_only, is_serializable, range, to_pb, txn};
 
 use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
@@ -108,7 +105,7 @@ impl Applier {
             return Ok(Response::DeleteRange(kv::delete_range(view, d)?));
         }
         if let Some(t) = &req.txn {
-            return Ok(Response::Txn(txn::txn(view, t, &|id| self.leases.exists(id))?));
+            return Ok(Response::Txn(kv::txn(view, t, &|id| self.leases.exists(id))?));
         }
         if let Some(c) = &req.compaction {
             let job = view.writer()?.compact(c.revision)?;

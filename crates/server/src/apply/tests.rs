@@ -18,6 +18,7 @@ use raft::Apply;
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::kv::{View, range};
 
 /// An applier over a store in a temporary directory.
 struct Fixture {

@@ -4,8 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use api::etcdserverpb::range_request::SortOrder;
-use api::etcdserverpb::{ResponseHeader, TxnRequest};
+use api::etcdserverpb::ResponseHeader;
 use api::mvccpb::KeyValue;
 use api::v3electionpb::election_server::Election;
 use api::v3electionpb::{
@@ -13,15 +12,13 @@ use api::v3electionpb::{
     ResignRequest, ResignResponse,
 };
 use futures::{Stream, StreamExt};
+use recipes::{campaign_txn, first_created, lease_key, prefix, prefix_end, proclaim_txn, range_kvs, resign_txn};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{
-    Cleanup, RangeWaiter, RecipeError, Recipes, by_create, create_rev_is, delete_op, get_op, owner_key, prefix_end,
-    prefix_of, put_op, range_kvs, revision, via_client,
-};
-use crate::apply::to_pb;
+use super::{Cleanup, RangeWaiter, RecipeError, Recipes, revision, via_client};
+use crate::kv::to_pb;
 use crate::member::Member;
 use crate::watch::WatchHub;
 
@@ -54,14 +51,9 @@ impl Election for ElectionService {
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;
-        let prefix = prefix_of(&r.name);
-        let key = owner_key(&r.name, lease);
-        let t = TxnRequest {
-            compare: vec![create_rev_is(&key, 0)],
-            success: vec![put_op(&key, &r.value, lease)],
-            failure: vec![get_op(&key)],
-        };
-        let resp = rc.txn(t).await?;
+        let prefix = prefix(&r.name);
+        let key = lease_key(&prefix, lease);
+        let resp = rc.txn(campaign_txn(&key, &r.value, lease)).await?;
         let mut rev = revision(&resp.header);
         if !resp.succeeded {
             // The lease campaigns already: keep its place, update its value.
@@ -94,7 +86,7 @@ impl Election for ElectionService {
     async fn leader(&self, req: Request<LeaderRequest>) -> Result<Response<LeaderResponse>, Status> {
         let rc = &self.recipes;
         rc.read_index().await?;
-        let resp = rc.range(&by_create(&prefix_of(&req.into_inner().name), SortOrder::Ascend, 0))?;
+        let resp = rc.range(&first_created(&prefix(&req.into_inner().name)))?;
         let kv = resp.kvs.into_iter().next().ok_or(RecipeError::NoLeader)?;
         Ok(Response::new(LeaderResponse { header: resp.header, kv: Some(kv) }))
     }
@@ -140,26 +132,17 @@ async fn proclaim(
     lease: i64,
     value: &[u8],
 ) -> Result<Option<ResponseHeader>, Status> {
-    let t = TxnRequest {
-        compare: vec![create_rev_is(key, rev)],
-        success: vec![put_op(key, value, lease)],
-        failure: vec![],
-    };
-    let resp = rc.txn(t).await?;
+    let resp = rc.txn(proclaim_txn(key, rev, value, lease)).await?;
     if !resp.succeeded {
         return Err(RecipeError::NotLeader.into());
     }
     Ok(resp.header)
 }
 
-fn resign_txn(key: &[u8], rev: i64) -> TxnRequest {
-    TxnRequest { compare: vec![create_rev_is(key, rev)], success: vec![delete_op(key)], failure: vec![] }
-}
-
 /// etcd's `Election.observe`: send the leader (or wait for the first put
 /// under the prefix), follow its key's puts until it is deleted, repeat.
 async fn observe(rc: &Recipes, name: &[u8], out: &mpsc::Sender<Result<LeaderResponse, Status>>) -> Result<(), Status> {
-    let prefix = prefix_of(name);
+    let prefix = prefix(name);
     let mut on_prefix = RangeWaiter::new(&rc.member, &rc.hub, &prefix, &prefix_end(&prefix));
     let send = |header: Option<ResponseHeader>, kv: KeyValue| async move {
         let resp = LeaderResponse { header, kv: Some(kv) };
@@ -167,7 +150,7 @@ async fn observe(rc: &Recipes, name: &[u8], out: &mpsc::Sender<Result<LeaderResp
     };
     loop {
         rc.read_index().await?;
-        let first = rc.range(&by_create(&prefix, SortOrder::Ascend, 0))?;
+        let first = rc.range(&first_created(&prefix))?;
         let mut seen = revision(&first.header);
         let leader = match first.kvs.into_iter().next() {
             Some(kv) => kv,

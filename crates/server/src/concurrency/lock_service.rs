@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use api::etcdserverpb::range_request::SortOrder;
-use api::etcdserverpb::{DeleteRangeRequest, RangeRequest, TxnRequest};
+use api::etcdserverpb::DeleteRangeRequest;
 use api::v3lockpb::lock_server::Lock;
 use api::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
+use recipes::{holds_lock, lease_key, lock_txn, own_create_revision, prefix};
 use tonic::{Request, Response, Status};
 
-use super::{
-    Cleanup, RecipeError, Recipes, by_create, create_rev_is, get_op, owner_key, prefix_of, put_op, range_kvs, range_op,
-    revision,
-};
+use super::{Cleanup, RecipeError, Recipes};
 use crate::member::Member;
 use crate::watch::WatchHub;
 
@@ -36,23 +33,13 @@ impl Lock for LockService {
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;
-        let prefix = prefix_of(&r.name);
-        let key = owner_key(&r.name, lease);
+        let prefix = prefix(&r.name);
+        let key = lease_key(&prefix, lease);
         // Queue up unless this lease already is (then its key is reused),
         // and read the holder in the same revision.
-        let holder = range_op(by_create(&prefix, SortOrder::Ascend, 0));
-        let t = TxnRequest {
-            compare: vec![create_rev_is(&key, 0)],
-            success: vec![put_op(&key, b"", lease), holder.clone()],
-            failure: vec![get_op(&key), holder],
-        };
-        let resp = rc.txn(t).await?;
-        let my_rev = if resp.succeeded {
-            revision(&resp.header)
-        } else {
-            range_kvs(&resp, 0).first().map_or(0, |kv| kv.create_revision)
-        };
-        if range_kvs(&resp, 1).first().is_none_or(|kv| kv.create_revision == my_rev) {
+        let resp = rc.txn(lock_txn(&prefix, &key, lease)).await?;
+        let my_rev = own_create_revision(&resp).unwrap_or(0);
+        if holds_lock(&resp, my_rev) {
             return Ok(Response::new(LockResponse { header: resp.header, key }));
         }
 
@@ -60,7 +47,7 @@ impl Lock for LockService {
         // went away, the member stops) takes its key out of the queue.
         let cleanup = Cleanup::delete(&rc.member, &key);
         rc.wait_for_older(&prefix, my_rev, Some(&key)).await?;
-        let mine = rc.range(&RangeRequest { key: key.clone(), ..RangeRequest::default() })?;
+        let mine = rc.range(&recipes::get(&key))?;
         cleanup.disarm();
         if mine.kvs.is_empty() {
             return Err(RecipeError::SessionExpired.into());

@@ -9,6 +9,7 @@
 //! wait a [`RangeWaiter`] on the watch hub that wakes when a key the wait
 //! depends on changes, after which the condition is read again.
 //!
+//! The requests are the `recipes` crate's, the same the `client` crate sends.
 //! A contender for `name` owns the key `name/<lease id in lowercase hex>`
 //! (etcd's `fmt.Sprintf("%s%x", "name/", lease)`), created only if absent and
 //! attached to the contender's lease, so it disappears with the lease. The
@@ -36,12 +37,9 @@ mod waiter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
-use api::etcdserverpb::range_request::{SortOrder, SortTarget};
-use api::etcdserverpb::request_op::Request as Op;
 use api::etcdserverpb::{
-    Compare, DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, LeaseGrantRequest, PutRequest, RangeRequest,
-    RangeResponse, RequestOp, ResponseHeader, TxnRequest, TxnResponse,
+    DeleteRangeRequest, DeleteRangeResponse, InternalRaftRequest, LeaseGrantRequest, RangeRequest, RangeResponse,
+    ResponseHeader, TxnRequest, TxnResponse,
 };
 use api::stratapb::apply_result::Response as Applied;
 use tonic::Status;
@@ -50,14 +48,10 @@ pub use election_service::ElectionService;
 pub use lock_service::LockService;
 pub use waiter::RangeWaiter;
 
-use crate::apply::{self, View};
 use crate::error::EtcdError;
+use crate::kv::{self, View};
 use crate::member::Member;
 use crate::validate;
-
-/// TTL of the lease etcd's session grants when a request names none
-/// (`concurrency.defaultSessionTTL`).
-const SESSION_TTL_SECS: i64 = 60;
 
 /// The recipes' own errors. etcd returns them as plain Go errors, which
 /// grpc-go answers with code `Unknown` and the error's text; clients match
@@ -112,7 +106,7 @@ impl Recipes {
     }
 
     /// The lease of the request's session. etcd's `NewSession` grants a
-    /// fresh lease of [`SESSION_TTL_SECS`] when the request names none, and
+    /// fresh lease of [`recipes::DEFAULT_SESSION_TTL_SECS`] when the request names none, and
     /// never renews it (the handler orphans the session at once); any other
     /// id is used as it is, existing or not.
     async fn session_lease(&self, lease: i64) -> Result<i64, Status> {
@@ -126,7 +120,7 @@ impl Recipes {
                 break id;
             }
         };
-        let grant = LeaseGrantRequest { ttl: SESSION_TTL_SECS, id };
+        let grant = LeaseGrantRequest { ttl: recipes::DEFAULT_SESSION_TTL_SECS, id };
         let irr = InternalRaftRequest { lease_grant: Some(grant), ..Default::default() };
         match self.member.propose(irr).await.map_err(via_client)? {
             Applied::LeaseGrant(g) => Ok(g.id),
@@ -173,7 +167,7 @@ impl Recipes {
     /// first when the read must be linearizable).
     fn range(&self, r: &RangeRequest) -> Result<RangeResponse, Status> {
         let read = self.member.store.read().map_err(|e| via_client(e.into()))?;
-        let mut resp = apply::range(&View::Read(&read), r).map_err(via_client)?;
+        let mut resp = kv::range(&View::Read(&read), r).map_err(via_client)?;
         self.member.fill_header(&mut resp.header);
         Ok(resp)
     }
@@ -187,7 +181,7 @@ impl Recipes {
     /// goes rather than after the wait: etcd 3.4's mutex waits on and then
     /// hands out a lock whose key is gone, which lets two clients hold it.
     async fn wait_for_older(&self, prefix: &[u8], my_rev: i64, mine: Option<&[u8]>) -> Result<(), Status> {
-        let older = by_create(prefix, SortOrder::Descend, my_rev - 1);
+        let older = recipes::created_before(prefix, my_rev);
         let mut waiter = RangeWaiter::new(&self.member, &self.hub, prefix, &older.range_end);
         loop {
             let resp = self.range(&older)?;
@@ -223,85 +217,6 @@ fn revision(h: &Option<ResponseHeader>) -> i64 {
     h.as_ref().map_or(0, |h| h.revision)
 }
 
-/// `name/<lease as Go's %x prints an int64>`.
-fn owner_key(name: &[u8], lease: i64) -> Vec<u8> {
-    let hex = if lease < 0 { format!("-{:x}", lease.unsigned_abs()) } else { format!("{lease:x}") };
-    let mut key = prefix_of(name);
-    key.extend_from_slice(hex.as_bytes());
-    key
-}
-
-/// The prefix every contender's key for `name` shares.
-fn prefix_of(name: &[u8]) -> Vec<u8> {
-    let mut p = name.to_vec();
-    p.push(b'/');
-    p
-}
-
-/// etcd's `GetPrefixRangeEnd`: the smallest key greater than every key
-/// starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
-
-/// The key under `prefix` created first (etcd's `WithFirstCreate`), or with
-/// `max_create_rev`, the one created last at or before it (`WithLastCreate`
-/// and `WithMaxCreateRev`).
-fn by_create(prefix: &[u8], order: SortOrder, max_create_rev: i64) -> RangeRequest {
-    RangeRequest {
-        key: prefix.to_vec(),
-        range_end: prefix_end(prefix),
-        limit: 1,
-        sort_order: order as i32,
-        sort_target: SortTarget::Create as i32,
-        max_create_revision: max_create_rev,
-        ..RangeRequest::default()
-    }
-}
-
-fn create_rev_is(key: &[u8], rev: i64) -> Compare {
-    Compare {
-        result: CompareResult::Equal as i32,
-        target: CompareTarget::Create as i32,
-        key: key.to_vec(),
-        target_union: Some(TargetUnion::CreateRevision(rev)),
-        range_end: Vec::new(),
-    }
-}
-
-fn put_op(key: &[u8], value: &[u8], lease: i64) -> RequestOp {
-    let put = PutRequest { key: key.to_vec(), value: value.to_vec(), lease, ..PutRequest::default() };
-    RequestOp { request: Some(Op::RequestPut(put)) }
-}
-
-fn range_op(r: RangeRequest) -> RequestOp {
-    RequestOp { request: Some(Op::RequestRange(r)) }
-}
-
-fn get_op(key: &[u8]) -> RequestOp {
-    range_op(RangeRequest { key: key.to_vec(), ..RangeRequest::default() })
-}
-
-fn delete_op(key: &[u8]) -> RequestOp {
-    RequestOp { request: Some(Op::RequestDeleteRange(DeleteRangeRequest { key: key.to_vec(), ..Default::default() })) }
-}
-
-/// The key-values of the `i`-th response of a txn, if it is a range.
-fn range_kvs(t: &TxnResponse, i: usize) -> &[api::mvccpb::KeyValue] {
-    use api::etcdserverpb::response_op::Response;
-    match t.responses.get(i).and_then(|r| r.response.as_ref()) {
-        Some(Response::ResponseRange(r)) => &r.kvs,
-        _ => &[],
-    }
-}
-
 /// Undoes a contender's key if the request ends before it succeeds: the
 /// client went away (tonic drops the handler) or the wait failed. etcd
 /// does the same when the request's context is cancelled (the mutex
@@ -314,15 +229,13 @@ struct Cleanup {
 impl Cleanup {
     /// Deletes `key` unconditionally (the mutex's `Unlock`).
     fn delete(member: &Arc<Member>, key: &[u8]) -> Cleanup {
-        let undo = TxnRequest { success: vec![delete_op(key)], ..TxnRequest::default() };
+        let undo = TxnRequest { success: vec![recipes::delete_op(key)], ..TxnRequest::default() };
         Cleanup { member: member.clone(), undo: Some(undo) }
     }
 
     /// Deletes `key` if it is still the one created at `rev` (`Resign`).
     fn resign(member: &Arc<Member>, key: &[u8], rev: i64) -> Cleanup {
-        let undo =
-            TxnRequest { compare: vec![create_rev_is(key, rev)], success: vec![delete_op(key)], failure: vec![] };
-        Cleanup { member: member.clone(), undo: Some(undo) }
+        Cleanup { member: member.clone(), undo: Some(recipes::resign_txn(key, rev)) }
     }
 
     fn disarm(mut self) {
@@ -343,25 +256,5 @@ impl Drop for Cleanup {
                 tracing::warn!(error = %e, "cannot remove the key of an abandoned lock or campaign");
             }
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owner_key_prints_the_lease_like_go() {
-        assert_eq!(owner_key(b"mylock", 0x694d7a9e8c8f2c1a), b"mylock/694d7a9e8c8f2c1a");
-        assert_eq!(owner_key(b"e", 10), b"e/a");
-        assert_eq!(owner_key(b"", -26), b"/-1a");
-        assert_eq!(owner_key(b"x", i64::MIN), b"x/-8000000000000000");
-    }
-
-    #[test]
-    fn prefix_end_increments_the_last_byte_below_ff() {
-        assert_eq!(prefix_end(b"a/"), b"a0");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff\xff"), [0]);
     }
 }

@@ -7,7 +7,7 @@ use api::etcdserverpb::response_op::Response;
 use api::etcdserverpb::{Compare, RequestOp, ResponseHeader, ResponseOp, TxnRequest, TxnResponse};
 use mvcc::{KeyRange, RangeOptions};
 
-use super::kv;
+use super::ops as kv;
 use super::view::View;
 use crate::error::{EtcdError, EtcdResult};
 

@@ -57,7 +57,7 @@ pub struct Changes {
 
 impl Changes {
     pub fn new(kvs: Vec<KeyValue>) -> Changes {
-        Changes { kvs: kvs.into_iter().map(crate::apply::to_pb).collect(), prev: OnceLock::new() }
+        Changes { kvs: kvs.into_iter().map(crate::kv::to_pb).collect(), prev: OnceLock::new() }
     }
 
     /// The value the `i`-th change's key had before it, read by `read` once.

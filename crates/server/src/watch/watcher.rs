@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::outbox::Item;
 use super::{Changes, Counted, RevisionChanges, WatchHub};
-use crate::apply::to_pb;
+use crate::kv::to_pb;
 use crate::member::Member;
 
 /// What a watcher watches and how.
