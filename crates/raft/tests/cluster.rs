@@ -143,7 +143,7 @@ struct Running {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
-struct Member {
+struct Node {
     id: u64,
     addr: SocketAddr,
     dir: PathBuf,
@@ -153,7 +153,7 @@ struct Member {
 
 struct Cluster {
     _dir: tempfile::TempDir,
-    members: Vec<Member>,
+    members: Vec<Node>,
     urls: BTreeMap<u64, String>,
     /// Entries between snapshots (the log keeps 5 behind each).
     snapshot_count: u64,
@@ -175,7 +175,7 @@ impl Cluster {
             let addr = listener.local_addr().expect("local addr");
             listeners.push(listener);
             let apply = Arc::new(MemApply::default());
-            members.push(Member { id: *id, addr, dir: dir.path().join(format!("m{i}")), apply, running: None });
+            members.push(Node { id: *id, addr, dir: dir.path().join(format!("m{i}")), apply, running: None });
         }
         let urls = members.iter().map(|m| (m.id, format!("http://{}", m.addr))).collect();
         let mut cluster = Cluster { _dir: dir, members, urls, snapshot_count };

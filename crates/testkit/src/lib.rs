@@ -8,7 +8,7 @@
 //! test prints.
 //!
 //! ```no_run
-//! let m = testkit::Member::start_strata("target/debug/strata", &[])?;
+//! let m = testkit::MemberProcess::start_strata("target/debug/strata", &[])?;
 //! let out = testkit::etcdctl(&m.endpoint(), &["put", "foo", "bar"], None)?;
 //! assert_eq!(out.stdout, "OK\n");
 //! # Ok::<(), anyhow::Error>(())
@@ -24,5 +24,5 @@ pub use ctl::{
 };
 pub use local::LocalMember;
 pub use ports::free_port;
-pub use process::{Member, have_etcd, have_etcdctl};
+pub use process::{MemberProcess, have_etcd, have_etcdctl};
 pub use proxy::{Network, member_ip};

@@ -62,7 +62,7 @@ impl LocalMember {
 
     /// Starts an `n`-member cluster whose peer traffic passes through the
     /// proxies of the returned [`Network`], which can partition it, as
-    /// `Member::start_strata_cluster_behind_proxies` does for processes:
+    /// `MemberProcess::start_strata_cluster_behind_proxies` does for processes:
     /// member `i` listens for peers on [`member_ip`]`(i)`, connects from it
     /// (`--strata-peer-source-ip`) and advertises its proxy. Clients reach
     /// every member directly on 127.0.0.1.

@@ -27,7 +27,7 @@ enum Kind {
 }
 
 /// A member process (strata or the reference etcd) and its data dir.
-pub struct Member {
+pub struct MemberProcess {
     kind: Kind,
     bin: PathBuf,
     extra: Vec<String>,
@@ -45,20 +45,20 @@ pub struct Member {
     initial_cluster: Option<String>,
 }
 
-impl Member {
+impl MemberProcess {
     /// Starts `strata` (the binary at `bin`) with `extra` flags.
-    pub fn start_strata(bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
-        Member::start(Kind::Strata, bin, extra)
+    pub fn start_strata(bin: &str, extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        MemberProcess::start(Kind::Strata, bin, extra)
     }
 
     /// Starts Debian's etcd 3.4.23 with `extra` flags.
-    pub fn start_etcd(extra: &[&str]) -> anyhow::Result<Member> {
-        Member::start(Kind::Etcd, "/usr/bin/etcd", extra)
+    pub fn start_etcd(extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        MemberProcess::start(Kind::Etcd, "/usr/bin/etcd", extra)
     }
 
     /// A member not started yet, on fresh ports and a fresh data dir.
-    fn unstarted(kind: Kind, bin: &str, name: String, extra: &[&str]) -> anyhow::Result<Member> {
-        Ok(Member {
+    fn unstarted(kind: Kind, bin: &str, name: String, extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        Ok(MemberProcess {
             kind,
             bin: PathBuf::from(bin),
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -73,8 +73,8 @@ impl Member {
         })
     }
 
-    fn start(kind: Kind, bin: &str, extra: &[&str]) -> anyhow::Result<Member> {
-        let mut m = Member::unstarted(kind, bin, "default".to_string(), extra)?;
+    fn start(kind: Kind, bin: &str, extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        let mut m = MemberProcess::unstarted(kind, bin, "default".to_string(), extra)?;
         m.spawn()?;
         Ok(m)
     }
@@ -83,19 +83,19 @@ impl Member {
     /// `extra` flags, on fresh loopback ports (`--initial-cluster` lists them
     /// all, names `m1`…). All are launched before any is waited for: a
     /// cluster forms once a majority is up.
-    fn start_cluster(kind: Kind, bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
+    fn start_cluster(kind: Kind, bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<MemberProcess>> {
         let mut members = Vec::with_capacity(n);
         for i in 1..=n {
-            members.push(Member::unstarted(kind, bin, format!("m{i}"), extra)?);
+            members.push(MemberProcess::unstarted(kind, bin, format!("m{i}"), extra)?);
         }
-        Member::form_cluster(&mut members)?;
+        MemberProcess::form_cluster(&mut members)?;
         Ok(members)
     }
 
     /// Launches unstarted `members` as one cluster (`--initial-cluster`
     /// lists their advertised peer URLs) and waits until each is ready.
-    fn form_cluster(members: &mut [Member]) -> anyhow::Result<()> {
-        let initial: Vec<String> = members.iter().map(Member::cluster_entry).collect();
+    fn form_cluster(members: &mut [MemberProcess]) -> anyhow::Result<()> {
+        let initial: Vec<String> = members.iter().map(MemberProcess::cluster_entry).collect();
         // All at once: etcd says it is ready only once its cluster has a leader.
         let mut starts = Vec::with_capacity(members.len());
         for m in members.iter_mut() {
@@ -114,12 +114,12 @@ impl Member {
     /// [`member_ip`]`(i)` for its peer listener, its proxy and, with
     /// `--strata-peer-source-ip`, its connections to the others; it
     /// advertises its proxy. Clients still reach every member directly on
-    /// 127.0.0.1 ([`Member::endpoint`]).
+    /// 127.0.0.1 ([`MemberProcess::endpoint`]).
     pub fn start_strata_cluster_behind_proxies(
         bin: &str,
         n: usize,
         extra: &[&str],
-    ) -> anyhow::Result<(Vec<Member>, Network)> {
+    ) -> anyhow::Result<(Vec<MemberProcess>, Network)> {
         let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
         let network = Network::new(&ips)?;
         let mut members = Vec::with_capacity(n);
@@ -127,7 +127,7 @@ impl Member {
             let source = ip.to_string();
             let mut flags = extra.to_vec();
             flags.extend(["--strata-peer-source-ip", &source]);
-            let mut m = Member::unstarted(Kind::Strata, bin, format!("m{}", i + 1), &flags)?;
+            let mut m = MemberProcess::unstarted(Kind::Strata, bin, format!("m{}", i + 1), &flags)?;
             m.peer_ip = *ip;
             m.peer_port = free_port_on(*ip)?;
             let proxy = TcpListener::bind((*ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
@@ -135,25 +135,25 @@ impl Member {
             network.proxy(i, proxy, SocketAddr::new(*ip, m.peer_port))?;
             members.push(m);
         }
-        Member::form_cluster(&mut members)?;
+        MemberProcess::form_cluster(&mut members)?;
         Ok((members, network))
     }
 
     /// Starts an `n`-member strata cluster (see `start_cluster`).
-    pub fn start_strata_cluster(bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
-        Member::start_cluster(Kind::Strata, bin, n, extra)
+    pub fn start_strata_cluster(bin: &str, n: usize, extra: &[&str]) -> anyhow::Result<Vec<MemberProcess>> {
+        MemberProcess::start_cluster(Kind::Strata, bin, n, extra)
     }
 
     /// Starts an `n`-member etcd 3.4.23 cluster (see `start_cluster`).
-    pub fn start_etcd_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<Member>> {
-        Member::start_cluster(Kind::Etcd, "/usr/bin/etcd", n, extra)
+    pub fn start_etcd_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<MemberProcess>> {
+        MemberProcess::start_cluster(Kind::Etcd, "/usr/bin/etcd", n, extra)
     }
 
     /// A strata member not started yet, on fresh ports and a fresh data dir:
-    /// `member add` its [`Member::cluster_entry`] URL to a running cluster,
-    /// then [`Member::join`] it.
-    pub fn new_strata(bin: &str, name: &str, extra: &[&str]) -> anyhow::Result<Member> {
-        Member::unstarted(Kind::Strata, bin, name.to_string(), extra)
+    /// `member add` its [`MemberProcess::cluster_entry`] URL to a running cluster,
+    /// then [`MemberProcess::join`] it.
+    pub fn new_strata(bin: &str, name: &str, extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        MemberProcess::unstarted(Kind::Strata, bin, name.to_string(), extra)
     }
 
     /// Starts this member with `--initial-cluster-state existing` and
@@ -206,7 +206,7 @@ impl Member {
         std::fs::read_to_string(self.dir.path().join("member.log")).unwrap_or_default()
     }
 
-    /// Starts the process; returns where its log was, for [`Member::wait_ready`].
+    /// Starts the process; returns where its log was, for [`MemberProcess::wait_ready`].
     fn launch(&mut self) -> anyhow::Result<usize> {
         let client = format!("http://127.0.0.1:{}", self.client_port);
         let peer = self.peer_url();
@@ -298,7 +298,7 @@ impl Member {
     }
 }
 
-impl Drop for Member {
+impl Drop for MemberProcess {
     fn drop(&mut self) {
         let _ = self.kill9();
     }

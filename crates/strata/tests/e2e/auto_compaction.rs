@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use testkit::Member;
+use testkit::MemberProcess;
 
 use crate::{client, need_etcdctl, strata};
 
@@ -44,7 +44,7 @@ struct Write {
 /// "starting auto periodic compaction" lines (at most `limit`). Returns the
 /// writes and, per compaction, when the test saw it and its line.
 async fn write_until_compactions(
-    m: &Member,
+    m: &MemberProcess,
     log_from: usize,
     n: usize,
     limit: Duration,
@@ -67,7 +67,7 @@ async fn write_until_compactions(
     (writes, seen)
 }
 
-fn get_at(m: &Member, rev: i64) -> testkit::CtlOutput {
+fn get_at(m: &MemberProcess, rev: i64) -> testkit::CtlOutput {
     testkit::etcdctl(&m.endpoint(), &["get", "k", &format!("--rev={rev}")], None).expect("etcdctl")
 }
 

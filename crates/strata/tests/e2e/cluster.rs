@@ -6,13 +6,13 @@
 use std::time::{Duration, Instant};
 
 use etcd_client::GetOptions;
-use testkit::{Member, etcdctl};
+use testkit::{MemberProcess, etcdctl};
 
 use crate::client;
 use crate::support::{assert_same_hash, leader, put_eventually};
 
-fn cluster() -> Vec<Member> {
-    Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster")
+fn cluster() -> Vec<MemberProcess> {
+    MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster")
 }
 
 /// How long a put may take to go through while a cluster settles.
@@ -83,7 +83,7 @@ fn member_list_prints_what_etcd_prints() {
         &["member", "list", "-w", "fields"],
         &["endpoint", "health", "--cluster"],
     ];
-    let session = |members: &[Member]| -> Vec<String> {
+    let session = |members: &[MemberProcess]| -> Vec<String> {
         steps
             .iter()
             .map(|args| {
@@ -98,7 +98,7 @@ fn member_list_prints_what_etcd_prints() {
             })
             .collect()
     };
-    let etcd = Member::start_etcd_cluster(3, &[]).expect("start an etcd cluster");
+    let etcd = MemberProcess::start_etcd_cluster(3, &[]).expect("start an etcd cluster");
     let want = session(&etcd);
     drop(etcd);
     let strata = cluster();
@@ -114,7 +114,7 @@ fn member_list_prints_what_etcd_prints() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     let extra = ["--snapshot-count", "100", "--experimental-snapshot-catchup-entries", "10"];
-    let mut members = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+    let mut members = MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
     let all = [0, 1, 2];
     let first = leader(&members, &all, Duration::from_secs(15)).await;
     let lagging = (first + 1) % 3;
@@ -171,7 +171,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     crate::need_etcdctl!();
     let bin = env!("CARGO_BIN_EXE_strata");
     let extra = ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "5"];
-    let mut members = Member::start_strata_cluster(bin, 3, &extra).expect("start");
+    let mut members = MemberProcess::start_strata_cluster(bin, 3, &extra).expect("start");
     let all = [0, 1, 2];
     let lead = leader(&members, &all, Duration::from_secs(15)).await;
     let follower = (lead + 1) % 3;
@@ -198,7 +198,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
             acked
         })
     };
-    let mut new = Member::new_strata(bin, "m4", &extra).expect("a fourth member");
+    let mut new = MemberProcess::new_strata(bin, "m4", &extra).expect("a fourth member");
     let entry = new.cluster_entry();
     let url = entry.split_once('=').map(|(_, u)| u.to_string()).expect("peer url");
     let ep = members[follower].endpoint();
@@ -222,7 +222,7 @@ async fn a_learner_is_added_caught_up_promoted_and_an_old_member_removed() {
     assert!(list.stdout.contains(&format!("{id_hex}, unstarted, , {url}, , true")), "{list:?}");
 
     // Started, it catches up and serves serializable reads only.
-    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([entry.clone()]).collect();
+    let initial: Vec<String> = members.iter().map(MemberProcess::cluster_entry).chain([entry.clone()]).collect();
     new.join(&initial.join(",")).expect("start the learner");
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut l = client(&new).await;
@@ -314,7 +314,8 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (client_port, peer_port) = (testkit::free_port().expect("port"), testkit::free_port().expect("port"));
     let peer = format!("http://127.0.0.1:{peer_port}");
-    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([format!("intruder={peer}")]).collect();
+    let initial: Vec<String> =
+        members.iter().map(MemberProcess::cluster_entry).chain([format!("intruder={peer}")]).collect();
     let log = std::fs::File::create(dir.path().join("log")).expect("log");
     let mut intruder = std::process::Command::new(bin)
         .args(["--name", "intruder", "--initial-cluster-token", "another-cluster"])
@@ -350,17 +351,18 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
         assert_eq!(list.stdout.lines().count(), 3, "{list:?}");
     }
 
-    let mut stranger = Member::new_strata(bin, "stranger", &[]).expect("member");
-    let initial: Vec<String> = members.iter().map(Member::cluster_entry).chain([stranger.cluster_entry()]).collect();
+    let mut stranger = MemberProcess::new_strata(bin, "stranger", &[]).expect("member");
+    let initial: Vec<String> =
+        members.iter().map(MemberProcess::cluster_entry).chain([stranger.cluster_entry()]).collect();
     let err = stranger.join(&initial.join(",")).expect_err("a member never added does not start");
     assert!(err.to_string().contains("is not in the cluster's configuration; add it first"), "{err}");
 
     // A member added under a name another member already has is refused when it publishes it.
-    let mut twin = Member::new_strata(bin, "m1", &[]).expect("member");
+    let mut twin = MemberProcess::new_strata(bin, "m1", &[]).expect("member");
     let url = twin.cluster_entry().split_once('=').map(|(_, u)| u.to_string()).expect("url");
     client(&members[lead]).await.member_add([url.as_str()], None).await.expect("member add");
     // (`--initial-cluster` cannot list both m1s: that is refused at start, as etcd's.)
-    let mut initial: Vec<String> = members[1..].iter().map(Member::cluster_entry).collect();
+    let mut initial: Vec<String> = members[1..].iter().map(MemberProcess::cluster_entry).collect();
     initial.push(twin.cluster_entry());
     let _ = tokio::task::block_in_place(|| twin.join(&initial.join(",")));
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -379,7 +381,7 @@ async fn members_of_another_cluster_or_never_added_are_refused() {
 async fn a_member_left_alone_does_not_raise_its_term() {
     for (pre_vote, climbs) in [("true", false), ("false", true)] {
         let extra = ["--election-timeout", "300", "--heartbeat-interval", "50", "--pre-vote", pre_vote];
-        let mut members = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+        let mut members = MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
         let lead = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
         let alone = (lead + 1) % 3;
         let term = |s: etcd_client::StatusResponse| s.raft_term();
@@ -401,7 +403,7 @@ async fn a_member_left_alone_does_not_raise_its_term() {
 async fn a_watcher_on_a_member_that_installs_a_snapshot_misses_nothing() {
     let extra = ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "5"];
     let (members, net) =
-        Member::start_strata_cluster_behind_proxies(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
+        MemberProcess::start_strata_cluster_behind_proxies(env!("CARGO_BIN_EXE_strata"), 3, &extra).expect("start");
     let lead = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
     let cut = (lead + 1) % 3;
     let mut w = client(&members[cut]).await;
@@ -440,7 +442,7 @@ async fn member_promote_refuses_in_etcds_order() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd_cluster(3, &[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd_cluster(3, &[]).expect("start etcd");
     let want = promote_refusals(&etcd).await;
     drop(etcd);
     let strata = cluster();
@@ -451,7 +453,7 @@ async fn member_promote_refuses_in_etcds_order() {
 
 /// The `Error:` lines of promoting: a voter added and never started, an id
 /// no member has, and a started voter.
-async fn promote_refusals(members: &[Member]) -> Vec<String> {
+async fn promote_refusals(members: &[MemberProcess]) -> Vec<String> {
     let lead = leader(members, &[0, 1, 2], Duration::from_secs(15)).await;
     let ep = members[lead].endpoint();
     let voter = client(&members[(lead + 1) % 3]).await.status().await.expect("status");

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
-use testkit::{Member, Network};
+use testkit::{MemberProcess, Network};
 use tokio::task::JoinHandle;
 
 use crate::linearizability::{self, Entry, Op};
@@ -36,7 +36,7 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_strata")
 }
 
-async fn term(m: &Member) -> u64 {
+async fn term(m: &MemberProcess) -> u64 {
     once(m, |mut c| async move { c.status().await }).await.map_or(0, |s| s.raft_term())
 }
 
@@ -57,7 +57,7 @@ struct Workload {
 }
 
 impl Workload {
-    fn start(members: &[Member]) -> Workload {
+    fn start(members: &[MemberProcess]) -> Workload {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new((0..members.len()).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
         let mut tasks = Vec::new();
@@ -197,7 +197,7 @@ fn first_value(r: &etcd_client::GetResponse) -> Option<String> {
 /// nothing that was never put), the shared keys' history, with a final read
 /// of each through each member, is linearizable, and all members agree on
 /// HashKV.
-async fn verify(members: &[Member], logs: Vec<ClientLog>) {
+async fn verify(members: &[MemberProcess], logs: Vec<ClientLog>) {
     let unique: BTreeMap<&String, &(String, bool)> = logs.iter().flat_map(|l| &l.unique).collect();
     let acked = unique.values().filter(|(_, acked)| *acked).count();
     let mut history: Vec<Entry> = logs.iter().flat_map(|l| l.history.clone()).collect();
@@ -255,7 +255,7 @@ fn others(i: usize) -> Vec<usize> {
 /// Kills the leader (or a follower) with `kill -9` while the clients work,
 /// lets the other two carry on, restarts it, and verifies.
 async fn kill_and_restart(kill_leader: bool) {
-    let mut members = Member::start_strata_cluster(bin(), 3, FLAGS).expect("start a 3-member cluster");
+    let mut members = MemberProcess::start_strata_cluster(bin(), 3, FLAGS).expect("start a 3-member cluster");
     let first = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
     let victim = if kill_leader { first } else { (first + 1) % 3 };
     let rest = others(victim);
@@ -311,8 +311,8 @@ async fn answered<T>(what: &str, f: impl Future<Output = Result<T, etcd_client::
 /// catches up and serves again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitioned_leader_serves_no_linearizable_read_or_write_and_catches_up_after_heal() {
-    let (members, net): (Vec<Member>, Network) =
-        Member::start_strata_cluster_behind_proxies(bin(), 3, FLAGS).expect("start a proxied cluster");
+    let (members, net): (Vec<MemberProcess>, Network) =
+        MemberProcess::start_strata_cluster_behind_proxies(bin(), 3, FLAGS).expect("start a proxied cluster");
     let old = leader(&members, &[0, 1, 2], Duration::from_secs(15)).await;
     let old_term = term(&members[old]).await;
     let majority = others(old);

@@ -12,7 +12,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testkit::{Member, free_port, have_etcd};
+use testkit::{MemberProcess, free_port, have_etcd};
 
 use crate::member_ctl::{Run, run};
 use crate::{client, need_etcdctl};
@@ -20,12 +20,12 @@ use crate::{client, need_etcdctl};
 const STRATACTL: &str = env!("CARGO_BIN_EXE_stratactl");
 const ETCDCTL: &str = "/usr/bin/etcdctl";
 
-fn endpoints(members: &[Member]) -> String {
-    members.iter().map(Member::endpoint).collect::<Vec<_>>().join(",")
+fn endpoints(members: &[MemberProcess]) -> String {
+    members.iter().map(MemberProcess::endpoint).collect::<Vec<_>>().join(",")
 }
 
 /// Each member's (id, leader) from its own Status.
-async fn statuses(members: &[Member]) -> Vec<Result<(u64, u64), String>> {
+async fn statuses(members: &[MemberProcess]) -> Vec<Result<(u64, u64), String>> {
     let mut all = Vec::new();
     for m in members {
         let status = match etcd_client::Client::connect([m.endpoint()], None).await {
@@ -38,7 +38,7 @@ async fn statuses(members: &[Member]) -> Vec<Result<(u64, u64), String>> {
 }
 
 /// The index of the member every member names as leader, once they agree (within 15 s).
-async fn agreed_leader(members: &[Member]) -> usize {
+async fn agreed_leader(members: &[MemberProcess]) -> usize {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let all = statuses(members).await;
@@ -53,7 +53,7 @@ async fn agreed_leader(members: &[Member]) -> usize {
     }
 }
 
-fn ids(members: &[Member], rt: &tokio::runtime::Runtime) -> Vec<u64> {
+fn ids(members: &[MemberProcess], rt: &tokio::runtime::Runtime) -> Vec<u64> {
     rt.block_on(statuses(members)).into_iter().map(|s| s.expect("status").0).collect()
 }
 
@@ -101,7 +101,7 @@ const SAME_CLUSTER_STEPS: &[(&[&str], &str)] =
 
 /// Fills in a step's placeholders for a cluster whose leader is `members[leader]`:
 /// the endpoints (every member's unless the step gives its own) and the arguments.
-fn step(args: &[&str], members: &[Member], leader: usize, id: &[u64], learner: u64) -> (String, Vec<String>) {
+fn step(args: &[&str], members: &[MemberProcess], leader: usize, id: &[u64], learner: u64) -> (String, Vec<String>) {
     let followers: Vec<String> = (0..members.len()).filter(|i| *i != leader).map(|i| members[i].endpoint()).collect();
     let nowhere = format!("127.0.0.1:{}", free_port().expect("port"));
     let mut filled: Vec<String> = args
@@ -128,7 +128,7 @@ fn run_step(bin: &str, (endpoints, args): &(String, Vec<String>)) -> Run {
 
 /// Runs `tool move-leader` to the follower after the leader and checks that every
 /// member's Status then names it; returns what the tool printed, ids masked.
-fn move_to_next(tool: &str, members: &[Member], id: &[u64], rt: &tokio::runtime::Runtime) -> String {
+fn move_to_next(tool: &str, members: &[MemberProcess], id: &[u64], rt: &tokio::runtime::Runtime) -> String {
     let from = rt.block_on(agreed_leader(members));
     let to = (from + 1) % members.len();
     let started = Instant::now();
@@ -151,8 +151,9 @@ fn move_leader_moves_leadership_and_prints_what_etcdctl_prints() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let with_etcd = have_etcd();
     let (strata, etcd) = std::thread::scope(|s| {
-        let etcd = s.spawn(|| with_etcd.then(|| Member::start_etcd_cluster(3, &[]).expect("start an etcd cluster")));
-        let strata = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start strata");
+        let etcd =
+            s.spawn(|| with_etcd.then(|| MemberProcess::start_etcd_cluster(3, &[]).expect("start an etcd cluster")));
+        let strata = MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start strata");
         (strata, etcd.join().expect("etcd cluster thread"))
     });
     let id = ids(&strata, &rt);
@@ -231,7 +232,7 @@ fn epoch_secs(timestamp: &str) -> f64 {
 }
 
 /// When `m` logged `message`, each time, in seconds since the epoch.
-fn logged_at(m: &Member, message: &str) -> Vec<f64> {
+fn logged_at(m: &MemberProcess, message: &str) -> Vec<f64> {
     let needle = format!("\"message\":\"{message}\"");
     m.log()
         .lines()
@@ -258,7 +259,7 @@ async fn defrag_cluster_goes_follower_by_follower_and_never_defragments_a_leader
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let members = Arc::new(Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start"));
+    let members = Arc::new(MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start"));
     let first = agreed_leader(&members).await;
 
     // Something to copy: 6.4 MB live, three times that written, then compacted.

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_client::GetOptions;
-use testkit::Member;
+use testkit::MemberProcess;
 
 use crate::support::{Tmpfs, fill_disk};
 use crate::{client, strata};
 
 /// Writes `n` values of `size` bytes over 100 keys, 8 clients at a time.
-async fn load(m: &Member, n: usize, size: usize) {
+async fn load(m: &MemberProcess, n: usize, size: usize) {
     let mut tasks = Vec::new();
     for w in 0..8 {
         let mut c = client(m).await;
@@ -29,7 +29,7 @@ async fn load(m: &Member, n: usize, size: usize) {
 }
 
 /// Revision, HashKV, and every key's (value length, mod revision).
-async fn fingerprint(m: &Member) -> (i64, u32, Vec<(String, usize, i64)>) {
+async fn fingerprint(m: &MemberProcess) -> (i64, u32, Vec<(String, usize, i64)>) {
     let mut c = client(m).await;
     let h = c.hash_kv(0).await.expect("hashkv");
     let rev = h.header().map_or(0, |h| h.revision());
@@ -43,7 +43,7 @@ async fn fingerprint(m: &Member) -> (i64, u32, Vec<(String, usize, i64)>) {
 }
 
 /// The `write_pause` the member logged for its last defrag, in milliseconds.
-fn logged_pause_ms(m: &Member) -> f64 {
+fn logged_pause_ms(m: &MemberProcess) -> f64 {
     let log = m.log();
     let line = log.lines().rev().find(|l| l.contains("\"message\":\"defragmented\"")).expect("a defragmented line");
     let v: serde_json::Value = serde_json::from_str(line).expect("json log line");

@@ -1,7 +1,7 @@
 //! The same etcdctl steps against Debian's etcd 3.4.23 and against strata
 //! must print the same, once member ids, cluster ids and Raft terms are masked.
 
-use testkit::{CtlOutput, Member, etcdctl, have_etcd, mask_ids};
+use testkit::{CtlOutput, MemberProcess, etcdctl, have_etcd, mask_ids};
 
 use crate::{need_etcdctl, strata};
 
@@ -30,7 +30,7 @@ const STEPS: &[(&[&str], Option<&str>)] = &[
     (&["get", "t1", "-w", "fields"], None),
 ];
 
-fn session(m: &Member) -> Vec<String> {
+fn session(m: &MemberProcess) -> Vec<String> {
     STEPS
         .iter()
         .map(|(args, stdin)| {
@@ -53,7 +53,7 @@ fn etcdctl_prints_the_same_against_etcd_and_strata() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
     let want = session(&etcd);
     drop(etcd);
     let s = strata(&[]);

@@ -21,7 +21,7 @@ async fn acknowledged_puts_survive_kill_9_while_snapshots_purge_the_log() {
 
 /// Eight writers put until the member is killed; after a restart every
 /// acknowledged put is there at its revision. Returns the restarted member.
-async fn kill_9_under_load(extra: &[&str]) -> testkit::Member {
+async fn kill_9_under_load(extra: &[&str]) -> testkit::MemberProcess {
     let mut m = strata(extra);
     let acked: Arc<Mutex<Vec<(String, i64)>>> = Arc::default();
     let mut writers = Vec::new();

@@ -13,7 +13,7 @@ use crate::{client, status};
 
 /// Observes `name` on its own connection. etcd sends the stream's headers
 /// with the first leader only, so opening the stream waits for one.
-async fn observe(m: &testkit::Member, name: &str) -> mpsc::UnboundedReceiver<(String, i64, i64)> {
+async fn observe(m: &testkit::MemberProcess, name: &str) -> mpsc::UnboundedReceiver<(String, i64, i64)> {
     let mut c = client(m).await;
     let (tx, rx) = mpsc::unbounded_channel();
     let name = name.to_string();

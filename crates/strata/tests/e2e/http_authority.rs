@@ -6,11 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use testkit::{Member, etcdctl};
+use testkit::{MemberProcess, etcdctl};
 
 use crate::{need_etcdctl, strata};
 
-fn url(m: &Member) -> String {
+fn url(m: &MemberProcess) -> String {
     format!("http://{}", m.endpoint())
 }
 
@@ -41,7 +41,8 @@ fn etcdctl_with_a_url_endpoint_is_served() {
 #[test]
 fn etcdctl_cluster_commands_reach_every_member_by_its_client_url() {
     need_etcdctl!();
-    let members = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster");
+    let members =
+        MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start a 3-member cluster");
     let urls: BTreeSet<String> = members.iter().map(url).collect();
     let all = urls.iter().cloned().collect::<Vec<_>>().join(",");
     assert_eq!(ok(&all, &["put", "k", "v"]), "OK\n");

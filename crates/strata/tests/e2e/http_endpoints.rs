@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd_client::{CompactionOptions, WatchOptions};
-use testkit::Member;
+use testkit::MemberProcess;
 
 use crate::{client, strata};
 
@@ -59,7 +59,7 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-pub(crate) fn get(m: &Member, path: &str) -> Answer {
+pub(crate) fn get(m: &MemberProcess, path: &str) -> Answer {
     request(&m.endpoint(), "GET", path)
 }
 
@@ -243,7 +243,7 @@ fn http_endpoints_match_etcd() {
         ("GET", "/nothing/here"),
         ("OPTIONS", "/metrics"),
     ];
-    let run = |m: &Member| {
+    let run = |m: &MemberProcess| {
         let mut answers: Vec<String> =
             requests.iter().map(|(method, path)| comparable(&request(&m.endpoint(), method, path))).collect();
         let metrics = request(&m.endpoint(), "GET", "/metrics");
@@ -251,7 +251,7 @@ fn http_endpoints_match_etcd() {
         answers.push(metric_types(&get(m, "/metrics").body));
         answers
     };
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
     let want = run(&etcd);
     drop(etcd);
     let s = strata(&[]);
@@ -274,7 +274,7 @@ fn metric_types(text: &str) -> String {
 }
 
 /// Polls `/metrics` until the watch gauges read `want` (streams, watchers).
-fn wait_for_watch_load(m: &Member, want: (f64, f64)) -> String {
+fn wait_for_watch_load(m: &MemberProcess, want: (f64, f64)) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let t = get(m, "/metrics").body;
@@ -359,7 +359,7 @@ fn watchers_are_not_leaked_when_clients_vanish() {
 }
 
 /// Raises or clears an alarm of the member through `Maintenance.Alarm`.
-async fn set_alarm(m: &Member, action: etcd_client::AlarmAction, alarm: etcd_client::AlarmType) {
+async fn set_alarm(m: &MemberProcess, action: etcd_client::AlarmAction, alarm: etcd_client::AlarmType) {
     let mut c = client(m).await;
     let member_id = c.get("alarm-probe", None).await.expect("get").header().expect("header").member_id();
     let mut opts = etcd_client::AlarmOptions::new();
@@ -368,7 +368,7 @@ async fn set_alarm(m: &Member, action: etcd_client::AlarmAction, alarm: etcd_cli
 }
 
 /// `/health` under NOSPACE, with and without `?exclude=NOSPACE`.
-async fn health_under_nospace(m: &Member) -> Vec<String> {
+async fn health_under_nospace(m: &MemberProcess) -> Vec<String> {
     use etcd_client::{AlarmAction, AlarmType};
     set_alarm(m, AlarmAction::Activate, AlarmType::Nospace).await;
     let paths = ["/health", "/health?exclude=NOSPACE", "/health?exclude=CORRUPT"];
@@ -405,7 +405,7 @@ async fn health_fails_under_an_alarm_unless_excluded() {
     assert!(value(&t, "etcd_server_health_failures") >= 3.0);
 
     if testkit::have_etcd() {
-        let etcd = Member::start_etcd(&[]).expect("start etcd");
+        let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
         let want = health_under_nospace(&etcd).await;
         assert_eq!(got, want, "/health under NOSPACE differs from etcd 3.4.23");
     }

@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use etcd_client::{Client, GetOptions, LockOptions};
-use testkit::{Member, have_etcd};
+use testkit::{MemberProcess, have_etcd};
 use tonic::Code;
 
 use crate::support::lease;
 use crate::{client, status, strata};
 
 /// A fresh strata member, and a fresh etcd when it is installed.
-pub fn strata_and_etcd() -> Vec<(&'static str, Member)> {
+pub fn strata_and_etcd() -> Vec<(&'static str, MemberProcess)> {
     let mut members = vec![("strata", strata(&[]))];
     if have_etcd() {
-        members.push(("etcd", Member::start_etcd(&[]).expect("start etcd")));
+        members.push(("etcd", MemberProcess::start_etcd(&[]).expect("start etcd")));
     } else {
         eprintln!("etcd 3.4.23 not installed: checking strata only");
     }

@@ -34,15 +34,15 @@ mod watch_lease_ctl;
 mod watch_model;
 mod watch_scripts;
 
-use testkit::Member;
+use testkit::MemberProcess;
 
 /// Starts a strata member with `extra` flags.
-pub fn strata(extra: &[&str]) -> Member {
-    Member::start_strata(env!("CARGO_BIN_EXE_strata"), extra).expect("start strata")
+pub fn strata(extra: &[&str]) -> MemberProcess {
+    MemberProcess::start_strata(env!("CARGO_BIN_EXE_strata"), extra).expect("start strata")
 }
 
 /// Connects the etcd-client crate to `m`.
-pub async fn client(m: &Member) -> etcd_client::Client {
+pub async fn client(m: &MemberProcess) -> etcd_client::Client {
     etcd_client::Client::connect([m.endpoint()], None).await.expect("connect")
 }
 
@@ -73,7 +73,7 @@ pub fn compare_steps_with_etcd(steps: &str, mask: impl Fn(&str) -> String + Copy
         eprintln!("skipped: /usr/bin/etcdctl or /usr/bin/etcd not installed (apt-get install etcd-client etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
     let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), steps, mask);
     drop(etcd);
     let s = strata(&[]);

@@ -6,7 +6,7 @@
 //! etcd (also Raft terms and indexes and database sizes masked). Offline defrag has its
 //! own test: etcd's data dir is not Strata's.
 
-use testkit::{Member, have_etcd, mask_ids, mask_number_after, run_steps, step_differences};
+use testkit::{MemberProcess, have_etcd, mask_ids, mask_number_after, run_steps, step_differences};
 
 use crate::{need_etcdctl, strata};
 
@@ -27,7 +27,7 @@ const ETCD_QUOTA: [&str; 8] = [
     "0",
 ];
 
-fn session(cli: &str, m: &Member) -> Vec<String> {
+fn session(cli: &str, m: &MemberProcess) -> Vec<String> {
     let endpoint = m.endpoint();
     run_steps(cli, &endpoint, STEPS, |s| s.replace(&endpoint, "EP"))
 }
@@ -155,10 +155,10 @@ fn stratactl_maintenance_commands_print_what_etcdctl_prints() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
     let want = session("/usr/bin/etcdctl", &etcd);
     drop(etcd);
-    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
     let on_etcd = session(STRATACTL, &etcd);
     drop(etcd);
     if let Some(report) = step_differences(&masked(&want, false), &masked(&on_etcd, false)) {

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use testkit::{Member, free_port, have_etcd, mask_hex_words, mask_ids, mask_number_after};
+use testkit::{MemberProcess, free_port, have_etcd, mask_hex_words, mask_ids, mask_number_after};
 
 use crate::need_etcdctl;
 
@@ -187,8 +187,8 @@ fn stratactl_member_list_and_errors_print_what_etcdctl_prints() {
         return;
     }
     let (strata, etcd) = std::thread::scope(|s| {
-        let etcd = s.spawn(|| Member::start_etcd_cluster(3, &[]).expect("start an etcd cluster"));
-        let strata = Member::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start strata");
+        let etcd = s.spawn(|| MemberProcess::start_etcd_cluster(3, &[]).expect("start an etcd cluster"));
+        let strata = MemberProcess::start_strata_cluster(env!("CARGO_BIN_EXE_strata"), 3, &[]).expect("start strata");
         (strata, etcd.join().expect("etcd cluster thread"))
     });
     let endpoint = strata[1].endpoint();
@@ -300,7 +300,7 @@ fn stratactl_membership_changes_on_etcd_print_what_etcdctl_prints() {
     }
     // Without the strict check, etcd adds members before its peers have been connected
     // for 5 s (and refuses nothing these steps do).
-    let etcd = Member::start_etcd_cluster(3, &["--strict-reconfig-check=false"]).expect("start an etcd cluster");
+    let etcd = MemberProcess::start_etcd_cluster(3, &["--strict-reconfig-check=false"]).expect("start an etcd cluster");
     let endpoint = etcd[0].endpoint();
     let m2 = &members(&endpoint)[1];
     let (m2_id, m2_peer) = (m2["ID"].as_u64().expect("id"), m2["peerURLs"][0].as_str().expect("url").to_string());

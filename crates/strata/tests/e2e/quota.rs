@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
-use testkit::{CtlOutput, Member, etcdctl};
+use testkit::{CtlOutput, MemberProcess, etcdctl};
 
 use crate::{client, need_etcdctl, status, strata};
 
@@ -15,7 +15,7 @@ const NOSPACE: &str = "Error: etcdserver: mvcc: database space exceeded";
 
 /// Puts 64 KiB values under `q` until the member refuses one; returns the
 /// revision of the last accepted put.
-async fn fill(m: &Member) -> i64 {
+async fn fill(m: &MemberProcess) -> i64 {
     let mut c = client(m).await;
     let value = vec![b'x'; 64 * 1024];
     let mut last = 0;
@@ -33,16 +33,16 @@ async fn fill(m: &Member) -> i64 {
     panic!("2000 puts of 64 KiB never reached a 16 MiB quota");
 }
 
-fn ctl(m: &Member, args: &[&str]) -> CtlOutput {
+fn ctl(m: &MemberProcess, args: &[&str]) -> CtlOutput {
     etcdctl(&m.endpoint(), args, None).expect("run etcdctl")
 }
 
-fn ctl_in(m: &Member, args: &[&str], stdin: &str) -> CtlOutput {
+fn ctl_in(m: &MemberProcess, args: &[&str], stdin: &str) -> CtlOutput {
     etcdctl(&m.endpoint(), args, Some(stdin)).expect("run etcdctl")
 }
 
 /// What `etcdctl alarm list` prints for a NOSPACE alarm of `m`.
-fn nospace_line(m: &Member) -> String {
+fn nospace_line(m: &MemberProcess) -> String {
     let status = ctl(m, &["endpoint", "status", "-w", "json"]);
     let v: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     let id = v[0]["Status"]["header"]["member_id"].as_u64().expect("member id");
@@ -53,7 +53,7 @@ fn nospace_line(m: &Member) -> String {
 const K8S_TXN: &str = "ver(\"compact_rev_key\") = \"0\"\n\nput compact_rev_key 0\n\nget compact_rev_key\n\n";
 
 /// What every mode refuses and allows while NOSPACE is active.
-async fn check_capped(m: &Member) {
+async fn check_capped(m: &MemberProcess) {
     assert_eq!(ctl(m, &["put", "foo", "bar"]).error_line(), Some(NOSPACE));
     let get = ctl(m, &["get", "q", "--keys-only"]);
     assert_eq!((get.code, get.stdout.as_str()), (0, "q\n\n"));
@@ -74,7 +74,7 @@ async fn check_capped(m: &Member) {
     assert!(status_json.contains("alarm:NOSPACE "), "{status_json}");
 }
 
-async fn wait_for_no_alarm(m: &Member, within: Duration) -> bool {
+async fn wait_for_no_alarm(m: &MemberProcess, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if ctl(m, &["alarm", "list"]).stdout.is_empty() {
@@ -205,7 +205,7 @@ async fn the_recovery_procedure_prints_what_etcd_prints() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
     fill(&etcd).await;
     let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), RECOVERY_STEPS, mask_recovery);
     drop(etcd);

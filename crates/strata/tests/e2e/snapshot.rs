@@ -9,13 +9,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd_client::{GetOptions, PutOptions};
-use testkit::{CtlOutput, Member, etcdctl, have_etcd, mask_ids, run_ctl};
+use testkit::{CtlOutput, MemberProcess, etcdctl, have_etcd, mask_ids, run_ctl};
 
 use crate::{client, need_etcdctl, strata};
 
 const STRATACTL: &str = env!("CARGO_BIN_EXE_stratactl");
 
-fn ctl(m: &Member, args: &[&str]) -> CtlOutput {
+fn ctl(m: &MemberProcess, args: &[&str]) -> CtlOutput {
     run_ctl(STRATACTL, &m.endpoint(), args, None).expect("run stratactl")
 }
 
@@ -26,7 +26,7 @@ fn path_str(p: &Path) -> &str {
 /// Keys of every kind: plain, overwritten, deleted and re-created, binary,
 /// attached to a lease, written in one txn; a physical compaction in the
 /// middle so that the restored member must keep the compacted revision.
-async fn fill(m: &Member) -> i64 {
+async fn fill(m: &MemberProcess) -> i64 {
     let mut c = client(m).await;
     for i in 0..50 {
         c.put(format!("key/{i:02}"), format!("value {i}"), None).await.expect("put");
@@ -57,7 +57,7 @@ struct State {
     leases: Vec<(i64, i64, Vec<Vec<u8>>)>,
 }
 
-async fn state(m: &Member) -> State {
+async fn state(m: &MemberProcess) -> State {
     let mut c = client(m).await;
     let all = etcdctl_or_stratactl(m, &["get", "", "--prefix", "-w", "json"]);
     let h = c.hash_kv(0).await.expect("hashkv");
@@ -83,7 +83,7 @@ async fn state(m: &Member) -> State {
 
 /// `get -w json` by the real etcdctl when installed (the reference printer),
 /// else by stratactl.
-fn etcdctl_or_stratactl(m: &Member, args: &[&str]) -> String {
+fn etcdctl_or_stratactl(m: &MemberProcess, args: &[&str]) -> String {
     let out = if testkit::have_etcdctl() { etcdctl(&m.endpoint(), args, None) } else { Ok(ctl(m, args)) };
     let out = out.expect("run get");
     assert_eq!(out.code, 0, "{out:?}");
@@ -91,7 +91,7 @@ fn etcdctl_or_stratactl(m: &Member, args: &[&str]) -> String {
 }
 
 /// Restores `snap` with `args` and starts strata on the result.
-fn restore_and_start(snap: &Path, args: &[&str]) -> Member {
+fn restore_and_start(snap: &Path, args: &[&str]) -> MemberProcess {
     // A member whose data dir is then replaced by the restored one; it keeps
     // its ports and flags, so the restored identity must win over its flags.
     let mut m = strata(&[]);
@@ -267,7 +267,7 @@ fn snapshot_save_output_matches_etcdctl_against_etcd() {
         eprintln!("skipped: /usr/bin/etcd not installed");
         return;
     }
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
     let ep = etcd.endpoint();
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |bin: &str, args: &[&str]| {
@@ -311,7 +311,7 @@ fn sha256_trailer_holds(file: &Path) {
 
 /// The messages of `Maintenance.Snapshot`: (remaining_bytes, blob length,
 /// has a header) each.
-async fn snapshot_messages(m: &Member) -> Vec<(u64, usize, bool)> {
+async fn snapshot_messages(m: &MemberProcess) -> Vec<(u64, usize, bool)> {
     let mut c = client(m).await;
     let mut stream = c.snapshot().await.expect("snapshot");
     let mut out = Vec::new();
@@ -327,7 +327,7 @@ async fn snapshot_messages(m: &Member) -> Vec<(u64, usize, bool)> {
 async fn snapshot_messages_are_shaped_like_etcds() {
     let mut members = vec![("strata", strata(&[]))];
     if have_etcd() {
-        members.push(("etcd", Member::start_etcd(&[]).expect("start etcd")));
+        members.push(("etcd", MemberProcess::start_etcd(&[]).expect("start etcd")));
     }
     for (name, m) in &members {
         let mut c = client(m).await;

@@ -8,13 +8,13 @@
 //! embed the Raft term, the env/flag conflict that etcdctl reports as a log
 //! line).
 
-use testkit::{Member, have_etcd, mask_ids, run_steps, step_differences};
+use testkit::{MemberProcess, have_etcd, mask_ids, run_steps, step_differences};
 
 use crate::{need_etcdctl, strata};
 
 const STEPS: &str = include_str!("testdata/ctl_steps.txt");
 
-fn session(cli: &str, m: &Member) -> Vec<String> {
+fn session(cli: &str, m: &MemberProcess) -> Vec<String> {
     run_steps(cli, &m.endpoint(), STEPS, mask_ids)
 }
 
@@ -25,7 +25,7 @@ fn stratactl_on_strata_prints_what_etcdctl_prints_on_etcd() {
         eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
         return;
     }
-    let etcd = Member::start_etcd(&[]).expect("start etcd");
+    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
     let want = session("/usr/bin/etcdctl", &etcd);
     drop(etcd);
     let s = strata(&[]);

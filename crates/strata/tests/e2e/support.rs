@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use etcd_client::{ConnectOptions, WatchResponse, WatchStream};
-use testkit::Member;
+use testkit::MemberProcess;
 
 /// The longest a helper waits for one answer; past it the outcome is unknown.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -21,7 +21,7 @@ pub async fn connect(endpoint: &str) -> Option<etcd_client::Client> {
 
 /// Runs `f` on a fresh client of `m`, within `OP_TIMEOUT`; why not, if it
 /// fails or times out.
-pub async fn try_once<T, F, Fut>(m: &Member, f: F) -> Result<T, String>
+pub async fn try_once<T, F, Fut>(m: &MemberProcess, f: F) -> Result<T, String>
 where
     F: FnOnce(etcd_client::Client) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
@@ -34,7 +34,7 @@ where
 }
 
 /// [`try_once`], when why does not matter.
-pub async fn once<T, F, Fut>(m: &Member, f: F) -> Option<T>
+pub async fn once<T, F, Fut>(m: &MemberProcess, f: F) -> Option<T>
 where
     F: FnOnce(etcd_client::Client) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
@@ -45,7 +45,7 @@ where
 /// The index of the member among `among` that says in its own Status that
 /// it leads, waiting up to `within`. Asks only `among`: a member that is cut
 /// off may still think it leads.
-pub async fn leader(members: &[Member], among: &[usize], within: Duration) -> usize {
+pub async fn leader(members: &[MemberProcess], among: &[usize], within: Duration) -> usize {
     let deadline = Instant::now() + within;
     loop {
         for &i in among {
@@ -63,7 +63,7 @@ pub async fn leader(members: &[Member], among: &[usize], within: Duration) -> us
 
 /// Puts through `m` until it works (a new leader may still be settling),
 /// for up to `within`; answers the revision.
-pub async fn put_eventually(m: &Member, key: &str, value: &str, within: Duration) -> i64 {
+pub async fn put_eventually(m: &MemberProcess, key: &str, value: &str, within: Duration) -> i64 {
     let deadline = Instant::now() + within;
     loop {
         let (k, v) = (key.to_string(), value.to_string());
@@ -78,7 +78,7 @@ pub async fn put_eventually(m: &Member, key: &str, value: &str, within: Duration
 /// Waits until every member of `among` has applied `rev` and all agree on
 /// its HashKV (HashKV is answered locally, so a follower may not be there
 /// yet).
-pub async fn assert_same_hash(members: &[Member], among: &[usize], rev: i64) {
+pub async fn assert_same_hash(members: &[MemberProcess], among: &[usize], rev: i64) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let mut hashes = Vec::new();
@@ -124,7 +124,7 @@ impl Tmpfs {
 
     /// Stops `m`, moves its data dir onto a tmpfs of `mib` MiB and starts it
     /// there; `None` (with `m` stopped) without the privilege to mount.
-    pub fn move_member(m: &mut Member, mib: u64) -> Option<Tmpfs> {
+    pub fn move_member(m: &mut MemberProcess, mib: u64) -> Option<Tmpfs> {
         m.terminate().expect("stop");
         let data = m.data_dir();
         let saved = data.with_extension("saved");
