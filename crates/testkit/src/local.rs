@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::proxy::{Network, member_ip};
+use crate::proxy::{Network, proxied_cluster};
 
 /// A member running in this process. Dropping it stops it (without waiting).
 pub struct LocalMember {
@@ -67,17 +67,13 @@ impl LocalMember {
     /// (`--strata-peer-source-ip`) and advertises its proxy. Clients reach
     /// every member directly on 127.0.0.1.
     pub async fn start_cluster_behind_proxies(n: usize, extra: &[&str]) -> anyhow::Result<(Vec<LocalMember>, Network)> {
-        let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
-        let network = Network::new(&ips)?;
+        let (network, slots) = proxied_cluster(n, extra)?;
         let mut members = Vec::with_capacity(n);
-        for (i, ip) in ips.iter().enumerate() {
-            let source = ip.to_string();
-            let mut flags = extra.to_vec();
-            flags.extend(["--strata-peer-source-ip", &source]);
-            let mut m = LocalMember::bind(&format!("m{}", i + 1), &flags, *ip).await?;
-            let proxy = std::net::TcpListener::bind((*ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
-            m.advertised_peer = Some(format!("http://{}", proxy.local_addr()?));
-            network.proxy(i, proxy, m.peer)?;
+        for (i, slot) in slots.into_iter().enumerate() {
+            let flags: Vec<&str> = slot.flags.iter().map(String::as_str).collect();
+            let mut m = LocalMember::bind(&format!("m{}", i + 1), &flags, slot.ip).await?;
+            m.advertised_peer = Some(slot.advertised);
+            network.proxy(i, slot.proxy, m.peer)?;
             members.push(m);
         }
         LocalMember::form_cluster(&mut members).await?;

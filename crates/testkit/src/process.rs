@@ -1,6 +1,6 @@
 //! Server processes under test.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::ports::{free_port, free_port_on};
-use crate::proxy::{Network, member_ip};
+use crate::proxy::{Network, proxied_cluster};
 
 /// True if Debian's etcd 3.4 is installed (the reference for differential tests).
 pub fn have_etcd() -> bool {
@@ -120,19 +120,15 @@ impl MemberProcess {
         n: usize,
         extra: &[&str],
     ) -> anyhow::Result<(Vec<MemberProcess>, Network)> {
-        let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
-        let network = Network::new(&ips)?;
+        let (network, slots) = proxied_cluster(n, extra)?;
         let mut members = Vec::with_capacity(n);
-        for (i, ip) in ips.iter().enumerate() {
-            let source = ip.to_string();
-            let mut flags = extra.to_vec();
-            flags.extend(["--strata-peer-source-ip", &source]);
+        for (i, slot) in slots.into_iter().enumerate() {
+            let flags: Vec<&str> = slot.flags.iter().map(String::as_str).collect();
             let mut m = MemberProcess::unstarted(Kind::Strata, bin, format!("m{}", i + 1), &flags)?;
-            m.peer_ip = *ip;
-            m.peer_port = free_port_on(*ip)?;
-            let proxy = TcpListener::bind((*ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
-            m.advertised_peer = Some(format!("http://{}", proxy.local_addr()?));
-            network.proxy(i, proxy, SocketAddr::new(*ip, m.peer_port))?;
+            m.peer_ip = slot.ip;
+            m.peer_port = free_port_on(slot.ip)?;
+            m.advertised_peer = Some(slot.advertised);
+            network.proxy(i, slot.proxy, SocketAddr::new(slot.ip, m.peer_port))?;
             members.push(m);
         }
         MemberProcess::form_cluster(&mut members)?;

@@ -36,6 +36,32 @@ pub fn member_ip(index: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
 
+/// What member `i` of a proxied cluster starts with: its loopback address,
+/// its flags (the caller's and `--strata-peer-source-ip`), and a proxy
+/// listener bound on its address, whose URL it advertises and which the
+/// caller hands to [`Network::proxy`] with its peer listener's address.
+pub(crate) struct ProxiedMember {
+    pub ip: IpAddr,
+    pub flags: Vec<String>,
+    pub proxy: std::net::TcpListener,
+    pub advertised: String,
+}
+
+/// A network for `n` members and what each starts with (see [`ProxiedMember`]).
+pub(crate) fn proxied_cluster(n: usize, extra: &[&str]) -> anyhow::Result<(Network, Vec<ProxiedMember>)> {
+    let ips: Vec<IpAddr> = (0..n).map(member_ip).collect();
+    let network = Network::new(&ips)?;
+    let mut members = Vec::with_capacity(n);
+    for ip in ips {
+        let mut flags: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        flags.extend(["--strata-peer-source-ip".to_string(), ip.to_string()]);
+        let proxy = std::net::TcpListener::bind((ip, 0)).with_context(|| format!("bind a proxy on {ip}"))?;
+        let advertised = format!("http://{}", proxy.local_addr()?);
+        members.push(ProxiedMember { ip, flags, proxy, advertised });
+    }
+    Ok((network, members))
+}
+
 /// The proxies of one cluster and the partition they enforce.
 pub struct Network {
     runtime: Option<tokio::runtime::Runtime>,
