@@ -6,19 +6,15 @@
 //! compacted one. `HashKV` must not change when a compaction's deletions
 //! reach the backend, nor with a defragmentation or a reopen.
 
+mod common;
+
+use common::Kv;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use mvcc::{KeyRange, RangeOptions, Store};
 use proptest::prelude::*;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Kv {
-    create: i64,
-    modr: i64,
-    version: i64,
-    value: Vec<u8>,
-}
 
 type Snapshot = BTreeMap<Vec<u8>, Kv>;
 
@@ -59,20 +55,7 @@ impl Model {
     fn apply(&mut self, changes: &[(Vec<u8>, Option<Vec<u8>>)]) -> bool {
         let rev = self.rev() + 1;
         let mut next = self.history.last().cloned().unwrap_or_default();
-        let mut changed = false;
-        for (k, v) in changes {
-            match v {
-                Some(v) => {
-                    let (create, version) = match next.get(k) {
-                        Some(kv) => (kv.create, kv.version + 1),
-                        None => (rev, 1),
-                    };
-                    next.insert(k.clone(), Kv { create, modr: rev, version, value: v.clone() });
-                    changed = true;
-                }
-                None => changed |= next.remove(k).is_some(),
-            }
-        }
+        let changed = !common::apply(&mut next, rev, changes).is_empty();
         if changed {
             self.history.push(next);
         }
@@ -101,13 +84,7 @@ fn check(store: &Store, model: &Model) {
         }
         let got = got.expect("range");
         let want = &model.history[(rev - 1) as usize];
-        let got: Snapshot = got
-            .kvs
-            .into_iter()
-            .map(|kv| {
-                (kv.key, Kv { create: kv.create_revision, modr: kv.mod_revision, version: kv.version, value: kv.value })
-            })
-            .collect();
+        let got: Snapshot = got.kvs.into_iter().map(common::from_store).collect();
         assert_eq!(&got, want, "state at rev {rev}");
     }
 }

@@ -16,6 +16,10 @@
 //!   reopened store resumes an unfinished compaction;
 //! - a store that takes writes again and keeps them.
 
+mod common;
+
+use common::{Change, Kv};
+
 use std::collections::BTreeMap;
 
 use backend::Backend;
@@ -23,7 +27,6 @@ use backend::fault::{Crash, FaultyDisk, SplitMix64};
 use mvcc::{Compaction, KeyRange, RangeOptions, Store};
 
 /// One change of an entry: a put (`Some`) or a delete (`None`) of a key.
-type Change = (Vec<u8>, Option<Vec<u8>>);
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -34,14 +37,6 @@ enum Op {
     Step,
     /// `Store::sync` (the server's once-a-second durable commit).
     Sync,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Kv {
-    create: i64,
-    modr: i64,
-    version: i64,
-    value: Vec<u8>,
 }
 
 /// The store's visible state after some number of entries.
@@ -61,20 +56,11 @@ impl Model {
 
     fn apply(&mut self, changes: &[Change], compact: Option<i64>) {
         let rev = self.rev + 1;
-        let mut changed = false;
-        for (k, v) in changes {
-            match v {
-                Some(v) => {
-                    let (create, version) = self.live.get(k).map_or((rev, 1), |kv| (kv.create, kv.version + 1));
-                    self.live.insert(k.clone(), Kv { create, modr: rev, version, value: v.clone() });
-                }
-                None if self.live.remove(k).is_some() => {}
-                None => continue,
-            }
+        let effective = common::apply(&mut self.live, rev, changes);
+        for (k, v) in &effective {
             self.history.push((rev, k.clone(), v.clone()));
-            changed = true;
         }
-        if changed {
+        if !effective.is_empty() {
             self.rev = rev;
         }
         if let Some(behind) = compact {
@@ -278,9 +264,7 @@ fn check_after(disk: &FaultyDisk, crash: Crash, run: &Run, models: &[Model], has
         .expect("range")
         .kvs
         .into_iter()
-        .map(|kv| {
-            (kv.key, Kv { create: kv.create_revision, modr: kv.mod_revision, version: kv.version, value: kv.value })
-        })
+        .map(common::from_store)
         .collect();
     assert!(live == model.live, "{what}: live keys at entry {e} differ from the model");
     let history: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = store
