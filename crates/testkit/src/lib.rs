@@ -13,12 +13,14 @@
 //! assert_eq!(out.stdout, "OK\n");
 //! # Ok::<(), anyhow::Error>(())
 //! ```
+mod certs;
 mod ctl;
 mod local;
 mod ports;
 mod process;
 mod proxy;
 
+pub use certs::{CertFiles, Pki};
 pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,
 };
