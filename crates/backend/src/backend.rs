@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::error::{Error, Result, storage};
+use crate::fs::Fs;
 use crate::schema::{KEY, META, MetaKey, SCHEMA_VERSION};
 
 /// The state-machine database (`member/state.redb`).
@@ -22,31 +23,47 @@ use crate::schema::{KEY, META, MetaKey, SCHEMA_VERSION};
 pub struct Backend {
     pub(crate) db: Arc<RwLock<Arc<Database>>>,
     pub(crate) path: PathBuf,
+    /// The filesystem `path` is on: where a defragmentation or an install
+    /// makes and renames files.
+    pub(crate) fs: Fs,
 }
 
 impl Backend {
     /// Opens (or creates) the database at `path` and checks its schema version.
     pub fn open(path: &Path) -> Result<Backend> {
+        Backend::open_with(Fs::Real, path)
+    }
+
+    /// Opens (or creates) the database at `path` on a simulated filesystem
+    /// (power-loss tests): as [`Backend::open`], and its defragmentations and
+    /// installs make and rename their files there too.
+    #[cfg(feature = "fault-injection")]
+    pub fn open_in(fs: &crate::fault_fs::FaultyFs, path: &Path) -> Result<Backend> {
+        Backend::open_with(Fs::Faulty(fs.clone()), path)
+    }
+
+    pub(crate) fn open_with(fs: Fs, path: &Path) -> Result<Backend> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io { op: "create data dir", source })?;
+            crate::create::create_dirs(&fs, dir)?;
         }
-        crate::defrag::remove_leftover(path)?;
-        let db = crate::create::open_or_create(path, "open state db")?;
-        Backend::on_database(db, path)
+        crate::defrag::remove_leftover(&fs, path)?;
+        let db = crate::create::open_or_create(&fs, path, "open state db")?;
+        Backend::on_database(db, path, fs)
     }
 
     /// Opens (or creates) the database on a simulated disk (power-loss tests).
     /// `path` is only a name here and `size_bytes` is 0. Do not defragment it
     /// nor `replace_with` on it: both make real files next to `path` and
-    /// rename them, which a redb `StorageBackend` cannot stand for.
+    /// rename them, which a redb `StorageBackend` cannot stand for (use
+    /// [`Backend::open_in`] for those).
     #[cfg(feature = "fault-injection")]
     pub fn open_on(disk: crate::fault::FaultyDisk) -> Result<Backend> {
         let db = Database::builder().create_with_backend(disk).map_err(storage("open state db"))?;
-        Backend::on_database(db, Path::new("fault-injected/state.redb"))
+        Backend::on_database(db, Path::new("fault-injected/state.redb"), Fs::Real)
     }
 
-    fn on_database(db: Database, path: &Path) -> Result<Backend> {
-        let backend = Backend { db: Arc::new(RwLock::new(Arc::new(db))), path: path.to_path_buf() };
+    fn on_database(db: Database, path: &Path, fs: Fs) -> Result<Backend> {
+        let backend = Backend { db: Arc::new(RwLock::new(Arc::new(db))), path: path.to_path_buf(), fs };
         backend.init_schema()?;
         Ok(backend)
     }
@@ -71,7 +88,7 @@ impl Backend {
 
     /// Size of the database file in bytes (etcd's `dbSize`).
     pub fn size_bytes(&self) -> u64 {
-        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        self.fs.len(&self.path).unwrap_or(0)
     }
 
     /// Starts a snapshot read.

@@ -27,6 +27,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 
 use crate::backend::Backend;
 use crate::error::{Error, Result, storage};
+use crate::fs::Fs;
 use crate::schema::{BYTE_TABLES, KEY, META};
 
 /// Records per write transaction while copying (etcd's defrag uses 10,000).
@@ -51,6 +52,8 @@ pub struct DefragReport {
 pub struct DefragCopy {
     new_db: Option<Database>,
     tmp_path: PathBuf,
+    /// The filesystem of the database (and so of the copy).
+    fs: Fs,
     /// The last `key` record copied; the catch-up copies those after it.
     last_key: Option<Vec<u8>>,
     copied: u64,
@@ -66,9 +69,9 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Deletes the copy a crashed defragmentation left behind.
-pub(crate) fn remove_leftover(path: &Path) -> Result<()> {
+pub(crate) fn remove_leftover(fs: &Fs, path: &Path) -> Result<()> {
     let tmp = tmp_path(path);
-    match std::fs::remove_file(&tmp) {
+    match fs.remove_file(&tmp) {
         Ok(()) => {
             tracing::warn!(path = %tmp.display(), "removed the copy left by an interrupted defragmentation");
             Ok(())
@@ -86,11 +89,18 @@ impl Backend {
         let started = Instant::now();
         let size_before = self.size_bytes();
         let tmp = tmp_path(&self.path);
-        remove_leftover(&self.path)?;
-        let new_db = Database::builder().create(&tmp).map_err(storage("create defrag copy"))?;
+        remove_leftover(&self.fs, &self.path)?;
+        let new_db = self.fs.open_db(&tmp).map_err(storage("create defrag copy"))?;
         // From here on, dropping `copy` (on any error) deletes the file.
-        let mut copy =
-            DefragCopy { new_db: Some(new_db), tmp_path: tmp, last_key: None, copied: 0, size_before, started };
+        let mut copy = DefragCopy {
+            new_db: Some(new_db),
+            tmp_path: tmp,
+            fs: self.fs.clone(),
+            last_key: None,
+            copied: 0,
+            size_before,
+            started,
+        };
         let source = self.database();
         let read = source.begin_read().map_err(storage("begin defrag read"))?;
         let (mut copied, mut last_key) = (copy_str_table(&read, copy.db(), META)?, None);
@@ -148,7 +158,8 @@ impl DefragCopy {
         let txn = db.begin_write().map_err(storage("begin defrag write"))?;
         commit(txn, true)?;
         let new_db = self.new_db.take().expect("the copy is open until finish");
-        std::fs::rename(&self.tmp_path, &backend.path)
+        self.fs
+            .rename(&self.tmp_path, &backend.path)
             .map_err(|source| Error::Io { op: "rename defrag copy", source })?;
         *backend.db.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new_db);
         let pause = paused.elapsed();
@@ -161,7 +172,7 @@ impl DefragCopy {
             took: self.started.elapsed(),
             pause,
         };
-        Ok(Swapped { report, old: source, path: backend.path.clone() })
+        Ok(Swapped { report, old: source, path: backend.path.clone(), fs: backend.fs.clone() })
     }
 }
 
@@ -171,6 +182,7 @@ pub struct Swapped {
     report: DefragReport,
     old: Arc<Database>,
     path: PathBuf,
+    fs: Fs,
 }
 
 impl Swapped {
@@ -183,8 +195,8 @@ impl Swapped {
     /// hundred milliseconds for a large file, so it must neither hold up
     /// writers nor land on whichever reader drops the last handle.
     pub fn settle(self) -> Result<DefragReport> {
-        retire(self.old);
-        sync_dir(&self.path)?;
+        self.fs.retire(self.old);
+        self.fs.sync_dir(&self.path)?;
         Ok(self.report)
     }
 }
@@ -216,7 +228,7 @@ impl Drop for DefragCopy {
     fn drop(&mut self) {
         if let Some(db) = self.new_db.take() {
             drop(db);
-            let _ = std::fs::remove_file(&self.tmp_path);
+            let _ = self.fs.remove_file(&self.tmp_path);
         }
     }
 }
@@ -224,13 +236,23 @@ impl Drop for DefragCopy {
 /// Defragments the database of a stopped member (`stratactl defrag
 /// --data-dir`). Fails with [`Error::Locked`] while a member has it open.
 pub fn defrag_offline(path: &Path) -> Result<DefragReport> {
-    if !path.exists() {
+    defrag_offline_with(Fs::Real, path)
+}
+
+/// [`defrag_offline`] on a simulated filesystem (power-loss tests).
+#[cfg(feature = "fault-injection")]
+pub fn defrag_offline_in(fs: &crate::fault_fs::FaultyFs, path: &Path) -> Result<DefragReport> {
+    defrag_offline_with(Fs::Faulty(fs.clone()), path)
+}
+
+fn defrag_offline_with(fs: Fs, path: &Path) -> Result<DefragReport> {
+    if !fs.exists(path) {
         return Err(Error::Io {
             op: "open state db",
             source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} does not exist", path.display())),
         });
     }
-    let backend = Backend::open(path)?;
+    let backend = Backend::open_with(fs, path)?;
     backend.defrag()
 }
 
@@ -354,13 +376,6 @@ fn check_same_len(
         });
     }
     Ok(())
-}
-
-pub(crate) fn sync_dir(path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| Error::Io { op: "sync data dir after defrag", source })
 }
 
 #[cfg(test)]

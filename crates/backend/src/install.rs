@@ -4,10 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::Database;
-
 use crate::backend::Backend;
-use crate::defrag::{retire, sync_dir};
 use crate::error::{Error, Result, storage};
 
 impl Backend {
@@ -17,12 +14,11 @@ impl Backend {
     /// writers out meanwhile; readers that began before go on reading the old
     /// file, which is closed on a thread of its own once they are done.
     pub fn replace_with(&self, new_path: &Path) -> Result<()> {
-        let new_db = Database::builder().create(new_path).map_err(storage("open the installed state db"))?;
-        std::fs::rename(new_path, &self.path)
-            .map_err(|source| Error::Io { op: "rename installed state db", source })?;
+        let new_db = self.fs.open_db(new_path).map_err(storage("open the installed state db"))?;
+        self.fs.rename(new_path, &self.path).map_err(|source| Error::Io { op: "rename installed state db", source })?;
         let old = std::mem::replace(&mut *self.db.write().unwrap_or_else(|p| p.into_inner()), Arc::new(new_db));
-        retire(old);
-        sync_dir(&self.path)
+        self.fs.retire(old);
+        self.fs.sync_dir(&self.path)
     }
 }
 

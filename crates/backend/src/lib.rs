@@ -21,6 +21,9 @@ mod defrag;
 mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+#[cfg(feature = "fault-injection")]
+pub mod fault_fs;
+mod fs;
 mod hash;
 mod in_use;
 mod install;
@@ -32,10 +35,14 @@ pub mod schema;
 mod snapshot;
 
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
+#[cfg(feature = "fault-injection")]
+pub use defrag::defrag_offline_in;
 pub use defrag::{DefragCopy, DefragReport, Swapped, defrag_offline};
 pub use error::{Error, Result};
 pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
+#[cfg(feature = "fault-injection")]
+pub use snapshot::load_snapshot_in;
 pub use snapshot::{
     LoadOptions, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_TRAILER_BYTES, SnapshotDump, SnapshotStatus,
     load_snapshot, snapshot_meta, verify_snapshot, verify_snapshot_sha256,

@@ -57,7 +57,7 @@ pub struct RaftLogDb {
 impl RaftLogDb {
     /// Opens (or creates) the log at `path`, creating its directory, and checks its schema version.
     pub fn open(path: &Path) -> Result<RaftLogDb> {
-        let db = crate::create::open_or_create(path, "open raft log")?;
+        let db = crate::create::open_or_create(&crate::fs::Fs::Real, path, "open raft log")?;
         RaftLogDb::on_database(db, path)
     }
 

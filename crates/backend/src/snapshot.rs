@@ -44,6 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, ReadTxn};
 use crate::error::{Error, Result, storage};
+use crate::fs::Fs;
 use crate::schema::{BYTE_TABLES, KEY, META, MetaKey, SCHEMA_VERSION};
 
 /// The first bytes of every snapshot.
@@ -372,19 +373,42 @@ pub fn load_snapshot(
     path: &Path,
     db_path: &Path,
     opts: &LoadOptions<'_>,
+    progress: impl FnMut(u64),
+) -> Result<SnapshotStatus> {
+    load_snapshot_with(Fs::Real, path, db_path, opts, progress)
+}
+
+/// [`load_snapshot`] into a database on a simulated filesystem (power-loss
+/// tests); the snapshot file itself is read from the real one.
+#[cfg(feature = "fault-injection")]
+pub fn load_snapshot_in(
+    fs: &crate::fault_fs::FaultyFs,
+    path: &Path,
+    db_path: &Path,
+    opts: &LoadOptions<'_>,
+    progress: impl FnMut(u64),
+) -> Result<SnapshotStatus> {
+    load_snapshot_with(Fs::Faulty(fs.clone()), path, db_path, opts, progress)
+}
+
+fn load_snapshot_with(
+    fs: Fs,
+    path: &Path,
+    db_path: &Path,
+    opts: &LoadOptions<'_>,
     mut progress: impl FnMut(u64),
 ) -> Result<SnapshotStatus> {
     if !opts.skip_hash_check {
         verify_snapshot(path)?;
     }
-    if db_path.exists() {
+    if fs.exists(db_path) {
         return Err(Error::Io {
             op: "create restored state db",
             source: io::Error::new(io::ErrorKind::AlreadyExists, format!("{} exists", db_path.display())),
         });
     }
     let (file, len) = open(path)?;
-    let backend = Backend::open(db_path)?;
+    let backend = Backend::open_with(fs, db_path)?;
     let skipped: Vec<&str> = opts.without_meta.iter().map(|k| k.name()).collect();
     let mut batch: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::with_capacity(LOAD_BATCH);
     let status = parse(
