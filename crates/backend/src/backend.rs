@@ -46,8 +46,12 @@ impl Backend {
         if let Some(dir) = path.parent() {
             crate::create::create_dirs(&fs, dir)?;
         }
-        crate::defrag::remove_leftover(&fs, path)?;
         let db = crate::create::open_or_create(&fs, path, "open state db")?;
+        // Only once the file is ours (redb's lock): files of a defrag or an
+        // install cut short, which another process holding the data dir
+        // could still be writing.
+        crate::defrag::remove_leftover(&fs, path)?;
+        crate::install::remove_leftover(&fs, path)?;
         Backend::on_database(db, path, fs)
     }
 

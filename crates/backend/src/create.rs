@@ -50,7 +50,7 @@ pub(crate) fn create_dirs(fs: &Fs, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn fresh_path(path: &Path) -> PathBuf {
+pub(crate) fn fresh_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".new");
     PathBuf::from(name)

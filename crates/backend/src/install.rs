@@ -1,13 +1,40 @@
 //! Installing a whole new database in place of the open one: how a member
 //! that fell behind takes a Raft snapshot from its leader.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::error::{Error, Result, storage};
+use crate::fs::Fs;
+
+/// Where a snapshot is loaded before it replaces the database at `path`.
+fn target(path: &Path) -> PathBuf {
+    path.with_extension("redb.install")
+}
+
+/// Removes what an install cut short left next to `path` (the database being
+/// loaded, or the file redb was creating for it): the database at `path` is
+/// still the complete old one.
+pub(crate) fn remove_leftover(fs: &Fs, path: &Path) -> Result<()> {
+    let target = target(path);
+    for leftover in [crate::create::fresh_path(&target), target] {
+        match fs.remove_file(&leftover) {
+            Ok(()) => tracing::warn!(path = %leftover.display(), "removed the file left by an interrupted install"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { op: "remove leftover install", source }),
+        }
+    }
+    Ok(())
+}
 
 impl Backend {
+    /// Where a snapshot to install is loaded (`state.redb.install`), before
+    /// [`Backend::replace_with`] puts it in place.
+    pub fn install_target(&self) -> PathBuf {
+        target(&self.path)
+    }
+
     /// Puts the database at `new_path` (complete and durable, in the same
     /// directory as this one so the rename is atomic) in place of this one,
     /// under every clone at once, as a defragmentation does. The caller keeps
@@ -25,6 +52,20 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use crate::{Backend, MetaKey};
+
+    #[test]
+    fn an_install_cut_short_leaves_nothing_after_the_next_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.redb");
+        drop(Backend::open(&path).expect("open"));
+        let leftovers = [dir.path().join("state.redb.install"), dir.path().join("state.redb.install.new")];
+        for f in &leftovers {
+            std::fs::write(f, b"half a database").expect("write");
+        }
+        let backend = Backend::open(&path).expect("reopen");
+        assert_eq!(backend.install_target(), leftovers[0]);
+        assert!(leftovers.iter().all(|f| !f.exists()), "leftovers removed");
+    }
 
     #[test]
     fn every_clone_sees_the_new_database() {

@@ -32,7 +32,7 @@ pub(super) fn raft_state(path: &Path) -> Result<Vec<u8>, raft::ApplyError> {
 /// the store's, keeping this member's identity, and puts it in place of the
 /// store's. Answers the compaction to resume, if the dump has one pending.
 pub(super) fn install(store: &Store, path: &Path) -> Result<Option<mvcc::Compaction>, raft::ApplyError> {
-    let target = store.backend().path().with_extension("redb.install");
+    let target = store.backend().install_target();
     match std::fs::remove_file(&target) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
