@@ -135,6 +135,40 @@ pub struct Config {
         default_value = "10m"
     )]
     pub watch_progress_notify_interval: String,
+    /// Path to the client server TLS certificate file.
+    #[arg(long = "cert-file", env = "ETCD_CERT_FILE", default_value = "")]
+    pub cert_file: String,
+    /// Path to the client server TLS key file.
+    #[arg(long = "key-file", env = "ETCD_KEY_FILE", default_value = "")]
+    pub key_file: String,
+    /// Path to the client server TLS trusted CA certificate file. Clients
+    /// must then present a certificate it signed.
+    #[arg(long = "trusted-ca-file", env = "ETCD_TRUSTED_CA_FILE", default_value = "")]
+    pub trusted_ca_file: String,
+    /// Enable client certificate authentication.
+    #[arg(long = "client-cert-auth", env = "ETCD_CLIENT_CERT_AUTH", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub client_cert_auth: bool,
+    /// Path to the client certificate revocation list file.
+    #[arg(long = "client-crl-file", env = "ETCD_CLIENT_CRL_FILE", default_value = "")]
+    pub client_crl_file: String,
+    /// Client TLS using generated certificates.
+    #[arg(long = "auto-tls", env = "ETCD_AUTO_TLS", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub auto_tls: bool,
+    /// The validity period of the self-signed certificates, in years.
+    #[arg(long = "self-signed-cert-validity", env = "ETCD_SELF_SIGNED_CERT_VALIDITY", default_value_t = 1)]
+    pub self_signed_cert_validity: u32,
+    /// Comma-separated list of supported TLS 1.2 cipher suites, by Go's names
+    /// (empty: every suite rustls offers).
+    #[arg(long = "cipher-suites", env = "ETCD_CIPHER_SUITES", default_value = "", value_delimiter = ',')]
+    pub cipher_suites: Vec<String>,
+    /// Minimum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: TLS1.2).
+    #[arg(long = "tls-min-version", env = "ETCD_TLS_MIN_VERSION", default_value = "")]
+    pub tls_min_version: String,
+    /// Maximum TLS version supported by etcd (empty: the latest, TLS1.3).
+    #[arg(long = "tls-max-version", env = "ETCD_TLS_MAX_VERSION", default_value = "")]
+    pub tls_max_version: String,
     /// debug, info, warn, error, panic or fatal.
     #[arg(long = "log-level", env = "ETCD_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -153,6 +187,9 @@ pub enum ConfigError {
     Retention(goduration::Error),
     #[error("invalid value {value:?} for --{flag}: {reason}")]
     Invalid { flag: &'static str, value: String, reason: String },
+    /// TLS was asked for in a way that cannot be served (never plaintext instead).
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// How auto-compaction is asked to behave (run by the history-maintenance work).
@@ -215,7 +252,29 @@ impl Config {
             }
         }
         self.validate_initial_cluster()?;
+        self.validate_tls()?;
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
+    }
+
+    /// An `https://` URL is served with TLS or not at all: etcd's check of the
+    /// client URLs, and peer URLs refused until peer TLS exists.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let has_cert = (!self.cert_file.is_empty() && !self.key_file.is_empty()) || self.auto_tls;
+        if let Some(url) = self.listen_client_urls.iter().find(|u| u.starts_with("https://"))
+            && !has_cert
+        {
+            return Err(ConfigError::Tls(format!(
+                "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
+            )));
+        }
+        let peer_urls = self.listen_peer_urls.iter().chain(&self.initial_advertise_peer_urls);
+        if let Some(url) = peer_urls.into_iter().find(|u| u.starts_with("https://")) {
+            return Err(ConfigError::Tls(format!(
+                "peer URL {url}: peer TLS (--peer-cert-file, --peer-key-file) is not supported yet; \
+                 use http:// peer URLs on a network you trust"
+            )));
+        }
+        Ok(())
     }
 
     /// etcd's checks of `--initial-cluster` before anything is written: every

@@ -39,6 +39,7 @@ mod message_size;
 pub mod metrics;
 pub mod quota;
 pub mod supervisor;
+pub mod tls;
 mod usage;
 pub mod validate;
 pub mod watch;
@@ -92,6 +93,8 @@ pub enum ServerError {
     Fatal(String),
     #[error("serving client requests: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Runs a member until `shutdown` resolves: clients on `listeners` (the
@@ -104,6 +107,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let retention = cfg.validate()?;
+    // Before anything is written: a certificate that cannot be served stops the start.
+    let client_tls = tls::ServerTls::from_config(&cfg)?;
     let data_dir = cfg.data_dir();
     let member_dir = member::member_dir(&data_dir);
     let backend = Backend::open(&member_dir.join("state.redb"))?;
@@ -249,18 +254,23 @@ pub async fn run(
     let watch = WatchServer::new(watch::WatchService::new(member.clone(), hub.clone(), progress_every))
         .max_decoding_message_size(cfg.max_request_bytes + 512 * 1024)
         .max_encoding_message_size(usize::MAX);
-    // Small gRPC frames must not wait for Nagle's algorithm to meet the
-    // client's delayed ACK (a 40 ms stall per request otherwise). Each
-    // connection is read through `AuthorityFix`, which lets etcdctl's
-    // `:authority: http://host:port` reach h2 as `host:port`.
-    let incoming = futures::stream::select_all(listeners.into_iter().map(TcpListenerStream::new))
-        .map(|conn| {
-            conn.map(|stream| {
-                set_nodelay(&stream);
-                authority::AuthorityFix::new(stream)
-            })
+    // Each client listener serves the scheme of its URL (`listeners[i]` is
+    // `--listen-client-urls[i]`'s); its accept loop TLS-handshakes what needs
+    // it and hands the connections over. Each connection is read through
+    // `AuthorityFix`, which lets etcdctl's `:authority: http://host:port`
+    // reach h2 as `host:port`.
+    let (conn_tx, conn_rx) = mpsc::channel(64);
+    let acceptors: Vec<tokio::task::JoinHandle<()>> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let https = cfg.listen_client_urls.get(i).is_some_and(|u| u.starts_with("https://"));
+            tokio::spawn(tls::serve_listener(l, client_tls.clone().filter(|_| https), conn_tx.clone()))
         })
-        .boxed();
+        .collect();
+    drop(conn_tx);
+    let incoming =
+        tokio_stream::wrappers::ReceiverStream::new(conn_rx).map(|conn| conn.map(authority::AuthorityFix::new));
     if refused.is_none() {
         tracing::info!("ready to serve client requests");
     }
@@ -281,6 +291,9 @@ pub async fn run(
         .await;
 
     tracing::info!("stopping member");
+    for a in &acceptors {
+        a.abort();
+    }
     tasks.shutdown().await;
     node.shutdown().await;
     match peers.await {

@@ -29,6 +29,7 @@ mod snapshot;
 mod stratactl_vs_etcdctl;
 mod supervision;
 mod support;
+mod tls;
 mod watch;
 mod watch_lease_ctl;
 mod watch_model;
