@@ -135,6 +135,11 @@ pub struct Config {
         default_value = "10m"
     )]
     pub watch_progress_notify_interval: String,
+    /// Additional URLs to listen on that serve only the HTTP endpoints
+    /// (`/metrics`, `/health`, …), so scrapers and probes need no client
+    /// certificate.
+    #[arg(long = "listen-metrics-urls", env = "ETCD_LISTEN_METRICS_URLS", value_delimiter = ',')]
+    pub listen_metrics_urls: Vec<String>,
     /// Path to the client server TLS certificate file.
     #[arg(long = "cert-file", env = "ETCD_CERT_FILE", default_value = "")]
     pub cert_file: String,
@@ -244,6 +249,7 @@ impl Config {
         let flags = [
             ("listen-client-urls", &self.listen_client_urls),
             ("listen-peer-urls", &self.listen_peer_urls),
+            ("listen-metrics-urls", &self.listen_metrics_urls),
             ("initial-advertise-peer-urls", &self.initial_advertise_peer_urls),
         ];
         for (flag, urls) in flags {
@@ -265,6 +271,13 @@ impl Config {
         {
             return Err(ConfigError::Tls(format!(
                 "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
+            )));
+        }
+        if let Some(url) = self.listen_metrics_urls.iter().find(|u| u.starts_with("https://"))
+            && !has_cert
+        {
+            return Err(ConfigError::Tls(format!(
+                "TLS key/cert (--cert-file, --key-file) must be provided for metrics url {url} with HTTPS scheme"
             )));
         }
         let peer_urls = self.listen_peer_urls.iter().chain(&self.initial_advertise_peer_urls);

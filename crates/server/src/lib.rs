@@ -13,7 +13,8 @@
 //! use clap::Parser;
 //! let cfg = server::Config::parse_from(["strata", "--data-dir", "/tmp/m1"]);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! server::run(cfg, vec![listener], vec![], async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! let listeners = server::Listeners { client: vec![listener], ..Default::default() };
+//! server::run(cfg, listeners, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! # Ok(()) }
 //! ```
 mod alarms;
@@ -97,15 +98,24 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Runs a member until `shutdown` resolves: clients on `listeners` (the
-/// `--listen-client-urls`), the other members on `peer_listeners` (the
-/// `--listen-peer-urls`).
+/// The sockets a member serves, bound by the caller: `client[i]` serves
+/// `--listen-client-urls[i]`, `peer` the `--listen-peer-urls`, `metrics[i]`
+/// `--listen-metrics-urls[i]` (the HTTP endpoints only). Each serves its
+/// URL's scheme: TLS for `https://`.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub client: Vec<TcpListener>,
+    pub peer: Vec<TcpListener>,
+    pub metrics: Vec<TcpListener>,
+}
+
+/// Runs a member until `shutdown` resolves, on `listeners`.
 pub async fn run(
     cfg: Config,
-    listeners: Vec<TcpListener>,
-    peer_listeners: Vec<TcpListener>,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let Listeners { client: listeners, peer: peer_listeners, metrics: metrics_listeners } = listeners;
     let retention = cfg.validate()?;
     // Before anything is written: a certificate that cannot be served stops the start.
     let client_tls = tls::ServerTls::from_config(&cfg)?;
@@ -260,14 +270,7 @@ pub async fn run(
     // `AuthorityFix`, which lets etcdctl's `:authority: http://host:port`
     // reach h2 as `host:port`.
     let (conn_tx, conn_rx) = mpsc::channel(64);
-    let acceptors: Vec<tokio::task::JoinHandle<()>> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let https = cfg.listen_client_urls.get(i).is_some_and(|u| u.starts_with("https://"));
-            tokio::spawn(tls::serve_listener(l, client_tls.clone().filter(|_| https), conn_tx.clone()))
-        })
-        .collect();
+    let mut acceptors = accept_all(listeners, &cfg.listen_client_urls, &client_tls, &conn_tx);
     drop(conn_tx);
     let incoming =
         tokio_stream::wrappers::ReceiverStream::new(conn_rx).map(|conn| conn.map(authority::AuthorityFix::new));
@@ -275,6 +278,20 @@ pub async fn run(
         tracing::info!("ready to serve client requests");
     }
     let endpoints = http::Endpoints::new(member.clone(), hub.clone(), compaction_finished, cfg.quota_backend_bytes);
+    let endpoints = endpoints.router();
+    let metrics_server = (!metrics_listeners.is_empty()).then(|| {
+        let (tx, rx) = mpsc::channel(16);
+        acceptors.extend(accept_all(metrics_listeners, &cfg.listen_metrics_urls, &client_tls, &tx));
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .accept_http1(true)
+                .add_routes(tonic::service::Routes::from(endpoints.clone()))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::ReceiverStream::new(rx),
+                    stopped(stop_rx.clone()),
+                ),
+        )
+    });
     let grpc = tonic::service::Routes::new(kv)
         .add_service(watch)
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
@@ -286,7 +303,7 @@ pub async fn run(
         // gRPC is h2c; /metrics, /health and /version are HTTP/1.1 on the same port.
         .accept_http1(true)
         .layer(message_size::MessageSizeLayer)
-        .add_routes(http::serve_both(grpc, endpoints.router()))
+        .add_routes(http::serve_both(grpc, endpoints))
         .serve_with_incoming_shutdown(incoming, stopped(stop_rx))
         .await;
 
@@ -296,6 +313,12 @@ pub async fn run(
     }
     tasks.shutdown().await;
     node.shutdown().await;
+    if let Some(Ok(Err(e))) = match metrics_server {
+        Some(s) => Some(s.await),
+        None => None,
+    } {
+        tracing::warn!(error = %e, "serving metrics");
+    }
     match peers.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "serving peers"),
         Err(e) => tracing::warn!(error = %e, "serving peers"),
@@ -315,6 +338,24 @@ pub async fn run(
     }
     tracing::info!("stopped member");
     Ok(())
+}
+
+/// Starts the accept loop of each listener, serving its URL's scheme, all
+/// handing their connections to `out`.
+fn accept_all(
+    listeners: Vec<TcpListener>,
+    urls: &[String],
+    client_tls: &Option<Arc<tls::ServerTls>>,
+    out: &mpsc::Sender<std::io::Result<tls::ClientConn>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let https = urls.get(i).is_some_and(|u| u.starts_with("https://"));
+            tokio::spawn(tls::serve_listener(l, client_tls.clone().filter(|_| https), out.clone()))
+        })
+        .collect()
 }
 
 /// Small gRPC frames must not wait for Nagle's algorithm to meet the peer's

@@ -136,7 +136,8 @@ impl LocalMember {
         };
         let (clients, peers) = (vec![client], vec![peer]);
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server::run(cfg, clients, peers, async {
+        let listeners = server::Listeners { client: clients, peer: peers, metrics: Vec::new() };
+        let task = tokio::spawn(server::run(cfg, listeners, async {
             let _ = stopped.await;
         }));
         self.running = Some(Running { stop, task });

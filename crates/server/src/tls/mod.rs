@@ -113,7 +113,12 @@ impl ServerTls {
     /// The TLS the flags ask for, or `None` when no client URL is `https://`.
     /// Refuses an `https://` URL without a certificate, as etcd does.
     pub fn from_config(cfg: &Config) -> Result<Option<Arc<ServerTls>>, TlsError> {
-        let https: Vec<&String> = cfg.listen_client_urls.iter().filter(|u| u.starts_with("https://")).collect();
+        let https: Vec<&String> = cfg
+            .listen_client_urls
+            .iter()
+            .chain(&cfg.listen_metrics_urls)
+            .filter(|u| u.starts_with("https://"))
+            .collect();
         let Some(first) = https.first() else {
             if !cfg.cert_file.is_empty() || !cfg.key_file.is_empty() {
                 tracing::warn!("scheme is HTTP while key and cert files are present; ignoring key and cert files");

@@ -39,7 +39,15 @@ async fn serve(cfg: server::Config) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("received interrupt signal, shutting down"),
         }
     };
-    server::run(cfg, listeners, peer_listeners, shutdown).await?;
+    let mut metrics = Vec::new();
+    for url in &cfg.listen_metrics_urls {
+        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
+        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
+        tracing::info!(address = %addr, "listening for metrics");
+        metrics.push(l);
+    }
+    let listeners = server::Listeners { client: listeners, peer: peer_listeners, metrics };
+    server::run(cfg, listeners, shutdown).await?;
     Ok(())
 }
 

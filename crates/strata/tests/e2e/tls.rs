@@ -126,3 +126,21 @@ fn an_https_url_without_a_certificate_never_starts() {
     let err = MemberProcess::start_strata(env!("CARGO_BIN_EXE_strata"), &peer).err().map(|e| format!("{e:#}"));
     assert!(err.unwrap_or_default().contains("peer TLS"), "an https peer URL is not served in plaintext either");
 }
+
+#[test]
+fn the_metrics_url_serves_probes_without_a_client_certificate() {
+    crate::need_etcdctl!();
+    let pki = Pki::new("ca").expect("ca");
+    let server = pki.server("server").expect("server cert");
+    let ca = path(&pki.ca());
+    let metrics = format!("http://127.0.0.1:{}", free_port().expect("port"));
+    let flags = ["--cert-file", &path(&server.cert), "--key-file", &path(&server.key), "--trusted-ca-file", &ca];
+    let (_m, https) = tls_member(&[&flags[..], &["--listen-metrics-urls", &metrics]].concat());
+    for (path, want) in [("/metrics", "etcd_server_has_leader 1"), ("/health", "\"health\":\"true\"")] {
+        let out = Command::new("curl").args(["-sf", &format!("{metrics}{path}")]).output().expect("curl");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(want), "{path}: {out:?}");
+    }
+    // The client port still wants a client certificate for the same paths.
+    let out = Command::new("curl").args(["-sf", "--cacert", &ca, &format!("{https}/health")]).output().expect("curl");
+    assert!(!out.status.success(), "{out:?}");
+}
