@@ -26,6 +26,7 @@ mod cluster_service;
 mod compactor;
 mod concurrency;
 pub mod config;
+mod data_dir;
 mod durable;
 pub mod error;
 mod forward;
@@ -120,14 +121,14 @@ pub async fn run(
     // Before anything is written: a certificate that cannot be served stops the start.
     let client_tls = tls::ServerTls::from_config(&cfg)?;
     let data_dir = cfg.data_dir();
-    let member_dir = member::member_dir(&data_dir);
+    let member_dir = data_dir::member_dir(&data_dir);
     let backend = Backend::open(&member_dir.join("state.redb"))?;
-    let fresh = match member::stored_ids(&backend)? {
+    let fresh = match data_dir::stored_ids(&backend)? {
         Some(ids) => ids,
         None if cfg.initial_cluster_state == "existing" => cluster::join_ids(&cfg).await.map_err(ServerError::Join)?,
         None => bootstrap_ids(&cfg),
     };
-    let ids = member::load_or_store_ids(&backend, fresh)?;
+    let ids = data_dir::load_or_store_ids(&backend, fresh)?;
     tracing::info!(
         name = %cfg.name,
         data_dir = %data_dir.display(),

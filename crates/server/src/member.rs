@@ -1,7 +1,6 @@
 //! [`Member`]: one running member — its store, its Raft node, its ids — and
 //! the operations every service needs: propose, read index, fill a header.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -9,7 +8,6 @@ use std::time::Duration;
 use api::etcdserverpb::alarm_request::AlarmAction;
 use api::etcdserverpb::{AlarmMember, AlarmRequest, AlarmType, InternalRaftRequest, RequestHeader, ResponseHeader};
 use api::stratapb::{ApplyResult, apply_result::Response};
-use backend::{Backend, MetaKey};
 use mvcc::Store;
 use prost::Message;
 use raft::RaftNode;
@@ -17,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
-use crate::quota::{self, Quota};
+use crate::quota::Quota;
 use crate::usage::InUse;
 
 /// Server-side time limit of a proposal (etcd: 5 s + 2 × election timeout).
@@ -135,31 +133,6 @@ impl Member {
         self.compaction_finished.clone()
     }
 
-    /// etcd's quota check before a proposal: a request that adds data is
-    /// refused while NOSPACE is active (unless the reserve admits it), and
-    /// one that would pass the quota raises NOSPACE and is refused.
-    async fn check_quota(&self, irr: &InternalRaftRequest) -> EtcdResult<()> {
-        let cost = quota::cost(irr);
-        if cost == 0 {
-            return Ok(());
-        }
-        let usage = self.usage();
-        if self.alarms.is_active(AlarmType::Nospace) {
-            return if self.quota.reserve_admits(usage, irr) { Ok(()) } else { Err(EtcdError::NoSpace) };
-        }
-        if self.quota.fits(usage, cost) {
-            return Ok(());
-        }
-        tracing::warn!(
-            quota_size_bytes = self.quota.limit.unwrap_or(0),
-            db_size_bytes = usage.db_size,
-            db_size_in_use_bytes = usage.in_use,
-            "request exceeded backend quota; raising alarm"
-        );
-        let _ = self.set_alarm(AlarmAction::Activate, AlarmType::Nospace).await;
-        Err(EtcdError::NoSpace)
-    }
-
     /// Proposes raising or clearing an alarm of this member. An alarm adds no
     /// data, so it skips the quota check that may have called this.
     pub async fn set_alarm(&self, action: AlarmAction, alarm: AlarmType) -> EtcdResult<Response> {
@@ -177,27 +150,4 @@ impl Member {
         rx.wait_for(|f| *f >= rev).await.map_err(|_| EtcdError::Stopped)?;
         Ok(())
     }
-}
-
-/// Reads the member and cluster ids stored at bootstrap, or stores `fresh`.
-/// The ids fixed at bootstrap, if this data dir has them.
-pub fn stored_ids(backend: &Backend) -> backend::Result<Option<(u64, u64)>> {
-    Ok(backend.begin_read()?.meta(MetaKey::MemberIdentity)?.and_then(|v| api::identity::decode_stored(&v)))
-}
-
-pub fn load_or_store_ids(backend: &Backend, fresh: (u64, u64)) -> backend::Result<(u64, u64)> {
-    if let Some(ids) =
-        backend.begin_read()?.meta(MetaKey::MemberIdentity)?.and_then(|v| api::identity::decode_stored(&v))
-    {
-        return Ok(ids);
-    }
-    let mut w = backend.begin_write()?;
-    w.put_meta(MetaKey::MemberIdentity, &api::identity::encode_stored(fresh.0, fresh.1))?;
-    w.commit(true)?;
-    Ok(fresh)
-}
-
-/// Paths of a member's files under its data dir.
-pub fn member_dir(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("member")
 }

@@ -9,7 +9,10 @@
 //! txn. Each difference has a flag restoring etcd's behaviour
 //! (`docs/compatibility.md`).
 
-use api::etcdserverpb::{InternalRaftRequest, RequestOp, TxnRequest, request_op};
+use api::etcdserverpb::alarm_request::AlarmAction;
+use api::etcdserverpb::{AlarmType, InternalRaftRequest, RequestOp, TxnRequest, request_op};
+
+use crate::error::{EtcdError, EtcdResult};
 
 /// etcd's default quota (and suggested maximum before 3.4's 8 GiB advice).
 pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -142,6 +145,33 @@ pub fn is_maintenance_write(req: &InternalRaftRequest) -> bool {
     match &req.txn {
         Some(t) => !t.compare.is_empty() && txn_cost(t) <= RESERVE_MAX_TXN_BYTES + PUT_OVERHEAD,
         None => false,
+    }
+}
+
+impl crate::member::Member {
+    /// etcd's quota check before a proposal: a request that adds data is
+    /// refused while NOSPACE is active (unless the reserve admits it), and
+    /// one that would pass the quota raises NOSPACE and is refused.
+    pub(crate) async fn check_quota(&self, irr: &InternalRaftRequest) -> EtcdResult<()> {
+        let cost = cost(irr);
+        if cost == 0 {
+            return Ok(());
+        }
+        let usage = self.usage();
+        if self.alarms.is_active(AlarmType::Nospace) {
+            return if self.quota.reserve_admits(usage, irr) { Ok(()) } else { Err(EtcdError::NoSpace) };
+        }
+        if self.quota.fits(usage, cost) {
+            return Ok(());
+        }
+        tracing::warn!(
+            quota_size_bytes = self.quota.limit.unwrap_or(0),
+            db_size_bytes = usage.db_size,
+            db_size_in_use_bytes = usage.in_use,
+            "request exceeded backend quota; raising alarm"
+        );
+        let _ = self.set_alarm(AlarmAction::Activate, AlarmType::Nospace).await;
+        Err(EtcdError::NoSpace)
     }
 }
 
