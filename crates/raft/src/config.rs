@@ -44,6 +44,9 @@ pub struct RaftConfig {
     pub pre_vote: bool,
     /// etcd's cluster id, which the peer service tells members that join.
     pub cluster_id: u64,
+    /// How to dial members whose peer URL is `https://` (peer TLS; the server
+    /// builds it from etcd's `--peer-*` flags). `None`: plain connections.
+    pub peer_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// etcd's `--snapshot-count`: applied entries between two snapshots.
     /// 0 takes no snapshots (the log is never purged).
     pub snapshot_count: u64,
@@ -67,6 +70,7 @@ impl RaftConfig {
             peer_source_ip: None,
             pre_vote: true,
             cluster_id: 0,
+            peer_tls: None,
             snapshot_count: 100_000,
             snapshot_catchup_entries: 5_000,
         }

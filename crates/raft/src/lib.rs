@@ -71,6 +71,7 @@ mod membership;
 mod network;
 mod node;
 mod peer_service;
+mod peer_tls;
 mod peers;
 mod proposal;
 mod raft_state;

@@ -121,7 +121,7 @@ impl RaftNode {
         let state_machine = StateMachine::new(sm, Arc::clone(&applied), snapshots.clone(), InUse(in_use.clone()))
             .map_err(|e| RaftError::Start(e.to_string()))?;
         let log_store = LogStore::new(db, InUse(in_use));
-        let peers = Arc::new(Peers::new(cfg.peer_source_ip, cfg.cluster_id));
+        let peers = Arc::new(Peers::new(cfg.peer_source_ip, cfg.cluster_id, cfg.peer_tls.clone()));
         let network = NetworkFactory { id: cfg.node_id, peers: Arc::clone(&peers) };
         let raft = OpenRaft::new(cfg.node_id, Arc::new(config), network, log_store, state_machine)
             .await

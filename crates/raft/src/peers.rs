@@ -43,6 +43,8 @@ pub(crate) struct Peers {
     refused: Mutex<BTreeSet<u64>>,
     /// This member's cluster id, sent with every call ([`CLUSTER_ID_HEADER`]).
     cluster_id: u64,
+    /// How to dial an `https://` peer URL.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// The metadata every peer call carries: the sender's cluster id in hex, so a
@@ -51,8 +53,12 @@ pub(crate) struct Peers {
 pub(crate) const CLUSTER_ID_HEADER: &str = "x-strata-cluster-id";
 
 impl Peers {
-    pub(crate) fn new(source_ip: Option<IpAddr>, cluster_id: u64) -> Peers {
-        Peers { channels: Mutex::default(), source_ip, refused: Mutex::default(), cluster_id }
+    pub(crate) fn new(
+        source_ip: Option<IpAddr>,
+        cluster_id: u64,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Peers {
+        Peers { channels: Mutex::default(), source_ip, refused: Mutex::default(), cluster_id, tls }
     }
 
     /// `message` as a request of this cluster (see [`CLUSTER_ID_HEADER`]).
@@ -71,14 +77,23 @@ impl Peers {
         let channel = match channels.get(addr) {
             Some(channel) => channel.clone(),
             None => {
-                let channel = Endpoint::from_shared(addr.to_string())?
+                let endpoint = Endpoint::from_shared(addr.to_string())?
                     .connect_timeout(CONNECT_TIMEOUT)
                     .tcp_nodelay(true)
                     .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
                     .keep_alive_timeout(KEEPALIVE_TIMEOUT)
                     .keep_alive_while_idle(true)
-                    .local_address(self.source_ip)
-                    .connect_lazy();
+                    .local_address(self.source_ip);
+                let channel = match (&self.tls, addr.starts_with("https://")) {
+                    (Some(config), true) => endpoint.connect_with_connector_lazy(crate::peer_tls::PeerTlsConnector {
+                        config: config.clone(),
+                        source_ip: self.source_ip,
+                        connect_timeout: CONNECT_TIMEOUT,
+                    }),
+                    // Without peer TLS an https:// URL fails to connect, and
+                    // the failure says so, rather than falling back to plaintext.
+                    _ => endpoint.connect_lazy(),
+                };
                 channels.insert(addr.to_string(), channel.clone());
                 channel
             }
@@ -172,7 +187,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = format!("http://{}", listener.local_addr().expect("addr"));
         drop(listener);
-        let peers = Peers::new(None, 0);
+        let peers = Peers::new(None, 0, None);
         assert_eq!(peers.propose(&addr, b"put".to_vec()).await, Err(WriteError::NoLeader));
         assert_eq!(peers.read_index(&addr).await, Err(WriteError::NoLeader));
         assert_eq!(peers.read_index("not a uri").await, Err(WriteError::NoLeader));

@@ -168,6 +168,36 @@ pub struct Config {
     /// (empty: every suite rustls offers).
     #[arg(long = "cipher-suites", env = "ETCD_CIPHER_SUITES", default_value = "", value_delimiter = ',')]
     pub cipher_suites: Vec<String>,
+    /// Path to the peer server TLS certificate file (also presented to the
+    /// other members when dialing them).
+    #[arg(long = "peer-cert-file", env = "ETCD_PEER_CERT_FILE", default_value = "")]
+    pub peer_cert_file: String,
+    /// Path to the peer server TLS key file.
+    #[arg(long = "peer-key-file", env = "ETCD_PEER_KEY_FILE", default_value = "")]
+    pub peer_key_file: String,
+    /// Path to the peer server TLS trusted CA file: the other members'
+    /// certificates must be signed by it, as servers and as clients.
+    #[arg(long = "peer-trusted-ca-file", env = "ETCD_PEER_TRUSTED_CA_FILE", default_value = "")]
+    pub peer_trusted_ca_file: String,
+    /// Enable peer client certificate authentication.
+    #[arg(long = "peer-client-cert-auth", env = "ETCD_PEER_CLIENT_CERT_AUTH", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub peer_client_cert_auth: bool,
+    /// Path to the peer certificate revocation list file.
+    #[arg(long = "peer-crl-file", env = "ETCD_PEER_CRL_FILE", default_value = "")]
+    pub peer_crl_file: String,
+    /// Peer TLS using self-generated certificates (the other members' are
+    /// then not verified, as etcd does).
+    #[arg(long = "peer-auto-tls", env = "ETCD_PEER_AUTO_TLS", default_value_t = false,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub peer_auto_tls: bool,
+    /// Allowed common name of the certificates of inter-peer connections.
+    #[arg(long = "peer-cert-allowed-cn", env = "ETCD_PEER_CERT_ALLOWED_CN", default_value = "")]
+    pub peer_cert_allowed_cn: String,
+    /// Allowed host name (a DNS or IP subject alternative name) of the
+    /// certificates of inter-peer connections.
+    #[arg(long = "peer-cert-allowed-hostname", env = "ETCD_PEER_CERT_ALLOWED_HOSTNAME", default_value = "")]
+    pub peer_cert_allowed_hostname: String,
     /// Minimum TLS version supported by etcd (TLS1.2 or TLS1.3; empty: TLS1.2).
     #[arg(long = "tls-min-version", env = "ETCD_TLS_MIN_VERSION", default_value = "")]
     pub tls_min_version: String,
@@ -280,11 +310,12 @@ impl Config {
                 "TLS key/cert (--cert-file, --key-file) must be provided for metrics url {url} with HTTPS scheme"
             )));
         }
-        let peer_urls = self.listen_peer_urls.iter().chain(&self.initial_advertise_peer_urls);
-        if let Some(url) = peer_urls.into_iter().find(|u| u.starts_with("https://")) {
+        let has_peer_cert = (!self.peer_cert_file.is_empty() && !self.peer_key_file.is_empty()) || self.peer_auto_tls;
+        if let Some(url) = self.listen_peer_urls.iter().find(|u| u.starts_with("https://"))
+            && !has_peer_cert
+        {
             return Err(ConfigError::Tls(format!(
-                "peer URL {url}: peer TLS (--peer-cert-file, --peer-key-file) is not supported yet; \
-                 use http:// peer URLs on a network you trust"
+                "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url {url} with HTTPS scheme"
             )));
         }
         Ok(())

@@ -61,7 +61,6 @@ use backend::Backend;
 use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use api::identity;
 pub use config::Config;
@@ -120,6 +119,8 @@ pub async fn run(
     let retention = cfg.validate()?;
     // Before anything is written: a certificate that cannot be served stops the start.
     let client_tls = tls::ServerTls::from_config(&cfg)?;
+    let peer_tls = tls::ServerTls::for_peers(&cfg)?;
+    let peer_dial = tls::peer_client_config(&cfg)?;
     let data_dir = cfg.data_dir();
     let member_dir = data_dir::member_dir(&data_dir);
     let backend = Backend::open(&member_dir.join("state.redb"))?;
@@ -180,6 +181,7 @@ pub async fn run(
     raft_cfg.pre_vote = cfg.pre_vote;
     raft_cfg.snapshot_count = cfg.snapshot_count;
     raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
+    raft_cfg.peer_tls = peer_dial;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
     {
         let node = node.clone();
@@ -201,15 +203,17 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    // Peer answers (AppendEntries, heartbeats, read indexes) are small writes:
-    // without TCP_NODELAY each can wait 40 ms for the leader's delayed ACK,
-    // which every put and linearizable read in a cluster then waits for.
-    let peer_incoming = futures::stream::select_all(peer_listeners.into_iter().map(TcpListenerStream::new))
-        .map(|conn| conn.inspect(set_nodelay));
+    // The peer listeners' accept loops (TCP_NODELAY: peer answers are small
+    // writes that would otherwise wait 40 ms for the leader's delayed ACK;
+    // TLS and the allowed name checks for an `https://` peer URL).
+    let (peer_tx, peer_rx) = mpsc::channel(16);
+    let mut acceptors = accept_all(peer_listeners, &cfg.listen_peer_urls, &peer_tls, &peer_tx);
+    drop(peer_tx);
     let peers = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(node.peer_service())
-            .serve_with_incoming_shutdown(peer_incoming, stopped(stop_rx.clone())),
+        tonic::transport::Server::builder().add_service(node.peer_service()).serve_with_incoming_shutdown(
+            tokio_stream::wrappers::ReceiverStream::new(peer_rx),
+            stopped(stop_rx.clone()),
+        ),
     );
 
     let limits = Limits { max_request_bytes: cfg.max_request_bytes, max_txn_ops: cfg.max_txn_ops };
@@ -271,7 +275,7 @@ pub async fn run(
     // `AuthorityFix`, which lets etcdctl's `:authority: http://host:port`
     // reach h2 as `host:port`.
     let (conn_tx, conn_rx) = mpsc::channel(64);
-    let mut acceptors = accept_all(listeners, &cfg.listen_client_urls, &client_tls, &conn_tx);
+    acceptors.extend(accept_all(listeners, &cfg.listen_client_urls, &client_tls, &conn_tx));
     drop(conn_tx);
     let incoming =
         tokio_stream::wrappers::ReceiverStream::new(conn_rx).map(|conn| conn.map(authority::AuthorityFix::new));
@@ -346,7 +350,7 @@ pub async fn run(
 fn accept_all(
     listeners: Vec<TcpListener>,
     urls: &[String],
-    client_tls: &Option<Arc<tls::ServerTls>>,
+    tls: &Option<Arc<tls::ServerTls>>,
     out: &mpsc::Sender<std::io::Result<tls::ClientConn>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     listeners
@@ -354,17 +358,9 @@ fn accept_all(
         .enumerate()
         .map(|(i, l)| {
             let https = urls.get(i).is_some_and(|u| u.starts_with("https://"));
-            tokio::spawn(tls::serve_listener(l, client_tls.clone().filter(|_| https), out.clone()))
+            tokio::spawn(tls::serve_listener(l, tls.clone().filter(|_| https), out.clone()))
         })
         .collect()
-}
-
-/// Small gRPC frames must not wait for Nagle's algorithm to meet the peer's
-/// delayed ACK (a 40 ms stall per request otherwise).
-fn set_nodelay(stream: &tokio::net::TcpStream) {
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-    }
 }
 
 /// etcd's start-up line about the quota.

@@ -29,6 +29,8 @@ pub struct LocalMember {
     /// listener's (a proxy in front of it).
     advertised_peer: Option<String>,
     initial_cluster: Option<String>,
+    /// `http` or `https` (peer TLS, configured by the caller's flags).
+    peer_scheme: &'static str,
     /// The listeners bound at creation, until the first start takes them.
     bound: Option<(TcpListener, TcpListener)>,
     running: Option<Running>,
@@ -55,6 +57,19 @@ impl LocalMember {
         let mut members = Vec::with_capacity(n);
         for i in 1..=n {
             members.push(LocalMember::bind(&format!("m{i}"), extra, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?);
+        }
+        LocalMember::form_cluster(&mut members).await?;
+        Ok(members)
+    }
+
+    /// Starts an `n`-member cluster whose peer URLs are `https://`: `extra`
+    /// must carry the peer TLS flags (`--peer-cert-file`, …).
+    pub async fn start_cluster_with_peer_tls(n: usize, extra: &[&str]) -> anyhow::Result<Vec<LocalMember>> {
+        let mut members = Vec::with_capacity(n);
+        for i in 1..=n {
+            let mut m = LocalMember::bind(&format!("m{i}"), extra, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+            m.peer_scheme = "https";
+            members.push(m);
         }
         LocalMember::form_cluster(&mut members).await?;
         Ok(members)
@@ -106,6 +121,7 @@ impl LocalMember {
             peer: peer.local_addr()?,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             advertised_peer: None,
+            peer_scheme: "http",
             initial_cluster: None,
             bound: Some((client, peer)),
             running: None,
@@ -114,7 +130,7 @@ impl LocalMember {
 
     async fn launch(&mut self) -> anyhow::Result<()> {
         let client_url = format!("http://{}", self.client);
-        let peer_url = format!("http://{}", self.peer);
+        let peer_url = format!("{}://{}", self.peer_scheme, self.peer);
         let advertised = self.advertised_peer_url();
         let initial = self.initial_cluster.clone().unwrap_or_else(|| format!("{}={advertised}", self.name));
         let data_dir = self.data_dir();
@@ -199,9 +215,14 @@ impl LocalMember {
         format!("http://{}", self.client)
     }
 
+    /// `127.0.0.1:PORT` of the peer listener.
+    pub fn peer_addr(&self) -> String {
+        self.peer.to_string()
+    }
+
     /// The peer URL the other members know this one by.
     fn advertised_peer_url(&self) -> String {
-        self.advertised_peer.clone().unwrap_or_else(|| format!("http://{}", self.peer))
+        self.advertised_peer.clone().unwrap_or_else(|| format!("{}://{}", self.peer_scheme, self.peer))
     }
 
     /// `--name`.

@@ -133,10 +133,15 @@ pub async fn serve_listener(
             }
             continue;
         };
-        let (acceptor, handed) = (TlsAcceptor::from(tls.config()), out.clone());
+        let (acceptor, handed, tls) = (TlsAcceptor::from(tls.config()), out.clone(), tls.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(conn)) => {
+                    // Peers: the allowed common name and host name.
+                    if let Err(why) = tls.admits(conn.get_ref().1.peer_certificates()) {
+                        tracing::warn!(remote = %remote, reason = %why, "rejected connection");
+                        return;
+                    }
                     let _ = handed.send(Ok(ClientConn::Tls(Box::new(conn)))).await;
                 }
                 Ok(Err(e)) => tracing::debug!(remote = %remote, error = %e, "TLS handshake error"),

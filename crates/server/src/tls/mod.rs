@@ -16,6 +16,7 @@
 mod auto;
 mod conn;
 mod files;
+mod peer;
 mod suites;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 
 pub use conn::{ClientConn, ClientInfo, serve_listener};
+pub use peer::peer_client_config;
 
 use crate::config::Config;
 
@@ -53,6 +55,9 @@ struct Settings {
     crl: Option<PathBuf>,
     provider: Arc<CryptoProvider>,
     versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// Peers only: the common name and host name their certificates must have.
+    allowed_cn: Option<String>,
+    allowed_hostname: Option<String>,
 }
 
 impl Settings {
@@ -99,59 +104,122 @@ impl Settings {
     }
 }
 
+/// The flags of one listener kind, client or peer.
+struct Flags<'a> {
+    what: &'static str,
+    cert: &'a str,
+    key: &'a str,
+    trusted_ca: &'a str,
+    client_cert_auth: bool,
+    crl: &'a str,
+    auto_tls: bool,
+    allowed_cn: &'a str,
+    allowed_hostname: &'a str,
+}
+
+impl<'a> Flags<'a> {
+    fn peer(cfg: &'a Config) -> Flags<'a> {
+        Flags {
+            what: "peer",
+            cert: &cfg.peer_cert_file,
+            key: &cfg.peer_key_file,
+            trusted_ca: &cfg.peer_trusted_ca_file,
+            client_cert_auth: cfg.peer_client_cert_auth,
+            crl: &cfg.peer_crl_file,
+            auto_tls: cfg.peer_auto_tls,
+            allowed_cn: &cfg.peer_cert_allowed_cn,
+            allowed_hostname: &cfg.peer_cert_allowed_hostname,
+        }
+    }
+
+    /// The certificate and key files: given, or made by `--auto-tls` /
+    /// `--peer-auto-tls` in `<data-dir>/fixtures/<client|peer>`.
+    fn cert_and_key(&self, cfg: &Config, first: &str, urls: &[&String]) -> Result<(PathBuf, PathBuf), TlsError> {
+        if !self.cert.is_empty() && !self.key.is_empty() {
+            return Ok((PathBuf::from(self.cert), PathBuf::from(self.key)));
+        }
+        if self.auto_tls {
+            let hosts: Vec<String> = urls.iter().map(|u| u.to_string()).collect();
+            let dir = cfg.data_dir().join("fixtures").join(self.what);
+            return auto::self_signed(&dir, &hosts, cfg.self_signed_cert_validity);
+        }
+        let flags = if self.what == "peer" { "--peer-cert-file, --peer-key-file" } else { "--cert-file, --key-file" };
+        Err(TlsError::Flag(format!(
+            "TLS key/cert ({flags}) must be provided for {} url {first} with HTTPS scheme",
+            self.what
+        )))
+    }
+}
+
 /// Modification time and length of each file a configuration was built
 /// from (None: it could not be read).
 type Stamps = Vec<Option<(SystemTime, u64)>>;
 
-/// The client port's TLS configuration, rebuilt when its files change.
+/// A listener's TLS configuration (the client port's, or the peer port's),
+/// rebuilt when its files change.
 pub struct ServerTls {
     settings: Settings,
     current: Mutex<(Stamps, Arc<ServerConfig>)>,
 }
 
 impl ServerTls {
-    /// The TLS the flags ask for, or `None` when no client URL is `https://`.
-    /// Refuses an `https://` URL without a certificate, as etcd does.
+    /// The client port's TLS, or `None` when no client or metrics URL is
+    /// `https://`. Refuses an `https://` URL without a certificate, as etcd does.
     pub fn from_config(cfg: &Config) -> Result<Option<Arc<ServerTls>>, TlsError> {
-        let https: Vec<&String> = cfg
-            .listen_client_urls
-            .iter()
-            .chain(&cfg.listen_metrics_urls)
-            .filter(|u| u.starts_with("https://"))
-            .collect();
-        let Some(first) = https.first() else {
-            if !cfg.cert_file.is_empty() || !cfg.key_file.is_empty() {
-                tracing::warn!("scheme is HTTP while key and cert files are present; ignoring key and cert files");
+        let urls: Vec<&String> = cfg.listen_client_urls.iter().chain(&cfg.listen_metrics_urls).collect();
+        let flags = Flags {
+            what: "client",
+            cert: &cfg.cert_file,
+            key: &cfg.key_file,
+            trusted_ca: &cfg.trusted_ca_file,
+            client_cert_auth: cfg.client_cert_auth,
+            crl: &cfg.client_crl_file,
+            auto_tls: cfg.auto_tls,
+            allowed_cn: "",
+            allowed_hostname: "",
+        };
+        ServerTls::build(cfg, &urls, &flags)
+    }
+
+    /// The peer port's TLS, or `None` when no peer URL is `https://`.
+    pub fn for_peers(cfg: &Config) -> Result<Option<Arc<ServerTls>>, TlsError> {
+        let urls: Vec<&String> = cfg.listen_peer_urls.iter().collect();
+        ServerTls::build(cfg, &urls, &Flags::peer(cfg))
+    }
+
+    fn build(cfg: &Config, urls: &[&String], flags: &Flags<'_>) -> Result<Option<Arc<ServerTls>>, TlsError> {
+        let Some(first) = urls.iter().find(|u| u.starts_with("https://")) else {
+            if !flags.cert.is_empty() || !flags.key.is_empty() {
+                tracing::warn!(
+                    what = flags.what,
+                    "scheme is HTTP while key and cert files are present; ignoring key and cert files"
+                );
             }
             return Ok(None);
         };
-        let (cert, key) = if !cfg.cert_file.is_empty() && !cfg.key_file.is_empty() {
-            (PathBuf::from(&cfg.cert_file), PathBuf::from(&cfg.key_file))
-        } else if cfg.auto_tls {
-            auto::self_signed(
-                &cfg.data_dir().join("fixtures").join("client"),
-                &cfg.listen_client_urls,
-                cfg.self_signed_cert_validity,
-            )?
-        } else {
-            return Err(TlsError::Flag(format!(
-                "TLS key/cert (--cert-file, --key-file) must be provided for client url {first} with HTTPS scheme"
-            )));
-        };
+        let (cert, key) = flags.cert_and_key(cfg, first, urls)?;
         let (provider, versions) = suites::provider(&cfg.cipher_suites, &cfg.tls_min_version, &cfg.tls_max_version)?;
-        let nonempty = |s: &str| (!s.is_empty()).then(|| PathBuf::from(s));
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let settings = Settings {
             cert,
             key,
-            trusted_ca: nonempty(&cfg.trusted_ca_file),
-            client_cert_auth: cfg.client_cert_auth,
-            crl: nonempty(&cfg.client_crl_file),
+            trusted_ca: nonempty(flags.trusted_ca).map(PathBuf::from),
+            client_cert_auth: flags.client_cert_auth,
+            crl: nonempty(flags.crl).map(PathBuf::from),
             provider: Arc::new(provider),
             versions,
+            allowed_cn: nonempty(flags.allowed_cn),
+            allowed_hostname: nonempty(flags.allowed_hostname),
         };
         let built = Arc::new(settings.build()?);
         let stamps = stamps(&settings.files());
         Ok(Some(Arc::new(ServerTls { settings, current: Mutex::new((stamps, built)) })))
+    }
+
+    /// Whether a peer whose handshake succeeded may talk to this member:
+    /// `--peer-cert-allowed-cn` and `--peer-cert-allowed-hostname`.
+    pub fn admits(&self, certs: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Result<(), String> {
+        peer::admits(self.settings.allowed_cn.as_deref(), self.settings.allowed_hostname.as_deref(), certs)
     }
 
     /// The configuration for a new connection: rebuilt first if a file changed.

@@ -124,7 +124,8 @@ fn an_https_url_without_a_certificate_never_starts() {
     assert!(err.contains(&want), "{err}");
     let peer = ["--listen-peer-urls", "https://127.0.0.1:1"];
     let err = MemberProcess::start_strata(env!("CARGO_BIN_EXE_strata"), &peer).err().map(|e| format!("{e:#}"));
-    assert!(err.unwrap_or_default().contains("peer TLS"), "an https peer URL is not served in plaintext either");
+    let want = "TLS key/cert (--peer-cert-file, --peer-key-file) must be provided for peer url https://127.0.0.1:1";
+    assert!(err.unwrap_or_default().contains(want), "an https peer URL is not served in plaintext either");
 }
 
 #[test]
