@@ -34,6 +34,39 @@ impl Backend {
         }
         Ok(bytes)
     }
+
+    /// redb's own accounting of the file: pages allocated (in use by a tree,
+    /// or freed but still pinned by a reader or by a commit not yet durable),
+    /// and pages free for reuse. Takes the write transaction for a moment:
+    /// diagnostics and space tests only.
+    pub fn page_stats(&self) -> Result<PageStats> {
+        let db = self.database();
+        let txn = db.begin_write().map_err(storage("begin stats"))?;
+        let stats = txn.stats().map_err(storage("database stats"))?;
+        let page = stats.page_size() as u64;
+        txn.abort().map_err(storage("abort stats"))?;
+        Ok(PageStats {
+            page_size: page,
+            allocated_bytes: stats.allocated_pages() * page,
+            leaf_pages: stats.leaf_pages(),
+            branch_pages: stats.branch_pages(),
+            stored_bytes: stats.stored_bytes(),
+        })
+    }
+}
+
+/// What [`Backend::page_stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageStats {
+    pub page_size: u64,
+    /// Bytes of every allocated page: live trees, system tables and pages
+    /// freed but not yet reusable.
+    pub allocated_bytes: u64,
+    /// Leaf and branch pages of the user tables.
+    pub leaf_pages: u64,
+    pub branch_pages: u64,
+    /// Key and value bytes stored in the user tables.
+    pub stored_bytes: u64,
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
 pub use defrag::defrag_offline_in;
 pub use defrag::{DefragCopy, DefragReport, Swapped, defrag_offline};
 pub use error::{Error, Result};
+pub use in_use::PageStats;
 pub use raft_log::RaftLogDb;
 pub use schema::MetaKey;
 #[cfg(feature = "fault-injection")]

@@ -39,9 +39,10 @@ impl Compaction {
         self.deleted
     }
 
-    /// Deletes up to `limit` obsolete revisions in one backend transaction.
-    /// Returns true when the compaction has finished (and recorded
-    /// `finishedCompactRev` durably).
+    /// Deletes up to `limit` obsolete revisions in one backend transaction,
+    /// committed durably if it deleted any (so that the pages it frees can be
+    /// reused at once). Returns true when the compaction has finished (and
+    /// recorded `finishedCompactRev` durably).
     pub fn step(&mut self, store: &Store, limit: usize) -> Result<bool> {
         let Some(from) = self.next.take() else { return Ok(true) };
         let _hold = store.hold_compaction();
@@ -59,7 +60,14 @@ impl Compaction {
         if done {
             txn.put_meta(MetaKey::FinishedCompactRev, &Revision::new(self.rev, 0).to_bytes(false))?;
         }
-        store.commit(txn, done)?;
+        // Durable whenever the batch freed pages: redb hands the pages a
+        // commit frees back to the allocator only at a durable commit (and
+        // once no reader sees them), so with non-durable batches everything
+        // the compaction frees stays unusable until the next `Store::sync`,
+        // and the writes and batches of that second take new pages — a full
+        // file then grows, and redb doubles a file below 4 GiB when it grows
+        // (issue 19). etcd commits every batch too (`ForceCommit`).
+        store.commit(txn, done || batch.deleted > 0)?;
         Ok(done)
     }
 
