@@ -40,6 +40,99 @@ pub enum Error {
     /// "election: not leader" or "lost watcher waiting for delete".
     #[error("{0}")]
     Recipe(String),
+    /// The TLS files could not be used; nothing was dialed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Why the TLS settings ([`crate::TlsOptions`]) could not be turned into a
+/// configuration. Displayed in the words of etcd's Go client (`transport.TLSInfo`,
+/// `crypto/tls`, `crypto/x509`, `os`), which etcdctl prints after `Error: `.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A certificate without a key or a key without a certificate.
+    #[error("KeyFile and CertFile must both be present[key: {key}, cert: {cert}]")]
+    CertWithoutKey {
+        /// The key file as given ("" when missing).
+        key: String,
+        /// The certificate file as given ("" when missing).
+        cert: String,
+    },
+    /// A file could not be opened (`op` "open") or read (`op` "read").
+    #[error("{op} {path}: {}", go_io_error(.source))]
+    Read {
+        /// "open" or "read", as Go's `os.PathError` says.
+        op: &'static str,
+        /// The file as given.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The certificate file has no PEM block at all.
+    #[error("tls: failed to find any PEM data in certificate input")]
+    NoCertificatePem,
+    /// The certificate file has only a private key: the two files were swapped.
+    #[error(
+        "tls: failed to find certificate PEM data in certificate input, but did find a private key; \
+         PEM inputs may have been switched"
+    )]
+    KeyInCertificateInput,
+    /// The certificate file has PEM blocks, none of them a certificate.
+    #[error(
+        "tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping PEM blocks of \
+         the following types: [{}]", .skipped.join(" ")
+    )]
+    NoCertificateBlock {
+        /// The labels of the blocks found instead.
+        skipped: Vec<String>,
+    },
+    /// The key file has no PEM block at all.
+    #[error("tls: failed to find any PEM data in key input")]
+    NoKeyPem,
+    /// The key file has only a certificate.
+    #[error("tls: found a certificate rather than a key in the PEM for the private key")]
+    CertificateInKeyInput,
+    /// The key file has PEM blocks, none of them a private key.
+    #[error(
+        "tls: failed to find PEM block with type ending in \"PRIVATE KEY\" in key input after skipping PEM \
+         blocks of the following types: [{}]", .skipped.join(" ")
+    )]
+    NoKeyBlock {
+        /// The labels of the blocks found instead.
+        skipped: Vec<String>,
+    },
+    /// The private key is not a PKCS#1, PKCS#8 or SEC1 key rustls can use.
+    #[error("tls: failed to parse private key")]
+    BadPrivateKey,
+    /// The private key is not the one of the certificate.
+    #[error("tls: private key does not match public key")]
+    KeyMismatch,
+    /// A PEM block that should hold a certificate does not parse as one. Go's parser
+    /// fails on a private key at the inner (tbs) sequence, and so says this one.
+    #[error("x509: malformed {}certificate", if *.tbs { "tbs " } else { "" })]
+    MalformedCertificate {
+        /// The block looked like a key (its outer DER sequence is not a certificate's).
+        tbs: bool,
+    },
+    /// rustls refused the configuration for another reason.
+    #[error("tls: {0}")]
+    Rustls(rustls::Error),
+}
+
+/// Go's text for an I/O error: the system's message in lower case, without Rust's
+/// " (os error N)".
+fn go_io_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// `Result` with this crate's [`Error`].
@@ -122,6 +215,23 @@ mod tests {
         let e = Error::from(tonic::Status::unknown("h2 protocol error: error reading a body from connection"));
         assert_eq!(e.code(), Some(tonic::Code::Unavailable));
         assert_eq!(Error::from(tonic::Status::unknown("other")).code(), Some(tonic::Code::Unknown));
+    }
+
+    #[test]
+    fn tls_errors_print_like_go() {
+        let missing = std::fs::File::open("/nonexistent/ca.pem").expect_err("no such file");
+        let e = TlsError::Read { op: "open", path: "/nonexistent/ca.pem".into(), source: missing };
+        assert_eq!(e.to_string(), "open /nonexistent/ca.pem: no such file or directory");
+        let e = TlsError::CertWithoutKey { key: String::new(), cert: "c.pem".into() };
+        assert_eq!(e.to_string(), "KeyFile and CertFile must both be present[key: , cert: c.pem]");
+        let e = TlsError::NoCertificateBlock { skipped: vec!["PUBLIC KEY".into(), "X509 CRL".into()] };
+        assert_eq!(
+            e.to_string(),
+            "tls: failed to find \"CERTIFICATE\" PEM block in certificate input after skipping PEM blocks of \
+             the following types: [PUBLIC KEY X509 CRL]"
+        );
+        assert_eq!(TlsError::MalformedCertificate { tbs: true }.to_string(), "x509: malformed tbs certificate");
+        assert_eq!(Error::from(TlsError::KeyMismatch).to_string(), "tls: private key does not match public key");
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! (member list and membership changes) APIs, over the gRPC stubs generated in `api`. It talks
 //! to Strata and to etcd alike.
 //!
-//! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn),
-//! opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]), turning a
+//! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn,
+//! TLS with rustls: [`TlsOptions`], [`ConnectOptions`]), opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]), turning a
 //! `tonic::Status` into [`Error`], clientv3's keep-alive schedule for one lease
 //! ([`keep_alive`]) and its lock and election recipes ([`concurrency`], whose requests
 //! come from the `recipes` crate). Otherwise it adds nothing on top of the wire
 //! messages: requests and responses are the generated `api::etcdserverpb` types, and
-//! there is no retry, watch resumption, balancing, auth or TLS.
+//! there is no retry, watch resumption, balancing or auth.
 //! Callers put their own deadline around a call (`tokio::time::timeout`), as etcdctl's
 //! `--command-timeout` does.
 //!
@@ -27,17 +27,20 @@
 //! ```
 
 pub mod concurrency;
+mod connector;
 mod duplex;
 mod error;
 mod keep_alive;
 mod lease;
 mod maintenance;
+mod tls;
 mod watch;
 
-pub use error::{Error, Result, go_code_name};
+pub use error::{Error, Result, TlsError, go_code_name};
 pub use keep_alive::keep_alive;
 pub use lease::LeaseKeepAlive;
 pub use recipes::prefix_end;
+pub use tls::{TlsConfig, TlsOptions};
 pub use watch::Watcher;
 
 use api::etcdserverpb::kv_client::KvClient;
@@ -46,7 +49,20 @@ use api::etcdserverpb::{
     RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// How to dial: etcd clientv3's `Config.DialTimeout` and `Config.TLS`.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long each endpoint gets to accept the connection (TCP, TLS and HTTP/2).
+    pub dial_timeout: Duration,
+    /// The TLS configuration, `None` for none. Whether it is used depends on the first
+    /// endpoint's scheme, as in clientv3: `http://` dials every endpoint in plaintext
+    /// even with a configuration; `https://` dials every endpoint over TLS, with the
+    /// system's roots when there is no configuration; no scheme uses TLS exactly when
+    /// there is a configuration.
+    pub tls: Option<TlsConfig>,
+}
 
 /// A connection to one member of an etcd-compatible cluster. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -58,13 +74,30 @@ pub struct Client {
 
 impl Client {
     /// Connects to the first of `endpoints` that accepts a connection within
-    /// `dial_timeout`, trying them in order. An endpoint is `host:port` or
-    /// `http://host:port` (`https` is refused until TLS is supported).
+    /// `dial_timeout`, trying them in order. An endpoint is `host:port`, `http://host:port`
+    /// or `https://host:port` (TLS trusting the system's roots).
     pub async fn connect(endpoints: &[String], dial_timeout: Duration) -> Result<Client> {
+        Client::connect_with(endpoints, &ConnectOptions { dial_timeout, tls: None }).await
+    }
+
+    /// [`Client::connect`] with TLS settings. A failed TLS handshake is a failed dial
+    /// ([`Error::Connect`], whose reason says why).
+    pub async fn connect_with(endpoints: &[String], options: &ConnectOptions) -> Result<Client> {
+        let tls = transport(endpoints, options.tls.as_ref())?;
+        let dial_timeout = options.dial_timeout;
         let mut last = String::from("no endpoints given");
         for ep in endpoints {
-            let endpoint = endpoint(ep)?.connect_timeout(dial_timeout).timeout(Duration::from_secs(3600));
-            match tokio::time::timeout(dial_timeout, endpoint.connect()).await {
+            let (endpoint, origin) = endpoint(ep)?;
+            let endpoint = endpoint.connect_timeout(dial_timeout).timeout(Duration::from_secs(3600));
+            let connecting = async {
+                match &tls {
+                    None => endpoint.connect().await,
+                    Some(tls) => {
+                        endpoint.origin(origin).connect_with_connector(connector::tls_connector(tls.clone())).await
+                    }
+                }
+            };
+            match tokio::time::timeout(dial_timeout, connecting).await {
                 Ok(Ok(channel)) => {
                     return Ok(Client { channel, endpoint: ep.clone(), require_leader: false });
                 }
@@ -120,19 +153,38 @@ impl Client {
     }
 }
 
-/// Parses `host:port` or `http://host:port` into a tonic endpoint.
-fn endpoint(ep: &str) -> Result<Endpoint> {
+/// The scheme of an endpoint, `None` for a bare `host:port`.
+fn scheme(ep: &str) -> Option<&str> {
+    ep.find("://").map(|i| &ep[..i])
+}
+
+/// clientv3's choice of transport (`dialWithBalancerCreds`): the first endpoint's
+/// scheme decides for all of them.
+fn transport(endpoints: &[String], tls: Option<&TlsConfig>) -> Result<Option<TlsConfig>> {
+    match endpoints.first().and_then(|ep| scheme(ep)) {
+        Some("http") => Ok(None),
+        Some("https") => match tls {
+            Some(tls) => Ok(Some(tls.clone())),
+            None => Ok(Some(TlsOptions::default().build()?)),
+        },
+        _ => Ok(tls.cloned()),
+    }
+}
+
+/// Parses `host:port`, `http://host:port` or `https://host:port` into the tonic endpoint
+/// to dial (always `http://`: TLS, when used, is our connector's, not tonic's) and the
+/// origin requests carry over TLS (`https://host:port`).
+fn endpoint(ep: &str) -> Result<(Endpoint, Uri)> {
     let invalid = |reason: &str| Error::InvalidEndpoint { endpoint: ep.to_owned(), reason: reason.to_owned() };
-    let url = if ep.starts_with("https://") || ep.starts_with("unixs://") {
-        return Err(invalid("TLS is not supported yet"));
-    } else if ep.starts_with("http://") {
-        ep.to_owned()
-    } else if ep.contains("://") {
-        return Err(invalid("unsupported scheme"));
-    } else {
-        format!("http://{ep}")
+    let address = match scheme(ep) {
+        None => ep,
+        Some("http" | "https") => &ep[ep.find("://").map_or(0, |i| i + 3)..],
+        Some("unix" | "unixs") => return Err(invalid("unix sockets are not supported")),
+        Some(_) => return Err(invalid("unsupported scheme")),
     };
-    Endpoint::from_shared(url).map_err(|e| invalid(&e.to_string()))
+    let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| invalid(&e.to_string()))?;
+    let origin = format!("https://{address}").parse::<Uri>().map_err(|e| invalid(&e.to_string()))?;
+    Ok((endpoint, origin))
 }
 
 /// tonic's transport error says only "transport error"; the cause is in its sources.
@@ -151,14 +203,30 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
+    fn uris(ep: &str) -> Option<(String, String)> {
+        endpoint(ep).ok().map(|(e, origin)| (e.uri().to_string(), origin.to_string()))
+    }
+
     #[test]
-    fn endpoints_accept_bare_and_http_forms() {
-        assert_eq!(
-            endpoint("127.0.0.1:2379").map(|e| e.uri().to_string()).ok(),
-            Some("http://127.0.0.1:2379/".to_string())
-        );
-        assert!(endpoint("http://localhost:2379").is_ok());
-        assert!(matches!(endpoint("https://localhost:2379"), Err(Error::InvalidEndpoint { .. })));
+    fn endpoints_accept_bare_http_and_https_forms() {
+        let want = Some(("http://127.0.0.1:2379/".to_string(), "https://127.0.0.1:2379/".to_string()));
+        assert_eq!(uris("127.0.0.1:2379"), want);
+        assert_eq!(uris("http://127.0.0.1:2379"), want);
+        assert_eq!(uris("https://127.0.0.1:2379"), want);
+        assert!(matches!(endpoint("unixs://x"), Err(Error::InvalidEndpoint { .. })));
+        assert!(matches!(endpoint("ftp://x:1"), Err(Error::InvalidEndpoint { .. })));
+    }
+
+    #[test]
+    fn the_first_endpoint_chooses_the_transport_like_clientv3() {
+        let given = TlsOptions { skip_verify: true, ..Default::default() }.build().expect("build");
+        let eps = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let uses_tls =
+            |list: &[&str], tls: Option<&TlsConfig>| transport(&eps(list), tls).expect("transport").is_some();
+        assert!(!uses_tls(&["http://a:1", "https://b:2"], Some(&given)));
+        assert!(uses_tls(&["https://a:1", "http://b:2"], None));
+        assert!(uses_tls(&["a:1"], Some(&given)));
+        assert!(!uses_tls(&["a:1", "https://b:2"], None));
     }
 
     #[tokio::test]

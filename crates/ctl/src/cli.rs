@@ -101,11 +101,25 @@ pub struct GlobalFlags {
           num_args = 0..=1, require_equals = true, default_value = "false",
           default_missing_value = "true", value_parser = gosyntax::parse_bool)]
     pub debug: bool,
-    /// disable transport security for client connections (only insecure is supported)
+    /// disable transport security for client connections
     #[arg(long, global = true, env = "ETCDCTL_INSECURE_TRANSPORT", action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_value = "true",
           default_missing_value = "true", value_parser = gosyntax::parse_bool)]
     pub insecure_transport: bool,
+    /// skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY", action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_value = "false",
+          default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub insecure_skip_tls_verify: bool,
+    /// identify secure client using this TLS certificate file
+    #[arg(long, global = true, env = "ETCDCTL_CERT")]
+    pub cert: Option<String>,
+    /// identify secure client using this TLS key file
+    #[arg(long, global = true, env = "ETCDCTL_KEY")]
+    pub key: Option<String>,
+    /// verify certificates of TLS-enabled secure servers using this CA bundle
+    #[arg(long, global = true, env = "ETCDCTL_CACERT")]
+    pub cacert: Option<String>,
 }
 
 /// etcdctl 3.4's top-level commands in cobra's order, which is the order of the "Did you
@@ -145,6 +159,9 @@ const VALUE_FLAGS: &[&str] = &[
     "--keepalive-timeout",
     "-w",
     "--write-out",
+    "--cacert",
+    "--cert",
+    "--key",
 ];
 
 /// Parses `args` (program name first) into a [`Cli`]. `Ok(None)` means help was printed.
@@ -367,6 +384,41 @@ mod tests {
         assert_eq!(cli.global.dial_timeout, Duration::from_millis(500));
         assert_eq!(cli.global.endpoints, ["a:1", "b:2"]);
         assert_eq!(cli.global.command_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn tls_flags_parse_with_go_booleans_and_take_a_separate_value() {
+        let cli = parse(os(&[
+            "x",
+            "--cacert",
+            "ca.pem",
+            "--cert=c.pem",
+            "--key",
+            "k.pem",
+            "--insecure-skip-tls-verify",
+            "--insecure-transport=false",
+            "get",
+            "k",
+        ]))
+        .expect("parses")
+        .expect("not help");
+        let g = &cli.global;
+        assert_eq!(
+            (g.cacert.as_deref(), g.cert.as_deref(), g.key.as_deref()),
+            (Some("ca.pem"), Some("c.pem"), Some("k.pem"))
+        );
+        assert!(g.insecure_skip_tls_verify);
+        assert!(!g.insecure_transport);
+        assert!(matches!(cli.command, Some(Command::Get(_))));
+        assert_eq!(command_index(&os(&["x", "--cacert", "get", "put"])), Some(3));
+
+        let cli = parse(os(&["x", "get", "k", "--cacert", ""])).expect("parses").expect("not help");
+        assert_eq!(cli.global.cacert.as_deref(), Some(""), "an empty value is kept, to be refused when dialing");
+        let e = parse(os(&["x", "get", "k", "--insecure-skip-tls-verify=yes"])).expect_err("bad bool");
+        assert_eq!(
+            e.message,
+            r#"invalid argument "yes" for "--insecure-skip-tls-verify" flag: strconv.ParseBool: parsing "yes": invalid syntax"#
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod check;
 pub mod compaction;
 pub mod defrag;
 pub mod del;
+pub mod dial;
 pub mod elect;
 pub mod endpoint;
 pub mod get;
@@ -24,7 +25,6 @@ use crate::cli::{Command, GlobalFlags};
 use crate::error::{CtlError, Result};
 use std::future::Future;
 use std::io::{BufRead, Write};
-use std::time::Duration;
 use tokio::time::Instant;
 
 /// Arguments that etcdctl accepts and ignores (`member list`, `endpoint status`, …).
@@ -114,15 +114,7 @@ where
     Fut: Future<Output = client::Result<T>>,
 {
     let work = async {
-        let client = loop {
-            match client::Client::connect(endpoints, global.dial_timeout).await {
-                Ok(c) => break c,
-                Err(e @ client::Error::InvalidEndpoint { .. }) => {
-                    return Err(CtlError::error(e.to_string()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
+        let client = dial::dial(global, endpoints).await?;
         call(client).await.map_err(CtlError::from)
     };
     tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| Err(CtlError::error("context deadline exceeded")))
@@ -141,16 +133,7 @@ pub fn print_help(io: &mut Io<'_>, name: &str) {
 /// (`lock`, `elect`): a blocking dial that fails after `--dial-timeout` with
 /// "context deadline exceeded" and exit code 2.
 pub async fn connect_blocking(global: &GlobalFlags) -> Result<client::Client> {
-    let attempt = async {
-        loop {
-            match client::Client::connect(&global.endpoints, global.dial_timeout).await {
-                Ok(c) => return Ok(c),
-                Err(e @ client::Error::InvalidEndpoint { .. }) => return Err(CtlError::error(e.to_string())),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    };
-    tokio::time::timeout(global.dial_timeout, attempt)
+    tokio::time::timeout(global.dial_timeout, dial::dial(global, &global.endpoints))
         .await
         .unwrap_or_else(|_| Err(CtlError::new(crate::error::ExitCode::BadConnection, "context deadline exceeded")))
 }

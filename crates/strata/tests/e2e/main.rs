@@ -30,6 +30,7 @@ mod stratactl_vs_etcdctl;
 mod supervision;
 mod support;
 mod tls;
+mod tls_client;
 mod watch;
 mod watch_lease_ctl;
 mod watch_model;

@@ -53,18 +53,7 @@ pub async fn run(global: &GlobalFlags, id: i64, printer: Printer, io: &mut Io<'_
 
 /// A connection made before `deadline`, or `None`.
 async fn connect(global: &GlobalFlags, deadline: Instant) -> Result<Option<client::Client>> {
-    let attempt = async {
-        loop {
-            match client::Client::connect(&global.endpoints, global.dial_timeout).await {
-                Ok(c) => return Ok(c),
-                Err(e @ client::Error::InvalidEndpoint { .. }) => {
-                    return Err(crate::error::CtlError::error(e.to_string()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    };
-    match tokio::time::timeout_at(deadline, attempt).await {
+    match tokio::time::timeout_at(deadline, crate::command::dial::dial(global, &global.endpoints)).await {
         Ok(c) => c.map(Some),
         Err(_) => Ok(None),
     }

@@ -16,7 +16,7 @@
 
 use super::update::WatchUpdate;
 use crate::cli::GlobalFlags;
-use crate::error::{CtlError, Result};
+use crate::error::Result;
 use api::etcdserverpb::{WatchCreateRequest, WatchResponse};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -44,8 +44,7 @@ struct Sub {
 
 /// Watchers on one watch stream, reopened when the member goes away.
 pub struct WatchStream {
-    endpoints: Vec<String>,
-    dial_timeout: Duration,
+    global: GlobalFlags,
     watcher: Option<client::Watcher>,
     subs: HashMap<Handle, Sub>,
     next_handle: Handle,
@@ -66,8 +65,7 @@ impl WatchStream {
     /// [`next`](Self::next) runs.
     pub fn new(global: &GlobalFlags) -> Self {
         WatchStream {
-            endpoints: global.endpoints.clone(),
-            dial_timeout: global.dial_timeout,
+            global: global.clone(),
             watcher: None,
             subs: HashMap::new(),
             next_handle: 0,
@@ -133,13 +131,7 @@ impl WatchStream {
 
     /// Connects and opens a stream, then (re)creates every watcher in order.
     async fn open(&mut self) -> Result<()> {
-        let client = loop {
-            match client::Client::connect(&self.endpoints, self.dial_timeout).await {
-                Ok(c) => break c,
-                Err(e @ client::Error::InvalidEndpoint { .. }) => return Err(CtlError::error(e.to_string())),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
+        let client = crate::command::dial::dial(&self.global, &self.global.endpoints).await?;
         let watcher = client.require_leader(true).watch();
         let mut handles: Vec<Handle> = self.subs.keys().copied().collect();
         handles.sort_unstable();
