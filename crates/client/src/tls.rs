@@ -97,12 +97,9 @@ impl TlsOptions {
     }
 }
 
-/// rustls over *ring*, the workspace's one provider (aws-lc would need a C build).
-/// rustls 0.23.48 deprecates it for lacking post-quantum key exchange, which etcd 3.4's
-/// Go does not offer either.
-#[allow(deprecated)]
+/// rustls over *ring*, the workspace's one provider (`tlstrust::ring_provider`).
 fn ring_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(tlstrust::ring_provider())
 }
 
 /// Go's `tls.X509KeyPair` over the two files: certificate blocks, then the key block,

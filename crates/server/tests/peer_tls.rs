@@ -58,8 +58,7 @@ async fn peer_port_answers(addr: &str, pki: &Pki, client: &CertFiles) -> bool {
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(&client.cert).expect("cert").map(|c| c.expect("cert")).collect();
     let key = PrivateKeyDer::from_pem_file(&client.key).expect("key");
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(tlstrust::ring_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")

@@ -5,10 +5,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::ClientConfig;
+use rustls_pki_types::CertificateDer;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -88,7 +86,8 @@ pub fn peer_client_config(cfg: &Config) -> Result<Option<Arc<ClientConfig>>, Tls
     let builder = if !flags.trusted_ca.is_empty() {
         builder.with_root_certificates(files::roots(std::path::Path::new(flags.trusted_ca))?)
     } else if flags.auto_tls {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        let any = tlstrust::Verifier::new(tlstrust::ServerTrust::Anything, provider);
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(any))
     } else {
         return Err(TlsError::Flag(
             "--peer-trusted-ca-file is needed to verify the other members' certificates (or --peer-auto-tls)".into(),
@@ -99,46 +98,6 @@ pub fn peer_client_config(cfg: &Config) -> Result<Option<Arc<ClientConfig>>, Tls
         .map_err(|e| TlsError::File { path: key.display().to_string(), reason: e.to_string() })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Some(Arc::new(config)))
-}
-
-/// Accepts any server certificate, still checking the handshake's signature
-/// with it (`--peer-auto-tls`: members' self-signed certificates).
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

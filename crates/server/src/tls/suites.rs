@@ -75,14 +75,7 @@ pub fn provider(
     Ok((provider, versions))
 }
 
-/// rustls over ring. rustls 0.23.48 deprecates it for lacking post-quantum
-/// key exchange, which only its aws-lc provider has; aws-lc is a C build the
-/// project keeps out (DESIGN.md §8), so classical ECDHE it is, as Go's TLS
-/// in etcd 3.4 offers.
-#[allow(deprecated)]
-fn ring_provider() -> CryptoProvider {
-    rustls::crypto::ring::default_provider()
-}
+use tlstrust::ring_provider;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Version {

@@ -18,20 +18,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve(cfg: server::Config) -> anyhow::Result<()> {
     cfg.validate()?;
-    let mut listeners = Vec::new();
-    for url in &cfg.listen_client_urls {
-        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
-        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
-        tracing::info!(address = %addr, "listening for client requests");
-        listeners.push(l);
-    }
-    let mut peer_listeners = Vec::new();
-    for url in &cfg.listen_peer_urls {
-        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
-        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
-        tracing::info!(address = %addr, "listening for peers");
-        peer_listeners.push(l);
-    }
+    let listeners = server::Listeners {
+        client: bind_all(&cfg.listen_client_urls, "listening for client requests").await?,
+        peer: bind_all(&cfg.listen_peer_urls, "listening for peers").await?,
+        metrics: bind_all(&cfg.listen_metrics_urls, "listening for metrics").await?,
+    };
     let mut term = signal(SignalKind::terminate())?;
     let shutdown = async move {
         tokio::select! {
@@ -39,16 +30,20 @@ async fn serve(cfg: server::Config) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("received interrupt signal, shutting down"),
         }
     };
-    let mut metrics = Vec::new();
-    for url in &cfg.listen_metrics_urls {
-        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
-        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
-        tracing::info!(address = %addr, "listening for metrics");
-        metrics.push(l);
-    }
-    let listeners = server::Listeners { client: listeners, peer: peer_listeners, metrics };
     server::run(cfg, listeners, shutdown).await?;
     Ok(())
+}
+
+/// One listener per URL, in order (`server::Listeners` pairs them by index).
+async fn bind_all(urls: &[String], what: &'static str) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::with_capacity(urls.len());
+    for url in urls {
+        let addr = server::config::socket_addr(url).map_err(anyhow::Error::msg)?;
+        let l = TcpListener::bind(addr).await.with_context(|| format!("listen tcp {addr}"))?;
+        tracing::info!(address = %addr, "{what}");
+        listeners.push(l);
+    }
+    Ok(listeners)
 }
 
 fn init_logging(level: &str) {
