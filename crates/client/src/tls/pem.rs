@@ -75,4 +75,23 @@ mod tests {
         let after_bad = b"-----BEGIN X-----\n!!\n-----END X-----\n-----BEGIN Y-----\nAA==\n-----END Y-----\n";
         assert_eq!(blocks(after_bad), [PemBlock { label: "Y".into(), der: vec![0] }]);
     }
+
+    proptest::proptest! {
+        /// Files are outside bytes: any content gives blocks or none, never a
+        /// panic, and a well-formed block survives garbage around it. (No
+        /// `cargo fuzz` here: it needs a nightly toolchain this project's
+        /// machines lack; this runs in every test run instead.)
+        #[test]
+        fn any_bytes_parse_without_panicking(noise in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+                                             der in proptest::collection::vec(proptest::num::u8::ANY, 1..64)) {
+            let _ = blocks(&noise);
+            let mut file = noise.clone();
+            file.push(b'\n');
+            file.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            file.extend_from_slice(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &der).as_bytes());
+            file.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
+            let found = blocks(&file);
+            proptest::prop_assert!(found.iter().any(|b| b.label == "CERTIFICATE" && b.der == der), "{:?}", found);
+        }
+    }
 }
