@@ -58,6 +58,8 @@ pub const DEFRAG_WRITE_PAUSE_SECONDS: &str = "strata_defrag_write_pause_seconds"
 pub const COMPACTION_BACKLOG_REVISIONS: &str = "strata_compaction_backlog_revisions";
 /// The oldest revision reads may still ask for.
 pub const OLDEST_RETAINED_REVISION: &str = "strata_oldest_retained_revision";
+/// The index of the last Raft log entry purged behind a snapshot (0 before any).
+pub const RAFT_LOG_PURGED_INDEX: &str = "strata_raft_log_purged_index";
 /// Restarts of a background task after it failed (label `task`).
 pub const TASK_RESTARTS_TOTAL: &str = "strata_task_restarts_total";
 
@@ -154,6 +156,10 @@ pub fn describe() {
         "Revisions between the scheduled compaction and the last finished one (0 when compaction is idle)."
     );
     describe_gauge!(OLDEST_RETAINED_REVISION, "The oldest revision that reads and watches may still ask for.");
+    describe_gauge!(
+        RAFT_LOG_PURGED_INDEX,
+        "The index of the last Raft log entry purged behind a snapshot: a member behind it catches up by snapshot."
+    );
     describe_counter!(TASK_RESTARTS_TOTAL, "Restarts of a member's background task after it failed, by task.");
 }
 

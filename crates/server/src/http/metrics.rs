@@ -58,6 +58,7 @@ fn set_state_gauges(e: &Endpoints) {
     gauge!(m::HAS_LEADER).set(if leader.is_some() { 1.0 } else { 0.0 });
     gauge!(m::IS_LEADER).set(if leader == Some(member.member_id) { 1.0 } else { 0.0 });
     gauge!(m::PROPOSALS_COMMITTED_TOTAL).set(member.raft.commit_index() as f64);
+    gauge!(m::RAFT_LOG_PURGED_INDEX).set(member.raft.purged_index() as f64);
     gauge!(m::PROPOSALS_APPLIED_TOTAL).set(member.raft.applied_index() as f64);
     gauge!(m::SERVER_ID, "server_id" => format!("{:x}", member.member_id)).set(1.0);
     gauge!(m::SERVER_VERSION, "server_version" => SERVER_VERSION).set(1.0);

@@ -131,6 +131,21 @@ async fn a_member_behind_the_purged_log_catches_up_by_snapshot() {
     c.compact(mid - 100, None).await.expect("compact");
     c.delete("k/7", None).await.expect("delete");
     let rev = c.put("last", "l", None).await.expect("put").header().map_or(0, |h| h.revision());
+    // openraft purges only the entries no replication still has in flight:
+    // wait until the leader's log starts after everything the follower has.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = crate::http_endpoints::get(&members[first], "/metrics").body;
+        let purged = crate::http_endpoints::sample(&metrics, "strata_raft_log_purged_index").unwrap_or(0.0);
+        if purged > 100.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the leader did not purge its log (purged up to {purged})");
+        // More entries make more snapshots, each a chance to purge.
+        c.put("nudge", "n", None).await.expect("put");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rev = c.get("last", None).await.expect("get").header().map_or(rev, |h| h.revision());
 
     members[lagging].restart().expect("restart the follower");
     assert_same_hash(&members, &all, rev).await;

@@ -64,7 +64,7 @@ pub(crate) fn get(m: &MemberProcess, path: &str) -> Answer {
 }
 
 /// The value of the sample `series` (a name, with its labels if it has any).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
