@@ -15,6 +15,7 @@
 //! # Ok::<(), backend::Error>(())
 //! ```
 mod alarm_table;
+mod auth_table;
 mod backend;
 mod create;
 mod defrag;
@@ -34,6 +35,7 @@ mod revision_clock;
 pub mod schema;
 mod snapshot;
 
+pub use auth_table::AuthTable;
 pub use backend::{Backend, DeleteBatch, ReadTxn, WriteTxn};
 #[cfg(feature = "fault-injection")]
 pub use defrag::defrag_offline_in;

@@ -39,11 +39,23 @@ pub(crate) const REVISION_CLOCK: TableDefinition<'static, &[u8], &[u8]> = TableD
 /// [`SCHEMA_VERSION`] bump for the same reason as [`LEASE`].
 pub(crate) const MEMBERS: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("members");
 
+/// etcd's `auth` bucket: `authEnabled` (1 byte) and `authRevision` (8 bytes
+/// BE). Added without a [`SCHEMA_VERSION`] bump for the same reason as
+/// [`LEASE`]: a file without it has auth disabled at revision 0.
+pub(crate) const AUTH: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("auth");
+
+/// etcd's `authUsers` bucket: user name → encoded `authpb.User`.
+pub(crate) const AUTH_USERS: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("authUsers");
+
+/// etcd's `authRoles` bucket: role name → encoded `authpb.Role`.
+pub(crate) const AUTH_ROLES: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("authRoles");
+
 /// Every table whose keys are bytes, in the order dumps and copies visit them.
 /// [`META`] (string keys) is the only other table. A new table must be added
-/// here, or defragmentation and snapshots silently drop it.
-pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 5] =
-    [KEY, LEASE, ALARM, REVISION_CLOCK, MEMBERS];
+/// here (at the end: snapshots name tables by position), or defragmentation
+/// and snapshots silently drop it.
+pub(crate) const BYTE_TABLES: [TableDefinition<'static, &[u8], &[u8]>; 8] =
+    [KEY, LEASE, ALARM, REVISION_CLOCK, MEMBERS, AUTH, AUTH_USERS, AUTH_ROLES];
 
 /// The version of this layout; bumped with an upgrade path on every change.
 pub const SCHEMA_VERSION: u64 = 1;

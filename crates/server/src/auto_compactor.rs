@@ -69,7 +69,13 @@ pub async fn run(member: Arc<Member>, retention: Retention, wall: WallClock) -> 
         ac.log_starting(rev);
         let began = Instant::now();
         let req = CompactionRequest { revision: rev, physical: false };
-        match member.propose(InternalRaftRequest { compaction: Some(req), ..Default::default() }).await {
+        match member
+            .propose(
+                InternalRaftRequest { compaction: Some(req), ..Default::default() },
+                Some(&auth::AuthInfo::member_itself()),
+            )
+            .await
+        {
             Ok(_) | Err(EtcdError::Compacted) => ac.succeeded(rev, started.elapsed(), began.elapsed()),
             Err(e) => ac.log_failed(rev, &e),
         }

@@ -138,7 +138,7 @@ pub async fn publish_attributes(member: Arc<Member>, name: String, client_urls: 
         }
         let req = ClusterMemberAttrSetRequest { member_id: member.member_id, member_attributes: Some(want.clone()) };
         let irr = InternalRaftRequest { cluster_member_attr_set: Some(req), ..Default::default() };
-        match member.propose(irr).await {
+        match member.propose(irr, Some(&auth::AuthInfo::member_itself())).await {
             Ok(_) => {
                 tracing::info!(name = %want.name, client_urls = ?want.client_urls, "published local member to cluster through raft")
             }

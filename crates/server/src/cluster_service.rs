@@ -25,8 +25,9 @@ use api::membershippb::Attributes;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use crate::credentials;
 use crate::error::{EtcdError, EtcdResult};
-use crate::forward::LeaderLink;
+use crate::forward::{self, LeaderLink};
 use crate::member::Member;
 
 /// etcd's `maxLearners`.
@@ -49,6 +50,14 @@ impl ClusterService {
         &self,
     ) -> EtcdResult<Option<api::etcdserverpb::cluster_client::ClusterClient<tonic::transport::Channel>>> {
         if LeaderLink::needed(&self.member) { Ok(Some(self.leader.cluster(&self.member)?)) } else { Ok(None) }
+    }
+
+    /// Membership changes need the root role (etcd's
+    /// `checkMembershipOperationPermission`); the token goes on to the leader.
+    fn admin<T>(&self, request: &Request<T>) -> Result<Option<forward::Token>, Status> {
+        let user = credentials::user(&self.member, request)?;
+        self.member.auth.check_admin(user.as_ref()).map_err(EtcdError::from)?;
+        Ok(forward::token_of(request.metadata()))
     }
 
     /// The members after a change, with this member's header.
@@ -129,9 +138,10 @@ impl Cluster for ClusterService {
     }
 
     async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
+        let token = self.admin(&request)?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
-            return leader.member_add(req).await;
+            return leader.member_add(forward::with_token(req, token.as_ref())).await;
         }
         check_urls(&req.peer_ur_ls)?;
         let members = members(&self.member)?;
@@ -161,9 +171,10 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
+        let token = self.admin(&request)?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
-            return leader.member_remove(req).await;
+            return leader.member_remove(forward::with_token(req, token.as_ref())).await;
         }
         let members = members(&self.member)?;
         let target = members.iter().find(|m| m.id == req.id).ok_or(EtcdError::MemberNotFound)?;
@@ -180,9 +191,10 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
+        let token = self.admin(&request)?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
-            return leader.member_update(req).await;
+            return leader.member_update(forward::with_token(req, token.as_ref())).await;
         }
         check_urls(&req.peer_ur_ls)?;
         let members = members(&self.member)?;
@@ -202,9 +214,10 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
+        let token = self.admin(&request)?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
-            return leader.member_promote(req).await;
+            return leader.member_promote(forward::with_token(req, token.as_ref())).await;
         }
         // etcd's order: the log progress of any member Raft replicates to is
         // checked first (isLearnerReady), so a voter that never started is

@@ -68,6 +68,40 @@ pub enum EtcdError {
     Unhealthy,
     #[error("etcdserver: rpc not supported for learner")]
     NotSupportedForLearner,
+    #[error("etcdserver: root user does not exist")]
+    RootUserNotExist,
+    #[error("etcdserver: root user does not have root role")]
+    RootRoleNotExist,
+    #[error("etcdserver: user name already exists")]
+    UserAlreadyExist,
+    #[error("etcdserver: user name is empty")]
+    UserEmpty,
+    #[error("etcdserver: user name not found")]
+    UserNotFound,
+    #[error("etcdserver: role name already exists")]
+    RoleAlreadyExist,
+    #[error("etcdserver: role name not found")]
+    RoleNotFound,
+    #[error("etcdserver: role name is empty")]
+    RoleEmpty,
+    #[error("etcdserver: permission not given")]
+    PermissionNotGiven,
+    #[error("etcdserver: authentication failed, invalid user ID or password")]
+    AuthFailed,
+    #[error("etcdserver: permission denied")]
+    PermissionDenied,
+    #[error("etcdserver: role is not granted to the user")]
+    RoleNotGranted,
+    #[error("etcdserver: permission is not granted to the role")]
+    PermissionNotGranted,
+    #[error("etcdserver: authentication is not enabled")]
+    AuthNotEnabled,
+    #[error("etcdserver: invalid auth token")]
+    InvalidAuthToken,
+    #[error("etcdserver: invalid auth management")]
+    InvalidAuthMgmt,
+    #[error("etcdserver: revision of auth store is old")]
+    AuthOldRevision,
     /// Storage or invariant failure: the member cannot answer correctly.
     #[error("etcdserver: {0}")]
     Internal(String),
@@ -90,6 +124,13 @@ impl EtcdError {
             | MemberNotLearner
             | LearnerNotReady
             | TooManyLearners => Code::FailedPrecondition,
+            RootUserNotExist | RootRoleNotExist | UserAlreadyExist | UserNotFound | RoleAlreadyExist | RoleNotFound
+            | RoleNotGranted | PermissionNotGranted | AuthNotEnabled => Code::FailedPrecondition,
+            UserEmpty | RoleEmpty | PermissionNotGiven | AuthFailed | InvalidAuthMgmt | AuthOldRevision => {
+                Code::InvalidArgument
+            }
+            PermissionDenied => Code::PermissionDenied,
+            InvalidAuthToken => Code::Unauthenticated,
             NoSpace => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
             NoLeader | LeaderChanged | Timeout | Stopped | Unhealthy | NotSupportedForLearner => Code::Unavailable,
@@ -163,6 +204,23 @@ carried_through_raft!(
     TooManyLearners,
     Unhealthy,
     NotSupportedForLearner,
+    RootUserNotExist,
+    RootRoleNotExist,
+    UserAlreadyExist,
+    UserEmpty,
+    UserNotFound,
+    RoleAlreadyExist,
+    RoleNotFound,
+    RoleEmpty,
+    PermissionNotGiven,
+    AuthFailed,
+    PermissionDenied,
+    RoleNotGranted,
+    PermissionNotGranted,
+    AuthNotEnabled,
+    InvalidAuthToken,
+    InvalidAuthMgmt,
+    AuthOldRevision,
 );
 
 impl From<EtcdError> for Status {
@@ -188,6 +246,32 @@ impl From<lease::Error> for EtcdError {
             lease::Error::AlreadyExists { .. } => EtcdError::LeaseExists,
             lease::Error::TtlTooLarge { .. } => EtcdError::TtlTooLarge,
             other => EtcdError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<auth::AuthError> for EtcdError {
+    fn from(e: auth::AuthError) -> EtcdError {
+        use auth::AuthError as A;
+        match e {
+            A::RootUserNotExist => EtcdError::RootUserNotExist,
+            A::RootRoleNotExist => EtcdError::RootRoleNotExist,
+            A::UserAlreadyExist => EtcdError::UserAlreadyExist,
+            A::UserEmpty => EtcdError::UserEmpty,
+            A::UserNotFound => EtcdError::UserNotFound,
+            A::RoleAlreadyExist => EtcdError::RoleAlreadyExist,
+            A::RoleNotFound => EtcdError::RoleNotFound,
+            A::RoleEmpty => EtcdError::RoleEmpty,
+            A::PermissionNotGiven => EtcdError::PermissionNotGiven,
+            A::AuthFailed => EtcdError::AuthFailed,
+            A::PermissionDenied => EtcdError::PermissionDenied,
+            A::RoleNotGranted => EtcdError::RoleNotGranted,
+            A::PermissionNotGranted => EtcdError::PermissionNotGranted,
+            A::AuthNotEnabled => EtcdError::AuthNotEnabled,
+            A::InvalidAuthToken => EtcdError::InvalidAuthToken,
+            A::InvalidAuthMgmt => EtcdError::InvalidAuthMgmt,
+            A::AuthOldRevision => EtcdError::AuthOldRevision,
+            A::Storage(s) => EtcdError::Internal(s),
         }
     }
 }

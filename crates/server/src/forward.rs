@@ -53,10 +53,11 @@ impl LeaderLink {
         Ok(channel)
     }
 
-    /// Renews lease `id` at the leader; its TTL (0 if unknown there).
-    pub async fn keep_alive(&self, member: &Member, id: i64) -> Result<i64, Status> {
+    /// Renews lease `id` at the leader; its TTL (0 if unknown there). The
+    /// client's auth token goes along: the leader checks it again.
+    pub async fn keep_alive(&self, member: &Member, id: i64, token: Option<&Token>) -> Result<i64, Status> {
         let mut client = LeaseClient::new(self.channel(member)?);
-        let request = futures::stream::iter([LeaseKeepAliveRequest { id }]);
+        let request = with_token(futures::stream::iter([LeaseKeepAliveRequest { id }]), token);
         let mut answers = client.lease_keep_alive(request).await.map_err(unavailable)?.into_inner();
         let answer = answers.message().await.map_err(unavailable)?;
         Ok(answer.map_or(0, |a| a.ttl))
@@ -73,10 +74,28 @@ impl LeaderLink {
         &self,
         member: &Member,
         req: LeaseTimeToLiveRequest,
+        token: Option<&Token>,
     ) -> Result<LeaseTimeToLiveResponse, Status> {
         let mut client = LeaseClient::new(self.channel(member)?);
-        Ok(client.lease_time_to_live(req).await.map_err(unavailable)?.into_inner())
+        Ok(client.lease_time_to_live(with_token(req, token)).await.map_err(unavailable)?.into_inner())
     }
+}
+
+/// The auth token metadata of a client's request.
+pub type Token = tonic::metadata::MetadataValue<tonic::metadata::Ascii>;
+
+/// The token a client sent (`token`, or the gateway's `authorization`).
+pub fn token_of(md: &tonic::metadata::MetadataMap) -> Option<Token> {
+    md.get("token").or_else(|| md.get("authorization")).cloned()
+}
+
+/// A request to the leader carrying the client's token.
+pub fn with_token<T>(message: T, token: Option<&Token>) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    if let Some(t) = token {
+        req.metadata_mut().insert("token", t.clone());
+    }
+    req
 }
 
 /// A leader that cannot be reached is, for the client, no leader (etcd

@@ -15,6 +15,9 @@ use api::etcdserverpb::{
 use api::stratapb::apply_result::Response;
 use tonic::{Request, Response as GrpcResponse, Status};
 
+use auth::AuthInfo;
+
+use crate::credentials;
 use crate::error::EtcdError;
 use crate::kv::{self, View};
 use crate::member::Member;
@@ -31,34 +34,50 @@ impl KvService {
         KvService { member }
     }
 
+    /// Serves a read locally, after a read index unless `serializable`:
+    /// `check` decides whether `user` may, and a change of the auth store
+    /// while reading refuses the answer (etcd's `doSerialize`).
     async fn read<T>(
         &self,
         serializable: bool,
+        user: Option<&AuthInfo>,
+        check: impl FnOnce(&auth::AuthStore) -> auth::AuthResult<()>,
         f: impl FnOnce(&View<'_, '_>) -> Result<T, EtcdError>,
     ) -> Result<T, Status> {
         if !serializable {
             self.member.read_index().await?;
         }
+        check(&self.member.auth).map_err(EtcdError::from)?;
         let read = self.member.store.read().map_err(EtcdError::from)?;
-        Ok(f(&View::Read(&read))?)
+        let out = f(&View::Read(&read))?;
+        if let Some(u) = user
+            && u.revision != self.member.auth.revision()
+        {
+            return Err(EtcdError::AuthOldRevision.into());
+        }
+        Ok(out)
     }
 }
 
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<GrpcResponse<RangeResponse>, Status> {
+        let user = credentials::user(&self.member, &req)?;
         let r = req.into_inner();
         validate::range(&r)?;
-        let mut resp = self.read(r.serializable, |v| kv::range(v, &r)).await?;
+        let u = user.as_ref();
+        let check = |a: &auth::AuthStore| a.check_range(u, &r.key, &r.range_end);
+        let mut resp = self.read(r.serializable, u, check, |v| kv::range(v, &r)).await?;
         self.member.fill_header(&mut resp.header);
         Ok(GrpcResponse::new(resp))
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<GrpcResponse<PutResponse>, Status> {
+        let user = credentials::user(&self.member, &req)?;
         let p = req.into_inner();
         validate::put(&p)?;
         let irr = InternalRaftRequest { put: Some(p), ..Default::default() };
-        match self.member.propose(irr).await? {
+        match self.member.propose(irr, user.as_ref()).await? {
             Response::Put(mut resp) => {
                 self.member.fill_header(&mut resp.header);
                 Ok(GrpcResponse::new(resp))
@@ -71,10 +90,11 @@ impl Kv for KvService {
         &self,
         req: Request<DeleteRangeRequest>,
     ) -> Result<GrpcResponse<DeleteRangeResponse>, Status> {
+        let user = credentials::user(&self.member, &req)?;
         let d = req.into_inner();
         validate::delete_range(&d)?;
         let irr = InternalRaftRequest { delete_range: Some(d), ..Default::default() };
-        match self.member.propose(irr).await? {
+        match self.member.propose(irr, user.as_ref()).await? {
             Response::DeleteRange(mut resp) => {
                 self.member.fill_header(&mut resp.header);
                 Ok(GrpcResponse::new(resp))
@@ -84,20 +104,21 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<GrpcResponse<TxnResponse>, Status> {
+        let user = credentials::user(&self.member, &req)?;
         let t = req.into_inner();
         validate::txn(&t, self.member.limits.max_txn_ops)?;
         let mut resp = if kv::is_read_only(&t) {
-            let serializable = kv::is_serializable(&t);
-            let read = {
-                if !serializable {
-                    self.member.read_index().await?;
-                }
-                self.member.store.read().map_err(EtcdError::from)?
-            };
-            kv::txn(&mut View::Read(&read), &t, &|_| false)?
+            let u = user.as_ref();
+            let leases = &self.member.leases;
+            let check = |a: &auth::AuthStore| a.check_txn(u, &t, &|id| leases.keys(id));
+            self.read(kv::is_serializable(&t), u, check, |v| {
+                let View::Read(read) = v else { return Err(EtcdError::Internal("not a read view".into())) };
+                kv::txn(&mut View::Read(read), &t, &|_| false)
+            })
+            .await?
         } else {
             let irr = InternalRaftRequest { txn: Some(t), ..Default::default() };
-            match self.member.propose(irr).await? {
+            match self.member.propose(irr, user.as_ref()).await? {
                 Response::Txn(resp) => resp,
                 _ => return Err(EtcdError::Internal("unexpected apply result".into()).into()),
             }
@@ -107,11 +128,14 @@ impl Kv for KvService {
     }
 
     async fn compact(&self, req: Request<CompactionRequest>) -> Result<GrpcResponse<CompactionResponse>, Status> {
+        // etcd lets anyone compact; Strata asks for a user while auth is on.
+        let user = credentials::user(&self.member, &req)?;
+        self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
         let c = req.into_inner();
         let physical = c.physical;
         let rev = c.revision;
         let irr = InternalRaftRequest { compaction: Some(c), ..Default::default() };
-        match self.member.propose(irr).await? {
+        match self.member.propose(irr, user.as_ref()).await? {
             Response::Compaction(mut resp) => {
                 if physical {
                     self.member.wait_compaction(rev).await?;

@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::credentials;
 use crate::error::EtcdError;
-use crate::forward::LeaderLink;
+use crate::forward::{self, LeaderLink};
 use crate::member::Member;
 
 /// The Lease service over one member.
@@ -57,6 +58,16 @@ impl LeaseService {
     }
 }
 
+impl LeaseService {
+    /// The sender of a lease call; while auth is enabled someone must be
+    /// named (etcd's `requireAuthInfo`).
+    fn user<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req)?;
+        self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
+        Ok(user)
+    }
+}
+
 type KeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -64,12 +75,13 @@ impl Lease for LeaseService {
     type LeaseKeepAliveStream = KeepAliveStream;
 
     async fn lease_grant(&self, req: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
+        let user = self.user(&req)?;
         let mut g = req.into_inner();
         if g.id == 0 {
             g.id = self.fresh_id();
         }
         let irr = InternalRaftRequest { lease_grant: Some(g), ..Default::default() };
-        match self.member.propose(irr).await? {
+        match self.member.propose(irr, user.as_ref()).await? {
             Applied::LeaseGrant(mut resp) => {
                 self.member.fill_header(&mut resp.header);
                 Ok(Response::new(resp))
@@ -79,12 +91,13 @@ impl Lease for LeaseService {
     }
 
     async fn lease_revoke(&self, req: Request<LeaseRevokeRequest>) -> Result<Response<LeaseRevokeResponse>, Status> {
+        let user = self.user(&req)?;
         let r = req.into_inner();
         if !self.member.leases.exists(r.id) {
             return Err(EtcdError::LeaseNotFound.into());
         }
         let irr = InternalRaftRequest { lease_revoke: Some(r), ..Default::default() };
-        match self.member.propose(irr).await? {
+        match self.member.propose(irr, user.as_ref()).await? {
             Applied::LeaseRevoke(mut resp) => {
                 self.member.fill_header(&mut resp.header);
                 Ok(Response::new(resp))
@@ -97,13 +110,15 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<KeepAliveStream>, Status> {
+        self.user(&req)?;
+        let token = forward::token_of(req.metadata());
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(16);
         let svc = self.clone();
         tokio::spawn(async move {
             while let Some(Ok(k)) = inbound.next().await {
                 let ttl = if LeaderLink::needed(&svc.member) {
-                    match svc.leader.keep_alive(&svc.member, k.id).await {
+                    match svc.leader.keep_alive(&svc.member, k.id, token.as_ref()).await {
                         Ok(ttl) => ttl,
                         Err(e) => {
                             let _ = tx.send(Err(e)).await;
@@ -129,9 +144,15 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let user = self.user(&req)?;
+        let token = forward::token_of(req.metadata());
         let r = req.into_inner();
+        if r.keys {
+            let keys = self.member.leases.keys(r.id).unwrap_or_default();
+            self.member.auth.check_lease_keys_readable(user.as_ref(), &keys).map_err(EtcdError::from)?;
+        }
         if LeaderLink::needed(&self.member) {
-            let mut resp = self.leader.time_to_live(&self.member, r).await?;
+            let mut resp = self.leader.time_to_live(&self.member, r, token.as_ref()).await?;
             resp.header = self.header();
             return Ok(Response::new(resp));
         }
@@ -150,8 +171,16 @@ impl Lease for LeaseService {
         Ok(Response::new(resp))
     }
 
-    async fn lease_leases(&self, _req: Request<LeaseLeasesRequest>) -> Result<Response<LeaseLeasesResponse>, Status> {
+    async fn lease_leases(&self, req: Request<LeaseLeasesRequest>) -> Result<Response<LeaseLeasesResponse>, Status> {
+        let user = self.user(&req)?;
         let mut ids = self.member.leases.lessor().leases();
+        // etcd 3.6: an admin, or someone who may read every leased key.
+        if self.member.auth.check_admin(user.as_ref()).is_err() {
+            for id in &ids {
+                let keys = self.member.leases.keys(*id).unwrap_or_default();
+                self.member.auth.check_lease_keys_readable(user.as_ref(), &keys).map_err(EtcdError::from)?;
+            }
+        }
         ids.sort_unstable();
         let leases = ids.into_iter().map(|id| LeaseStatus { id }).collect();
         Ok(Response::new(LeaseLeasesResponse { header: self.header(), leases }))
@@ -171,7 +200,7 @@ pub async fn revoke_expired(member: Arc<Member>) {
         };
         for id in expired {
             let irr = InternalRaftRequest { lease_revoke: Some(LeaseRevokeRequest { id }), ..Default::default() };
-            match member.propose(irr).await {
+            match member.propose(irr, Some(&auth::AuthInfo::member_itself())).await {
                 Ok(_) | Err(EtcdError::LeaseNotFound) => {}
                 Err(e) => {
                     tracing::warn!(lease = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease")

@@ -64,6 +64,13 @@ impl Leases {
         self.lessor().contains(id)
     }
 
+    /// The keys attached to a lease, `None` if it does not exist (for
+    /// permission checks: revoking a lease deletes its keys).
+    pub fn keys(&self, id: i64) -> Option<Vec<Vec<u8>>> {
+        let now = self.now();
+        self.lessor().time_to_live(id, now, true).map(|info| info.keys)
+    }
+
     /// Keeps attachments in step with applied changes (`version == 0` is a
     /// deletion).
     pub fn observe(&self, changes: &[KeyValue]) {

@@ -19,6 +19,7 @@
 //! ```
 mod alarms;
 pub mod apply;
+mod auth_service;
 mod authority;
 mod auto_compactor;
 pub mod cluster;
@@ -26,6 +27,7 @@ mod cluster_service;
 mod compactor;
 mod concurrency;
 pub mod config;
+mod credentials;
 mod data_dir;
 mod durable;
 pub mod error;
@@ -50,6 +52,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::etcdserverpb::auth_server::AuthServer;
 use api::etcdserverpb::cluster_server::ClusterServer;
 use api::etcdserverpb::kv_server::KvServer;
 use api::etcdserverpb::lease_server::LeaseServer;
@@ -85,6 +88,8 @@ pub enum ServerError {
     Raft(#[from] raft::RaftError),
     #[error("lease: {0}")]
     Lease(String),
+    #[error("auth store: {0}")]
+    Auth(String),
     #[error("joining the cluster: {0}")]
     Join(String),
     #[error("the member has been permanently removed from the cluster")]
@@ -159,6 +164,10 @@ pub async fn run(
     let min_ttl_secs = (cfg.election_timeout_ms * 3).div_ceil(2000) as i64;
     let leases = Arc::new(leases::Leases::restore(&store, min_ttl_secs)?);
     let alarms = Arc::new(alarms::Alarms::restore(&store)?);
+    let auth = Arc::new(
+        auth::AuthStore::load(&store.backend().begin_read()?, cfg.auth_options()?)
+            .map_err(|e| ServerError::Auth(e.to_string()))?,
+    );
     let quota = cfg.quota();
     log_quota(&quota);
     let applier = Arc::new(apply::Applier::new(
@@ -168,6 +177,7 @@ pub async fn run(
         leases.clone(),
         alarms.clone(),
         quota.reserve > 0,
+        auth.clone(),
     ));
     let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
@@ -222,7 +232,9 @@ pub async fn run(
         // A single member leads from here on; its lessor starts counting.
         leases.lessor().promote(leases.now(), lease_extend);
     }
-    let member = Arc::new(Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx));
+    let mut member = Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx, auth);
+    member.client_cert_auth = cfg.client_cert_auth;
+    let member = Arc::new(member);
     let fatal = stop_on_fatal(&tasks, member.clone(), stop_tx.clone());
     supervise(&mut tasks, "leadership", &member, move |m| cluster::follow_leadership(m, lease_extend));
     let (removed_tx, removed_rx) = tokio::sync::watch::channel(false);
@@ -299,6 +311,7 @@ pub async fn run(
     });
     let grpc = tonic::service::Routes::new(kv)
         .add_service(watch)
+        .add_service(AuthServer::new(auth_service::AuthService::new(member.clone())))
         .add_service(LeaseServer::new(lease_service::LeaseService::new(member.clone())))
         .add_service(MaintenanceServer::new(maintenance::MaintenanceService::new(member.clone())))
         .add_service(ClusterServer::new(cluster_service::ClusterService::new(member.clone())))

@@ -39,6 +39,10 @@ pub struct Member {
     pub member_id: u64,
     pub cluster_id: u64,
     pub limits: Limits,
+    pub auth: Arc<auth::AuthStore>,
+    /// `--client-cert-auth`: a verified client certificate's common name
+    /// names the user when a request carries no token.
+    pub client_cert_auth: bool,
     compaction_finished: watch::Receiver<i64>,
     next_request_id: AtomicU64,
 }
@@ -54,6 +58,7 @@ impl Member {
         ids: (u64, u64),
         limits: Limits,
         compaction_finished: watch::Receiver<i64>,
+        auth: Arc<auth::AuthStore>,
     ) -> Member {
         Member {
             store,
@@ -65,6 +70,8 @@ impl Member {
             member_id: ids.0,
             cluster_id: ids.1,
             limits,
+            auth,
+            client_cert_auth: false,
             compaction_finished,
             next_request_id: AtomicU64::new(1),
         }
@@ -92,7 +99,19 @@ impl Member {
 
     /// Proposes a client's request through Raft and returns what the applier
     /// answered, after the checks etcd makes before proposing.
-    pub async fn propose(&self, irr: InternalRaftRequest) -> EtcdResult<Response> {
+    ///
+    /// `user` sent it (by token or certificate; `None`: no one), and the
+    /// applier checks its permissions again at the auth revision of the
+    /// check before; the member's own requests pass
+    /// [`auth::AuthInfo::member_itself`].
+    pub async fn propose(&self, mut irr: InternalRaftRequest, user: Option<&auth::AuthInfo>) -> EtcdResult<Response> {
+        if let Some(ai) = user {
+            irr.header = Some(RequestHeader {
+                username: ai.username.clone(),
+                auth_revision: ai.revision,
+                ..RequestHeader::default()
+            });
+        }
         // A learner only publishes its own attributes, as etcd's.
         if irr.cluster_member_attr_set.is_none() && self.raft.is_learner() {
             return Err(EtcdError::NotSupportedForLearner);
@@ -106,7 +125,7 @@ impl Member {
     /// variant the applier returned.
     async fn submit(&self, mut irr: InternalRaftRequest) -> EtcdResult<Response> {
         let id = (self.member_id << 16) ^ self.next_request_id.fetch_add(1, Ordering::Relaxed);
-        irr.header = Some(RequestHeader { id, ..RequestHeader::default() });
+        irr.header.get_or_insert_with(RequestHeader::default).id = id;
         let data = irr.encode_to_vec();
         if data.len() > self.limits.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);

@@ -7,6 +7,7 @@
 //! `ignore_value`) are detected before the first change and travel back to the
 //! proposer inside the encoded [`ApplyResult`]; storage failures are fatal.
 
+mod auth_apply;
 pub mod clock;
 mod snapshot;
 
@@ -40,6 +41,7 @@ pub struct Applier {
     compactions: mpsc::UnboundedSender<mvcc::Compaction>,
     hub: Arc<WatchHub>,
     leases: Arc<Leases>,
+    auth: Arc<auth::AuthStore>,
     clock: clock::RevisionClock,
 }
 
@@ -51,16 +53,18 @@ impl Applier {
         leases: Arc<Leases>,
         alarms: Arc<Alarms>,
         reserve: bool,
+        auth: Arc<auth::AuthStore>,
     ) -> Applier {
         let clock = clock::RevisionClock::new(clock::WallClock::system());
-        Applier { store, alarms, reserve, compactions, hub, leases, clock }
+        Applier { store, alarms, reserve, compactions, hub, leases, auth, clock }
     }
 
-    /// Applies one request in `w` and encodes the answer for the proposer.
-    fn apply_one(&self, w: &mut mvcc::TxnWrite<'_>, data: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+    /// Applies one request (entry `index`) in `w` and encodes the answer for
+    /// the proposer.
+    fn apply_one(&self, w: &mut mvcc::TxnWrite<'_>, index: u64, data: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
         self.clock.record(w)?;
         let result = match InternalRaftRequest::decode(data) {
-            Ok(req) => self.dispatch(&mut View::Write(w), &req),
+            Ok(req) => self.check_permissions(&req).and_then(|()| self.dispatch(&mut View::Write(w), index, &req)),
             Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),
         };
         if let Err(EtcdError::Internal(msg)) = &result
@@ -76,7 +80,51 @@ impl Applier {
         Ok(out.encode_to_vec())
     }
 
-    fn dispatch(&self, view: &mut View<'_, '_>, req: &InternalRaftRequest) -> EtcdResult<Response> {
+    /// etcd's auth applier: what the proposer checked, checked again at this
+    /// point of the log, with the auth revision the proposer checked at.
+    fn check_permissions(&self, req: &InternalRaftRequest) -> EtcdResult<()> {
+        if !self.auth.is_enabled() {
+            return Ok(());
+        }
+        let user = req
+            .header
+            .as_ref()
+            .filter(|h| !h.username.is_empty())
+            .map(|h| auth::AuthInfo { username: h.username.clone(), revision: h.auth_revision });
+        let user = user.as_ref();
+        let lease_keys = |id: i64| self.leases.keys(id);
+        if auth_apply::needs_admin(req) {
+            self.auth.check_admin(user)?;
+        }
+        if let Some(p) = &req.put {
+            self.auth.check_put(user, p, &lease_keys)?;
+        }
+        if let Some(d) = &req.delete_range {
+            self.auth.check_delete_range(user, d)?;
+        }
+        if let Some(t) = &req.txn {
+            self.auth.check_txn(user, t, &lease_keys)?;
+        }
+        if let Some(r) = &req.lease_revoke
+            && let Some(keys) = self.leases.keys(r.id)
+        {
+            self.auth.check_lease_keys(user, &keys)?;
+        }
+        // A user may read itself, and the roles it holds.
+        if let Some(g) = &req.auth_user_get
+            && user.is_none_or(|u| u.username != g.name)
+        {
+            self.auth.check_admin(user)?;
+        }
+        if let Some(g) = &req.auth_role_get
+            && user.is_none_or(|u| !self.auth.user_has_role(&u.username, &g.role))
+        {
+            self.auth.check_admin(user)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&self, view: &mut View<'_, '_>, index: u64, req: &InternalRaftRequest) -> EtcdResult<Response> {
         // etcd's capped applier: while NOSPACE is active, requests that add
         // data fail on every member alike, whatever the proposer checked.
         if quota::cost(req) > 0
@@ -88,6 +136,9 @@ impl Applier {
         if let Some(a) = &req.alarm {
             let resp = self.alarms.apply(view.writer()?.backend_txn(), a)?;
             return Ok(Response::Alarm(resp));
+        }
+        if let Some(r) = auth_apply::apply(&self.auth, view, index, req) {
+            return r;
         }
         if let Some(m) = &req.cluster_member_attr_set {
             let attributes = m.member_attributes.clone().unwrap_or_default().encode_to_vec();
@@ -145,9 +196,9 @@ impl raft::Apply for Applier {
         self.store.consistent_index().map_err(fatal)
     }
 
-    fn apply(&self, _index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+    fn apply(&self, index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
         let mut w = self.store.write().map_err(fatal)?;
-        let out = self.apply_one(&mut w, data)?;
+        let out = self.apply_one(&mut w, index, data)?;
         let committed = w.end(raft_state).map_err(fatal)?;
         self.leases.observe(&committed.changes);
         self.hub.publish(vec![committed]);
@@ -162,7 +213,7 @@ impl raft::Apply for Applier {
         let mut committed = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             out.push(match e.data {
-                Some(data) => self.apply_one(&mut w, data)?,
+                Some(data) => self.apply_one(&mut w, e.index, data)?,
                 None => Vec::new(),
             });
             if i + 1 == entries.len() {
@@ -205,6 +256,8 @@ impl raft::Apply for Applier {
         }
         self.leases.reload(&self.store).map_err(|e| raft::ApplyError::new(e.to_string()))?;
         self.alarms.reload(&self.store)?;
+        let read = self.store.backend().begin_read().map_err(|e| raft::ApplyError::new(e.to_string()))?;
+        self.auth.reload(&read).map_err(|e| raft::ApplyError::new(e.to_string()))?;
         self.hub.reset(self.store.rev());
         Ok(())
     }

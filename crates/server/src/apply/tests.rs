@@ -43,7 +43,11 @@ impl Fixture {
         let leases = Arc::new(Leases::restore(&store, 1).expect("leases"));
         let alarms = Arc::new(Alarms::restore(&store).expect("alarms"));
         let hub = WatchHub::new(store.rev());
-        let applier = Applier::new(store.clone(), tx, hub, leases.clone(), alarms, reserve);
+        let auth = Arc::new(
+            auth::AuthStore::load(&store.backend().begin_read().expect("read"), auth::Options::default())
+                .expect("auth"),
+        );
+        let applier = Applier::new(store.clone(), tx, hub, leases.clone(), alarms, reserve, auth);
         Fixture { _dir: dir, store, applier, leases, compactions, index: 0 }
     }
 

@@ -122,7 +122,7 @@ impl Recipes {
         };
         let grant = LeaseGrantRequest { ttl: recipes::DEFAULT_SESSION_TTL_SECS, id };
         let irr = InternalRaftRequest { lease_grant: Some(grant), ..Default::default() };
-        match self.member.propose(irr).await.map_err(via_client)? {
+        match self.member.propose(irr, Some(&auth::AuthInfo::member_itself())).await.map_err(via_client)? {
             Applied::LeaseGrant(g) => Ok(g.id),
             _ => Err(EtcdError::Internal("unexpected apply result".into()).into()),
         }
@@ -132,7 +132,7 @@ impl Recipes {
     async fn txn(&self, t: TxnRequest) -> Result<TxnResponse, Status> {
         match self
             .member
-            .propose(InternalRaftRequest { txn: Some(t), ..Default::default() })
+            .propose(InternalRaftRequest { txn: Some(t), ..Default::default() }, Some(&auth::AuthInfo::member_itself()))
             .await
             .map_err(via_client)?
         {
@@ -148,7 +148,7 @@ impl Recipes {
     async fn delete(&self, d: DeleteRangeRequest) -> Result<DeleteRangeResponse, Status> {
         validate::delete_range(&d).map_err(via_client)?;
         let irr = InternalRaftRequest { delete_range: Some(d), ..Default::default() };
-        match self.member.propose(irr).await.map_err(via_client)? {
+        match self.member.propose(irr, Some(&auth::AuthInfo::member_itself())).await.map_err(via_client)? {
             Applied::DeleteRange(mut resp) => {
                 self.member.fill_header(&mut resp.header);
                 Ok(resp)
@@ -243,6 +243,38 @@ impl Cleanup {
     }
 }
 
+/// Lock and election calls act on the keys under `name/` (etcd's recipes
+/// run them as the calling client, so its permissions apply): the caller
+/// must be allowed to read them, and to write them unless it only reads.
+/// Checked once at the call; the recipe's own requests then run as the
+/// member.
+pub(crate) fn check_keys(
+    member: &Member,
+    user: Option<&auth::AuthInfo>,
+    key: &[u8],
+    range_end: &[u8],
+    write: bool,
+) -> Result<(), Status> {
+    member.auth.check_range(user, key, range_end).map_err(EtcdError::from)?;
+    if write {
+        member.auth.check(user, auth::Access::Write, key, range_end).map_err(EtcdError::from)?;
+    }
+    Ok(())
+}
+
+/// [`check_keys`] on every key under `name/`.
+pub(crate) fn check_name<T>(member: &Member, req: &tonic::Request<T>, name: &[u8], write: bool) -> Result<(), Status> {
+    let user = crate::credentials::user(member, req)?;
+    let prefix = [name, b"/"].concat();
+    check_keys(member, user.as_ref(), &prefix, &recipes::prefix_end(&prefix), write)
+}
+
+/// [`check_keys`] on one key.
+pub(crate) fn check_key<T>(member: &Member, req: &tonic::Request<T>, key: &[u8]) -> Result<(), Status> {
+    let user = crate::credentials::user(member, req)?;
+    check_keys(member, user.as_ref(), key, &[], true)
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let Some(undo) = self.undo.take() else { return };
@@ -252,7 +284,7 @@ impl Drop for Cleanup {
         let member = self.member.clone();
         rt.spawn(async move {
             let irr = InternalRaftRequest { txn: Some(undo), ..Default::default() };
-            if let Err(e) = member.propose(irr).await {
+            if let Err(e) = member.propose(irr, Some(&auth::AuthInfo::member_itself())).await {
                 tracing::warn!(error = %e, "cannot remove the key of an abandoned lock or campaign");
             }
         });

@@ -17,7 +17,7 @@ const DISARM_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// etcd's `Alarm`. GET is answered from the applied state after a read
 /// index (etcd sends it through the log; the answer is the same).
 /// ACTIVATE/DEACTIVATE go through the log. Like etcd 3.4, no header.
-pub async fn alarm(member: &Member, req: AlarmRequest) -> EtcdResult<AlarmResponse> {
+pub async fn alarm(member: &Member, req: AlarmRequest, user: Option<&auth::AuthInfo>) -> EtcdResult<AlarmResponse> {
     match AlarmAction::try_from(req.action) {
         Ok(AlarmAction::Get) => {
             member.read_index().await?;
@@ -25,7 +25,7 @@ pub async fn alarm(member: &Member, req: AlarmRequest) -> EtcdResult<AlarmRespon
             Ok(AlarmResponse { header: None, alarms: member.alarms.list(kind) })
         }
         Ok(AlarmAction::Activate | AlarmAction::Deactivate) => {
-            match member.propose(InternalRaftRequest { alarm: Some(req), ..Default::default() }).await? {
+            match member.propose(InternalRaftRequest { alarm: Some(req), ..Default::default() }, user).await? {
                 Response::Alarm(resp) => Ok(resp),
                 _ => Err(EtcdError::Internal("unexpected apply result".into())),
             }

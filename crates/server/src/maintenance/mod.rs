@@ -15,6 +15,7 @@ use api::etcdserverpb::{
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::credentials;
 use crate::error::EtcdError;
 use crate::member::Member;
 
@@ -34,6 +35,20 @@ impl MaintenanceService {
     pub fn new(member: Arc<Member>) -> MaintenanceService {
         MaintenanceService { member }
     }
+
+    /// etcd's `authMaintenanceServer.isPermitted`: the root role.
+    fn admin<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req)?;
+        self.member.auth.check_admin(user.as_ref()).map_err(EtcdError::from)?;
+        Ok(user)
+    }
+
+    /// etcd's `requireAuthInfo`: someone, while auth is enabled.
+    fn someone<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req)?;
+        self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
+        Ok(user)
+    }
 }
 
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
@@ -41,34 +56,45 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
-        Ok(Response::new(alarm::alarm(&self.member, request.into_inner()).await?))
+        let user = if request.get_ref().action == api::etcdserverpb::alarm_request::AlarmAction::Get as i32 {
+            self.someone(&request)?
+        } else {
+            self.admin(&request)?
+        };
+        Ok(Response::new(alarm::alarm(&self.member, request.into_inner(), user.as_ref()).await?))
     }
 
-    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(&self, request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        self.someone(&request)?;
         Ok(Response::new(status::status(&self.member)))
     }
 
-    async fn defragment(&self, _request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
+    async fn defragment(&self, request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
+        self.admin(&request)?;
         Ok(Response::new(defrag::defragment(&self.member).await?))
     }
 
-    async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        self.admin(&request)?;
         Ok(Response::new(status::hash(&self.member).await?))
     }
 
     async fn hash_kv(&self, request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
+        self.admin(&request)?;
         Ok(Response::new(status::hash_kv(&self.member, request.into_inner().revision).await?))
     }
 
     type SnapshotStream = SnapshotStream;
 
-    async fn snapshot(&self, _request: Request<SnapshotRequest>) -> Result<Response<SnapshotStream>, Status> {
+    async fn snapshot(&self, request: Request<SnapshotRequest>) -> Result<Response<SnapshotStream>, Status> {
+        self.admin(&request)?;
         Ok(Response::new(snapshot::snapshot(&self.member)))
     }
 
     /// A single member can only "move" leadership to itself, which etcd
     /// answers at once; any other id is not a member.
     async fn move_leader(&self, request: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
+        self.admin(&request)?;
         let target = request.into_inner().target_id;
         if self.member.raft.leader() != Some(self.member.member_id) {
             return Err(EtcdError::NotLeader.into());

@@ -43,7 +43,15 @@ impl Watch for WatchService {
             return Err(Status::unavailable("etcdserver: no leader"));
         }
         let (out, responses) = outbox();
-        let stream = WatchStream::new(self.member.clone(), self.hub.clone(), out, self.progress_every, require_leader);
+        let credentials = (req.metadata().clone(), req.extensions().get::<crate::tls::ClientInfo>().cloned());
+        let stream = WatchStream::new(
+            self.member.clone(),
+            self.hub.clone(),
+            out,
+            self.progress_every,
+            require_leader,
+            credentials,
+        );
         tokio::spawn(stream.serve(req.into_inner()));
         Ok(Response::new(Box::pin(responses)))
     }

@@ -17,6 +17,7 @@ use tonic::{Status, Streaming};
 use super::outbox::{Item, Outbox};
 use super::watcher::{self, Context, Spec, Watcher};
 use super::{Counted, WatchHub, Window};
+use crate::error::EtcdError;
 use crate::member::Member;
 
 /// Revisions one catching-up watcher reads per round, so that a watcher far
@@ -32,6 +33,7 @@ const FILTER_NODELETE: i32 = 1;
 
 /// The state of one client stream.
 pub(super) struct WatchStream {
+    credentials: Credentials,
     member: Arc<Member>,
     hub: Arc<WatchHub>,
     out: Outbox,
@@ -59,6 +61,10 @@ enum Backlog {
     Full,
 }
 
+/// The token metadata and connection a stream was opened with: who creates
+/// its watchers.
+pub(super) type Credentials = (tonic::metadata::MetadataMap, Option<crate::tls::ClientInfo>);
+
 /// What woke the stream's task.
 enum Wake {
     Request(Option<Box<WatchRequest>>),
@@ -77,9 +83,11 @@ impl WatchStream {
         out: Outbox,
         progress_every: Duration,
         require_leader: bool,
+        credentials: Credentials,
     ) -> WatchStream {
         WatchStream {
             _counted: hub.count_stream(),
+            credentials,
             member,
             hub,
             out,
@@ -169,6 +177,16 @@ impl WatchStream {
             cancel_reason: reason.to_string(),
             ..WatchResponse::default()
         };
+        // Checked at creation, with the credentials the stream opened with.
+        let permitted = crate::credentials::from_parts(&self.member, &self.credentials.0, self.credentials.1.as_ref())
+            .and_then(|user| Ok(self.member.auth.check_range(user.as_ref(), &c.key, &c.range_end)?));
+        if let Err(e) = permitted {
+            let reason = match e {
+                EtcdError::InvalidAuthToken | EtcdError::AuthOldRevision | EtcdError::UserEmpty => e.to_string(),
+                _ => EtcdError::PermissionDenied.to_string(),
+            };
+            return self.out.send(refuse(&reason)).await;
+        }
         let empty_range = !c.range_end.is_empty() && c.range_end != [0] && c.key >= c.range_end;
         if empty_range {
             return self.out.send(refuse("mvcc: watcher range is empty")).await;
