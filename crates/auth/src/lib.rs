@@ -10,12 +10,16 @@
 
 mod check;
 mod error;
+mod jwt;
 mod perms;
 mod store;
 mod token;
 
 pub use check::LeaseKeys;
 pub use error::{AuthError, AuthResult};
+pub use jsonwebtoken::errors::Error as JwtError;
+pub use jsonwebtoken::{Algorithm as JwtAlgorithm, DecodingKey, EncodingKey};
+pub use jwt::JwtTokens;
 pub use perms::{Access, Permissions, is_valid_permission_range};
 pub use store::{AuthInfo, AuthStore, Options, ROOT_ROLE, ROOT_USER};
 

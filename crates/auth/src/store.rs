@@ -24,6 +24,7 @@ use base64::Engine;
 use prost::Message;
 
 use crate::error::{AuthError, AuthResult};
+use crate::jwt::JwtTokens;
 use crate::perms::{Access, Permissions, is_valid_permission_range};
 use crate::token::SimpleTokens;
 
@@ -54,19 +55,28 @@ impl AuthInfo {
     }
 }
 
-/// How the store hashes passwords and how long tokens live.
-#[derive(Debug, Clone, Copy)]
+/// How the store hashes passwords and which tokens it issues.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// `--bcrypt-cost` (etcd's default: 10).
     pub bcrypt_cost: u32,
-    /// `--auth-token-ttl` (etcd's default: 300 s).
+    /// `--auth-token-ttl` (etcd's default: 300 s), for simple tokens.
     pub token_ttl: Duration,
+    /// `--auth-token`: `None` for simple tokens.
+    pub jwt: Option<JwtTokens>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { bcrypt_cost: bcrypt::DEFAULT_COST, token_ttl: Duration::from_secs(300) }
+        Options { bcrypt_cost: bcrypt::DEFAULT_COST, token_ttl: Duration::from_secs(300), jwt: None }
     }
+}
+
+/// The token provider (etcd's `TokenProvider`).
+#[derive(Debug)]
+enum Tokens {
+    Simple(SimpleTokens),
+    Jwt(JwtTokens),
 }
 
 #[derive(Debug, Default)]
@@ -129,7 +139,7 @@ fn has_root_role(u: &User) -> bool {
 #[derive(Debug)]
 pub struct AuthStore {
     state: RwLock<State>,
-    tokens: SimpleTokens,
+    tokens: Tokens,
     bcrypt_cost: u32,
 }
 
@@ -142,14 +152,18 @@ impl AuthStore {
             tracing::warn!(given = opts.bcrypt_cost, "invalid bcrypt cost; using the default cost");
             bcrypt::DEFAULT_COST
         };
-        Ok(AuthStore { state: RwLock::new(State::load(r)?), tokens: SimpleTokens::new(opts.token_ttl), bcrypt_cost })
+        let tokens = match opts.jwt {
+            Some(jwt) => Tokens::Jwt(jwt),
+            None => Tokens::Simple(SimpleTokens::new(opts.token_ttl)),
+        };
+        Ok(AuthStore { state: RwLock::new(State::load(r)?), tokens, bcrypt_cost })
     }
 
     /// Reads everything again (a snapshot replaced the store). Tokens end.
     pub fn reload(&self, r: &ReadTxn) -> AuthResult<()> {
         let s = State::load(r)?;
         *self.write() = s;
-        self.tokens.clear();
+        self.clear_tokens();
         Ok(())
     }
 
@@ -203,9 +217,25 @@ impl AuthStore {
         }
     }
 
-    /// A fresh simple-token prefix to propose with `Authenticate`.
+    /// A fresh simple-token prefix to propose with `Authenticate` (none for
+    /// JWT, as etcd's `genTokenPrefix`).
     pub fn token_prefix(&self) -> String {
-        SimpleTokens::prefix()
+        match self.tokens {
+            Tokens::Simple(_) => SimpleTokens::prefix(),
+            Tokens::Jwt(_) => String::new(),
+        }
+    }
+
+    fn clear_tokens(&self) {
+        if let Tokens::Simple(t) = &self.tokens {
+            t.clear();
+        }
+    }
+
+    fn invalidate_tokens_of(&self, user: &str) {
+        if let Tokens::Simple(t) = &self.tokens {
+            t.invalidate_user(user);
+        }
     }
 
     /// Who a token belongs to, checked at the current revision; `None` while
@@ -216,10 +246,13 @@ impl AuthStore {
             return Ok(None);
         }
         let token = token.strip_prefix("Bearer ").unwrap_or(token);
-        match self.tokens.user(token) {
-            Some(username) => Ok(Some(AuthInfo { username, revision: s.revision })),
-            None => Err(AuthError::InvalidAuthToken),
-        }
+        // A simple token is checked at the current revision; a JWT carries
+        // the revision it was issued at (etcd's providers do the same).
+        let info = match &self.tokens {
+            Tokens::Simple(t) => t.user(token).map(|username| AuthInfo { username, revision: s.revision }),
+            Tokens::Jwt(t) => t.info(token).map(|(username, revision)| AuthInfo { username, revision }),
+        };
+        info.map(Some).ok_or(AuthError::InvalidAuthToken)
     }
 
     /// A user named by a verified client certificate's common name, checked
@@ -304,7 +337,7 @@ impl AuthStore {
         w.put_auth(AuthTable::Auth, ENABLED_KEY, &[0])?;
         bump_revision(&mut s, w)?;
         s.enabled = false;
-        self.tokens.clear();
+        self.clear_tokens();
         tracing::info!("disabled authentication");
         Ok(())
     }
@@ -324,7 +357,10 @@ impl AuthStore {
             Some(u) if !is_no_password(u) => {}
             _ => return Err(AuthError::AuthFailed),
         }
-        let token = self.tokens.assign(&r.simple_token, index, &r.name);
+        let token = match &self.tokens {
+            Tokens::Simple(t) => t.assign(&r.simple_token, index, &r.name),
+            Tokens::Jwt(t) => t.assign(&r.name, s.revision)?,
+        };
         Ok(AuthenticateResponse { header: None, token })
     }
 
@@ -360,7 +396,7 @@ impl AuthStore {
         bump_revision(&mut s, w)?;
         s.users.remove(name);
         s.refresh_perms();
-        self.tokens.invalidate_user(name);
+        self.invalidate_tokens_of(name);
         tracing::info!(user = name, "deleted a user");
         Ok(())
     }
@@ -373,7 +409,7 @@ impl AuthStore {
         put_user(w, &user)?;
         bump_revision(&mut s, w)?;
         s.users.insert(r.name.clone(), user);
-        self.tokens.invalidate_user(&r.name);
+        self.invalidate_tokens_of(&r.name);
         tracing::info!(user = %r.name, "changed a password of a user");
         Ok(())
     }

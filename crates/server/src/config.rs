@@ -204,8 +204,8 @@ pub struct Config {
     /// Maximum TLS version supported by etcd (empty: the latest, TLS1.3).
     #[arg(long = "tls-max-version", env = "ETCD_TLS_MAX_VERSION", default_value = "")]
     pub tls_max_version: String,
-    /// The auth token type: `simple` (etcd's default). JWT tokens are not
-    /// served yet and refused at start.
+    /// The auth token type: `simple` (etcd's default) or
+    /// `jwt,pub-key=<file>,priv-key=<file>,sign-method=<alg>,ttl=<duration>`.
     #[arg(long = "auth-token", env = "ETCD_AUTH_TOKEN", default_value = "simple")]
     pub auth_token: String,
     /// Time (in seconds) of the auth token's life after its last use.
@@ -305,16 +305,13 @@ impl Config {
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
     }
 
-    /// The auth store's options; etcd's "invalid auth options" for a token
-    /// type it does not know, and a clear refusal of JWT until it is served.
+    /// The auth store's options (`--auth-token` read by `auth_token.rs`).
     pub fn auth_options(&self) -> Result<auth::Options, ConfigError> {
-        let kind = self.auth_token.split(',').next().unwrap_or_default();
-        match kind {
-            "simple" => {}
-            "jwt" => return Err(ConfigError::Auth("--auth-token jwt is not supported yet; use simple".into())),
-            _ => return Err(ConfigError::Auth("auth: invalid auth options".into())),
-        }
-        Ok(auth::Options { bcrypt_cost: self.bcrypt_cost, token_ttl: Duration::from_secs(self.auth_token_ttl.max(1)) })
+        Ok(auth::Options {
+            bcrypt_cost: self.bcrypt_cost,
+            token_ttl: Duration::from_secs(self.auth_token_ttl.max(1)),
+            jwt: crate::auth_token::parse(&self.auth_token)?,
+        })
     }
 
     /// An `https://` URL is served with TLS or not at all: etcd's check of the

@@ -20,6 +20,7 @@
 mod alarms;
 pub mod apply;
 mod auth_service;
+mod auth_token;
 mod authority;
 mod auto_compactor;
 pub mod cluster;
