@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long = "strata-nospace-auto-disarm", env = "STRATA_NOSPACE_AUTO_DISARM", default_value_t = true,
           action = clap::ArgAction::Set)]
     pub nospace_auto_disarm: bool,
+    /// End the open watches whose user lost read access to their keys when a
+    /// permission or role is revoked (`false`: they go on, as etcd's do).
+    #[arg(long = "strata-auth-revoke-cancels-watches", env = "STRATA_AUTH_REVOKE_CANCELS_WATCHES",
+          default_value_t = true, action = clap::ArgAction::Set)]
+    pub auth_revoke_cancels_watches: bool,
     /// Bytes above the quota that small conditional txns (a compactor's or an
     /// election's bookkeeping) may still write while NOSPACE is active (`0`:
     /// none, as etcd).

@@ -235,6 +235,7 @@ pub async fn run(
     }
     let mut member = Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx, auth);
     member.client_cert_auth = cfg.client_cert_auth;
+    member.revoke_cancels_watches = cfg.auth_revoke_cancels_watches;
     let member = Arc::new(member);
     let fatal = stop_on_fatal(&tasks, member.clone(), stop_tx.clone());
     supervise(&mut tasks, "leadership", &member, move |m| cluster::follow_leadership(m, lease_extend));

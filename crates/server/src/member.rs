@@ -43,6 +43,8 @@ pub struct Member {
     /// `--client-cert-auth`: a verified client certificate's common name
     /// names the user when a request carries no token.
     pub client_cert_auth: bool,
+    /// `--strata-auth-revoke-cancels-watches`.
+    pub revoke_cancels_watches: bool,
     compaction_finished: watch::Receiver<i64>,
     next_request_id: AtomicU64,
 }
@@ -72,6 +74,7 @@ impl Member {
             limits,
             auth,
             client_cert_auth: false,
+            revoke_cancels_watches: true,
             compaction_finished,
             next_request_id: AtomicU64::new(1),
         }

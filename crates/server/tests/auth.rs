@@ -240,3 +240,59 @@ async fn a_jwt_from_one_member_is_accepted_by_the_others_until_permissions_chang
     .await
     .expect("in time");
 }
+
+/// Opens a watch stream with `token` and creates a watcher on `key`.
+async fn watch_as(
+    ch: &Channel,
+    token: &str,
+    key: &str,
+) -> (tokio::sync::mpsc::Sender<WatchRequest>, tonic::Streaming<WatchResponse>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut w = WatchClient::new(ch.clone())
+        .watch(with_token(tokio_stream::wrappers::ReceiverStream::new(rx), token))
+        .await
+        .expect("watch")
+        .into_inner();
+    let create = WatchCreateRequest { key: key.into(), ..Default::default() };
+    tx.send(WatchRequest { request_union: Some(RequestUnion::CreateRequest(create)) }).await.expect("send");
+    let r = w.message().await.expect("answer").expect("a response");
+    assert!(r.created && !r.canceled, "{r:?}");
+    (tx, w)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_role_ends_the_watches_that_lost_it_unless_asked_to_keep_them() {
+    tokio::time::timeout(LIMIT, async {
+        for cancels in [true, false] {
+            let flag = format!("--strata-auth-revoke-cancels-watches={cancels}");
+            let m = LocalMember::start(&[&flag]).await.expect("start");
+            let ch = channel(&m).await;
+            set_up(&ch).await;
+            let alice = login(&ch, "alice", "alicepw").await.expect("login");
+            let root = login(&ch, "root", "rootpw").await.expect("root");
+            let (_keep_open, mut w) = watch_as(&ch, &alice, "app/x").await;
+            // A revoke of a permission alice's watch does not need ends nothing.
+            let unrelated =
+                AuthRoleRevokePermissionRequest { role: "app".into(), key: "shared".into(), range_end: vec![] };
+            AuthClient::new(ch.clone())
+                .role_revoke_permission(with_token(unrelated, &root))
+                .await
+                .expect("revoke shared");
+            KvClient::new(ch.clone()).put(with_token(put("app/x"), &root)).await.expect("put");
+            let r = w.message().await.expect("answer").expect("a response");
+            assert_eq!(r.events.len(), 1, "still watching: {r:?}");
+            let revoke = AuthUserRevokeRoleRequest { name: "alice".into(), role: "app".into() };
+            AuthClient::new(ch.clone()).user_revoke_role(with_token(revoke, &root)).await.expect("revoke role");
+            KvClient::new(ch.clone()).put(with_token(put("app/x"), &root)).await.expect("put");
+            let r = w.message().await.expect("answer").expect("a response");
+            if cancels {
+                assert!(r.canceled && r.events.is_empty(), "{r:?}");
+                assert_eq!(r.cancel_reason, "etcdserver: permission denied");
+            } else {
+                assert!(!r.canceled && r.events.len() == 1, "etcd's behaviour: {r:?}");
+            }
+        }
+    })
+    .await
+    .expect("in time");
+}

@@ -80,6 +80,13 @@ impl Applier {
         Ok(out.encode_to_vec())
     }
 
+    /// Watch streams re-check their watchers once the auth store changed.
+    fn wake_if_auth_changed(&self, before: u64) {
+        if self.auth.revision() != before {
+            self.hub.wake_all();
+        }
+    }
+
     /// etcd's auth applier: what the proposer checked, checked again at this
     /// point of the log, with the auth revision the proposer checked at.
     fn check_permissions(&self, req: &InternalRaftRequest) -> EtcdResult<()> {
@@ -197,17 +204,20 @@ impl raft::Apply for Applier {
     }
 
     fn apply(&self, index: u64, data: &[u8], raft_state: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
+        let auth_before = self.auth.revision();
         let mut w = self.store.write().map_err(fatal)?;
         let out = self.apply_one(&mut w, index, data)?;
         let committed = w.end(raft_state).map_err(fatal)?;
         self.leases.observe(&committed.changes);
         self.hub.publish(vec![committed]);
+        self.wake_if_auth_changed(auth_before);
         Ok(out)
     }
 
     /// One storage commit for the whole run: each entry is a revision of its
     /// own ([`mvcc::TxnWrite::chain`]), all become visible together.
     fn apply_batch(&self, entries: &[raft::BatchEntry<'_>]) -> Result<Vec<Vec<u8>>, raft::ApplyError> {
+        let auth_before = self.auth.revision();
         let mut w = self.store.write().map_err(fatal)?;
         let mut out = Vec::with_capacity(entries.len());
         let mut committed = Vec::with_capacity(entries.len());
@@ -230,6 +240,7 @@ impl raft::Apply for Applier {
         }
         // Watchers hear of the run once it is visible to readers.
         self.hub.publish(committed);
+        self.wake_if_auth_changed(auth_before);
         Ok(out)
     }
 

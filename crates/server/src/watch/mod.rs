@@ -192,6 +192,12 @@ impl WatchHub {
         }
     }
 
+    /// Wakes every stream without a new revision: the auth store changed,
+    /// and streams re-check their watchers' permissions.
+    pub fn wake_all(&self) {
+        self.rev_tx.send_modify(|_| {});
+    }
+
     /// Forgets the window after the store installed a Raft snapshot and
     /// jumped to `rev`: the revisions in between were never published, so
     /// streams catch up on them from the store (or learn they are compacted).

@@ -34,6 +34,10 @@ const FILTER_NODELETE: i32 = 1;
 /// The state of one client stream.
 pub(super) struct WatchStream {
     credentials: Credentials,
+    /// Who created the stream's watchers (auth enabled), and the auth
+    /// revision their permissions were last checked at.
+    user: Option<String>,
+    auth_checked: u64,
     member: Arc<Member>,
     hub: Arc<WatchHub>,
     out: Outbox,
@@ -85,9 +89,12 @@ impl WatchStream {
         require_leader: bool,
         credentials: Credentials,
     ) -> WatchStream {
+        let auth_checked = member.auth.revision();
         WatchStream {
             _counted: hub.count_stream(),
             credentials,
+            user: None,
+            auth_checked,
             member,
             hub,
             out,
@@ -109,6 +116,9 @@ impl WatchStream {
         let progress_timer = tokio::time::sleep_until(Instant::now());
         tokio::pin!(progress_timer);
         loop {
+            if !self.recheck_permissions().await {
+                return;
+            }
             let latest = *published.borrow_and_update();
             let backlog = match self.round(latest) {
                 Ok(backlog) => backlog,
@@ -179,13 +189,20 @@ impl WatchStream {
         };
         // Checked at creation, with the credentials the stream opened with.
         let permitted = crate::credentials::from_parts(&self.member, &self.credentials.0, self.credentials.1.as_ref())
-            .and_then(|user| Ok(self.member.auth.check_range(user.as_ref(), &c.key, &c.range_end)?));
-        if let Err(e) = permitted {
-            let reason = match e {
-                EtcdError::InvalidAuthToken | EtcdError::AuthOldRevision | EtcdError::UserEmpty => e.to_string(),
-                _ => EtcdError::PermissionDenied.to_string(),
-            };
-            return self.out.send(refuse(&reason)).await;
+            .and_then(|user| {
+                self.member.auth.check_range(user.as_ref(), &c.key, &c.range_end)?;
+                Ok(user)
+            });
+        match permitted {
+            Ok(Some(user)) => self.user = Some(user.username),
+            Ok(None) => {}
+            Err(e) => {
+                let reason = match e {
+                    EtcdError::InvalidAuthToken | EtcdError::AuthOldRevision | EtcdError::UserEmpty => e.to_string(),
+                    _ => EtcdError::PermissionDenied.to_string(),
+                };
+                return self.out.send(refuse(&reason)).await;
+            }
         }
         let empty_range = !c.range_end.is_empty() && c.range_end != [0] && c.key >= c.range_end;
         if empty_range {
@@ -221,6 +238,42 @@ impl WatchStream {
         }
         let progress_due = spec.progress_notify.then(|| Instant::now() + self.progress_every);
         self.watchers.insert(id, Watcher::new(spec, self.hub.count_watcher(), progress_due));
+        true
+    }
+
+    /// After an auth change (a new auth revision), ends the watchers whose
+    /// user may no longer read their keys, with etcd's refusal reason
+    /// (`--strata-auth-revoke-cancels-watches`; etcd keeps serving them).
+    /// The token the stream opened with is not asked again: it may have
+    /// expired while the watch ran; the user it named is.
+    async fn recheck_permissions(&mut self) -> bool {
+        let auth = &self.member.auth;
+        if !self.member.revoke_cancels_watches || self.watchers.is_empty() || auth.revision() == self.auth_checked {
+            return true;
+        }
+        self.auth_checked = auth.revision();
+        let user = self.user.clone().map(|username| auth::AuthInfo { username, revision: u64::MAX });
+        let lost: Vec<i64> = self
+            .watchers
+            .iter()
+            .filter(|(_, w)| auth.check_range(user.as_ref(), &w.spec.key, &w.spec.range_end).is_err())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            self.watchers.remove(&id);
+            let current = self.member.store.rev();
+            tracing::info!(watch_id = id, user = ?self.user, "permission revoked; canceling the watch");
+            let resp = WatchResponse {
+                header: self.header(current),
+                watch_id: id,
+                canceled: true,
+                cancel_reason: EtcdError::PermissionDenied.to_string(),
+                ..Default::default()
+            };
+            if !self.out.send(resp).await {
+                return false;
+            }
+        }
         true
     }
 
