@@ -97,7 +97,7 @@ impl RaftNode {
     }
 
     /// Waits until the local state machine has applied `index`.
-    async fn wait_applied(&self, index: u64) -> Result<(), WriteError> {
+    pub async fn wait_applied(&self, index: u64) -> Result<(), WriteError> {
         let mut applied = self.inner.applied.subscribe();
         tokio::select! {
             reached = applied.wait_for(|applied| *applied >= index) => reached.map(|_| ()).map_err(|_| WriteError::Stopped),

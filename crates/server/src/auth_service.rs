@@ -30,7 +30,7 @@ impl AuthService {
 
     /// Proposes `irr` as the request's sender and hands back the response.
     async fn call<T>(&self, req: &Request<T>, irr: InternalRaftRequest) -> EtcdResult<Response> {
-        let user = credentials::user(&self.member, req)?;
+        let user = credentials::user(&self.member, req).await?;
         self.member.propose(irr, user.as_ref()).await
     }
 

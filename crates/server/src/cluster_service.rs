@@ -54,8 +54,8 @@ impl ClusterService {
 
     /// Membership changes need the root role (etcd's
     /// `checkMembershipOperationPermission`); the token goes on to the leader.
-    fn admin<T>(&self, request: &Request<T>) -> Result<Option<forward::Token>, Status> {
-        let user = credentials::user(&self.member, request)?;
+    async fn admin<T>(&self, request: &Request<T>) -> Result<Option<forward::Token>, Status> {
+        let user = credentials::user(&self.member, request).await?;
         self.member.auth.check_admin(user.as_ref()).map_err(EtcdError::from)?;
         Ok(forward::token_of(request.metadata()))
     }
@@ -138,7 +138,7 @@ impl Cluster for ClusterService {
     }
 
     async fn member_add(&self, request: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
-        let token = self.admin(&request)?;
+        let token = self.admin(&request).await?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
             return leader.member_add(forward::with_token(req, token.as_ref())).await;
@@ -171,7 +171,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        let token = self.admin(&request)?;
+        let token = self.admin(&request).await?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
             return leader.member_remove(forward::with_token(req, token.as_ref())).await;
@@ -191,7 +191,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        let token = self.admin(&request)?;
+        let token = self.admin(&request).await?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
             return leader.member_update(forward::with_token(req, token.as_ref())).await;
@@ -214,7 +214,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        let token = self.admin(&request)?;
+        let token = self.admin(&request).await?;
         let req = request.into_inner();
         if let Some(mut leader) = self.forward()? {
             return leader.member_promote(forward::with_token(req, token.as_ref())).await;

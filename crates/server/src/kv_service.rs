@@ -62,7 +62,7 @@ impl KvService {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn range(&self, req: Request<RangeRequest>) -> Result<GrpcResponse<RangeResponse>, Status> {
-        let user = credentials::user(&self.member, &req)?;
+        let user = credentials::user(&self.member, &req).await?;
         let r = req.into_inner();
         validate::range(&r)?;
         let u = user.as_ref();
@@ -73,7 +73,7 @@ impl Kv for KvService {
     }
 
     async fn put(&self, req: Request<PutRequest>) -> Result<GrpcResponse<PutResponse>, Status> {
-        let user = credentials::user(&self.member, &req)?;
+        let user = credentials::user(&self.member, &req).await?;
         let p = req.into_inner();
         validate::put(&p)?;
         let irr = InternalRaftRequest { put: Some(p), ..Default::default() };
@@ -90,7 +90,7 @@ impl Kv for KvService {
         &self,
         req: Request<DeleteRangeRequest>,
     ) -> Result<GrpcResponse<DeleteRangeResponse>, Status> {
-        let user = credentials::user(&self.member, &req)?;
+        let user = credentials::user(&self.member, &req).await?;
         let d = req.into_inner();
         validate::delete_range(&d)?;
         let irr = InternalRaftRequest { delete_range: Some(d), ..Default::default() };
@@ -104,7 +104,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, req: Request<TxnRequest>) -> Result<GrpcResponse<TxnResponse>, Status> {
-        let user = credentials::user(&self.member, &req)?;
+        let user = credentials::user(&self.member, &req).await?;
         let t = req.into_inner();
         validate::txn(&t, self.member.limits.max_txn_ops)?;
         let mut resp = if kv::is_read_only(&t) {
@@ -129,7 +129,7 @@ impl Kv for KvService {
 
     async fn compact(&self, req: Request<CompactionRequest>) -> Result<GrpcResponse<CompactionResponse>, Status> {
         // etcd lets anyone compact; Strata asks for a user while auth is on.
-        let user = credentials::user(&self.member, &req)?;
+        let user = credentials::user(&self.member, &req).await?;
         self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
         let c = req.into_inner();
         let physical = c.physical;

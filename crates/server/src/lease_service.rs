@@ -61,8 +61,8 @@ impl LeaseService {
 impl LeaseService {
     /// The sender of a lease call; while auth is enabled someone must be
     /// named (etcd's `requireAuthInfo`).
-    fn user<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
-        let user = credentials::user(&self.member, req)?;
+    async fn user<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req).await?;
         self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
         Ok(user)
     }
@@ -75,7 +75,7 @@ impl Lease for LeaseService {
     type LeaseKeepAliveStream = KeepAliveStream;
 
     async fn lease_grant(&self, req: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
-        let user = self.user(&req)?;
+        let user = self.user(&req).await?;
         let mut g = req.into_inner();
         if g.id == 0 {
             g.id = self.fresh_id();
@@ -91,7 +91,7 @@ impl Lease for LeaseService {
     }
 
     async fn lease_revoke(&self, req: Request<LeaseRevokeRequest>) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let user = self.user(&req)?;
+        let user = self.user(&req).await?;
         let r = req.into_inner();
         if !self.member.leases.exists(r.id) {
             return Err(EtcdError::LeaseNotFound.into());
@@ -110,7 +110,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<KeepAliveStream>, Status> {
-        self.user(&req)?;
+        self.user(&req).await?;
         let token = forward::token_of(req.metadata());
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(16);
@@ -144,7 +144,7 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        let user = self.user(&req)?;
+        let user = self.user(&req).await?;
         let token = forward::token_of(req.metadata());
         let r = req.into_inner();
         if r.keys {
@@ -172,7 +172,7 @@ impl Lease for LeaseService {
     }
 
     async fn lease_leases(&self, req: Request<LeaseLeasesRequest>) -> Result<Response<LeaseLeasesResponse>, Status> {
-        let user = self.user(&req)?;
+        let user = self.user(&req).await?;
         let mut ids = self.member.leases.lessor().leases();
         // etcd 3.6: an admin, or someone who may read every leased key.
         if self.member.auth.check_admin(user.as_ref()).is_err() {

@@ -48,7 +48,7 @@ impl Election for ElectionService {
     /// it is the oldest there, with the header of that first txn (etcd's
     /// `Election.Campaign`).
     async fn campaign(&self, req: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
-        super::check_name(&self.recipes.member, &req, &req.get_ref().name, true)?;
+        super::check_name(&self.recipes.member, &req, &req.get_ref().name, true).await?;
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;
@@ -77,7 +77,7 @@ impl Election for ElectionService {
     /// Replaces the leader's value if its key is still the one it created.
     async fn proclaim(&self, req: Request<ProclaimRequest>) -> Result<Response<ProclaimResponse>, Status> {
         let key = req.get_ref().leader.as_ref().map(|l| l.key.clone()).unwrap_or_default();
-        super::check_key(&self.recipes.member, &req, &key)?;
+        super::check_key(&self.recipes.member, &req, &key).await?;
         let r = req.into_inner();
         let leader = r.leader.ok_or(RecipeError::MissingLeaderKey)?;
         let lease = self.recipes.session_lease(leader.lease).await?;
@@ -87,7 +87,7 @@ impl Election for ElectionService {
 
     /// The oldest key under `name/`.
     async fn leader(&self, req: Request<LeaderRequest>) -> Result<Response<LeaderResponse>, Status> {
-        super::check_name(&self.recipes.member, &req, &req.get_ref().name, false)?;
+        super::check_name(&self.recipes.member, &req, &req.get_ref().name, false).await?;
         let rc = &self.recipes;
         rc.read_index().await?;
         let resp = rc.range(&first_created(&prefix(&req.into_inner().name)))?;
@@ -98,7 +98,7 @@ impl Election for ElectionService {
     /// Streams the leader, then every new value of its key, then the next
     /// leader once the key is deleted, and so on.
     async fn observe(&self, req: Request<LeaderRequest>) -> Result<Response<ObserveStream>, Status> {
-        super::check_name(&self.recipes.member, &req, &req.get_ref().name, false)?;
+        super::check_name(&self.recipes.member, &req, &req.get_ref().name, false).await?;
         let (tx, mut rx) = mpsc::channel(OBSERVE_BUFFER);
         let rc = self.recipes.clone();
         let name = req.into_inner().name;
@@ -122,7 +122,7 @@ impl Election for ElectionService {
     /// that is not one any more resigns without an error.
     async fn resign(&self, req: Request<ResignRequest>) -> Result<Response<ResignResponse>, Status> {
         let key = req.get_ref().leader.as_ref().map(|l| l.key.clone()).unwrap_or_default();
-        super::check_key(&self.recipes.member, &req, &key)?;
+        super::check_key(&self.recipes.member, &req, &key).await?;
         let leader = req.into_inner().leader.ok_or(RecipeError::MissingLeaderKey)?;
         self.recipes.session_lease(leader.lease).await?;
         let resp = self.recipes.txn(resign_txn(&leader.key, leader.rev)).await?;

@@ -30,7 +30,7 @@ impl Lock for LockService {
     /// Queues the lease's key under `name/` and answers once it is the
     /// oldest there (etcd's `Mutex.Lock`).
     async fn lock(&self, req: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
-        super::check_name(&self.recipes.member, &req, &req.get_ref().name, true)?;
+        super::check_name(&self.recipes.member, &req, &req.get_ref().name, true).await?;
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;
@@ -58,7 +58,7 @@ impl Lock for LockService {
 
     /// Deletes the key a `Lock` answered (etcd's `Delete(key)`).
     async fn unlock(&self, req: Request<UnlockRequest>) -> Result<Response<UnlockResponse>, Status> {
-        super::check_key(&self.recipes.member, &req, &req.get_ref().key)?;
+        super::check_key(&self.recipes.member, &req, &req.get_ref().key).await?;
         let d = DeleteRangeRequest { key: req.into_inner().key, ..DeleteRangeRequest::default() };
         let resp = self.recipes.delete(d).await?;
         Ok(Response::new(UnlockResponse { header: resp.header }))

@@ -263,15 +263,20 @@ pub(crate) fn check_keys(
 }
 
 /// [`check_keys`] on every key under `name/`.
-pub(crate) fn check_name<T>(member: &Member, req: &tonic::Request<T>, name: &[u8], write: bool) -> Result<(), Status> {
-    let user = crate::credentials::user(member, req)?;
+pub(crate) async fn check_name<T>(
+    member: &Member,
+    req: &tonic::Request<T>,
+    name: &[u8],
+    write: bool,
+) -> Result<(), Status> {
+    let user = crate::credentials::user(member, req).await?;
     let prefix = [name, b"/"].concat();
     check_keys(member, user.as_ref(), &prefix, &recipes::prefix_end(&prefix), write)
 }
 
 /// [`check_keys`] on one key.
-pub(crate) fn check_key<T>(member: &Member, req: &tonic::Request<T>, key: &[u8]) -> Result<(), Status> {
-    let user = crate::credentials::user(member, req)?;
+pub(crate) async fn check_key<T>(member: &Member, req: &tonic::Request<T>, key: &[u8]) -> Result<(), Status> {
+    let user = crate::credentials::user(member, req).await?;
     check_keys(member, user.as_ref(), key, &[], true)
 }
 

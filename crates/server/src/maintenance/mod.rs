@@ -37,15 +37,15 @@ impl MaintenanceService {
     }
 
     /// etcd's `authMaintenanceServer.isPermitted`: the root role.
-    fn admin<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
-        let user = credentials::user(&self.member, req)?;
+    async fn admin<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req).await?;
         self.member.auth.check_admin(user.as_ref()).map_err(EtcdError::from)?;
         Ok(user)
     }
 
     /// etcd's `requireAuthInfo`: someone, while auth is enabled.
-    fn someone<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
-        let user = credentials::user(&self.member, req)?;
+    async fn someone<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
+        let user = credentials::user(&self.member, req).await?;
         self.member.auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
         Ok(user)
     }
@@ -57,44 +57,44 @@ type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, request: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
         let user = if request.get_ref().action == api::etcdserverpb::alarm_request::AlarmAction::Get as i32 {
-            self.someone(&request)?
+            self.someone(&request).await?
         } else {
-            self.admin(&request)?
+            self.admin(&request).await?
         };
         Ok(Response::new(alarm::alarm(&self.member, request.into_inner(), user.as_ref()).await?))
     }
 
     async fn status(&self, request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.someone(&request)?;
+        self.someone(&request).await?;
         Ok(Response::new(status::status(&self.member)))
     }
 
     async fn defragment(&self, request: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
-        self.admin(&request)?;
+        self.admin(&request).await?;
         Ok(Response::new(defrag::defragment(&self.member).await?))
     }
 
     async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        self.admin(&request)?;
+        self.admin(&request).await?;
         Ok(Response::new(status::hash(&self.member).await?))
     }
 
     async fn hash_kv(&self, request: Request<HashKvRequest>) -> Result<Response<HashKvResponse>, Status> {
-        self.admin(&request)?;
+        self.admin(&request).await?;
         Ok(Response::new(status::hash_kv(&self.member, request.into_inner().revision).await?))
     }
 
     type SnapshotStream = SnapshotStream;
 
     async fn snapshot(&self, request: Request<SnapshotRequest>) -> Result<Response<SnapshotStream>, Status> {
-        self.admin(&request)?;
+        self.admin(&request).await?;
         Ok(Response::new(snapshot::snapshot(&self.member)))
     }
 
     /// A single member can only "move" leadership to itself, which etcd
     /// answers at once; any other id is not a member.
     async fn move_leader(&self, request: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
-        self.admin(&request)?;
+        self.admin(&request).await?;
         let target = request.into_inner().target_id;
         if self.member.raft.leader() != Some(self.member.member_id) {
             return Err(EtcdError::NotLeader.into());

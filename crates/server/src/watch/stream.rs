@@ -189,6 +189,7 @@ impl WatchStream {
         };
         // Checked at creation, with the credentials the stream opened with.
         let permitted = crate::credentials::from_parts(&self.member, &self.credentials.0, self.credentials.1.as_ref())
+            .await
             .and_then(|user| {
                 self.member.auth.check_range(user.as_ref(), &c.key, &c.range_end)?;
                 Ok(user)
