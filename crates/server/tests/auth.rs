@@ -286,3 +286,66 @@ async fn revoking_a_role_ends_the_watches_that_lost_it_unless_asked_to_keep_them
     .await
     .expect("in time");
 }
+
+/// A metric's value from the member's `/metrics` (HTTP/1.1 on the client port).
+async fn metric(m: &LocalMember, name: &str) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(m.endpoint()).await.expect("connect");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: strata\r\nConnection: close\r\n\r\n").await.expect("send");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("read");
+    body.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_roles_reach_a_member_that_catches_up_by_snapshot() {
+    tokio::time::timeout(LIMIT, async {
+        let extra = ["--snapshot-count", "50", "--experimental-snapshot-catchup-entries", "5"];
+        let mut members = LocalMember::start_cluster(3, &extra).await.expect("cluster");
+        let status = api::etcdserverpb::maintenance_client::MaintenanceClient::new(channel(&members[0]).await)
+            .status(StatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
+        let mut ids = Vec::new();
+        for m in &members {
+            let s = api::etcdserverpb::maintenance_client::MaintenanceClient::new(channel(m).await)
+                .status(StatusRequest {})
+                .await
+                .expect("status")
+                .into_inner();
+            ids.push(s.header.expect("header").member_id);
+        }
+        let leader = ids.iter().position(|id| *id == status.leader).expect("a leader among the members");
+        let lagging = (leader + 1) % 3;
+        members[lagging].stop().await.expect("stop").expect("clean stop");
+
+        let ch = channel(&members[leader]).await;
+        set_up(&ch).await;
+        let root = login(&ch, "root", "rootpw").await.expect("root");
+        // Until the leader has purged the entries that added the users.
+        let mut kv = KvClient::new(ch.clone());
+        while metric(&members[leader], "strata_raft_log_purged_index").await < 60.0 {
+            for _ in 0..10 {
+                kv.put(with_token(put("nudge"), &root)).await.expect("put");
+            }
+        }
+        members[lagging].restart().await.expect("restart");
+        let back = channel(&members[lagging]).await;
+        // Its store comes from the snapshot: it knows alice and her role.
+        let mut alice = None;
+        for _ in 0..100 {
+            if let Ok(t) = login(&back, "alice", "alicepw").await {
+                alice = Some(t);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let alice = alice.expect("alice logs in on the member restored by snapshot");
+        KvClient::new(back.clone()).put(with_token(put("app/after"), &alice)).await.expect("granted");
+        let err = KvClient::new(back).put(with_token(put("secret"), &alice)).await.expect_err("denied");
+        assert_eq!(err.code(), Code::PermissionDenied);
+    })
+    .await
+    .expect("in time");
+}
