@@ -25,6 +25,10 @@ pub enum AuthError {
     PermissionNotGiven,
     #[error("authentication failed, invalid user ID or password")]
     AuthFailed,
+    /// A password given for a user added with `no_password` (etcd answers it
+    /// with gRPC code Unknown and its internal text).
+    #[error("authentication failed, password was given for no password user")]
+    NoPasswordUser,
     #[error("permission denied")]
     PermissionDenied,
     #[error("role is not granted to the user")]

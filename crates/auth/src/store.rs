@@ -203,7 +203,7 @@ impl AuthStore {
             }
             let user = s.users.get(name).ok_or(AuthError::AuthFailed)?;
             if is_no_password(user) {
-                return Err(AuthError::AuthFailed);
+                return Err(AuthError::NoPasswordUser);
             }
             (user.password.clone(), s.revision)
         };

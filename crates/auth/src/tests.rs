@@ -169,7 +169,7 @@ fn passwords_tokens_and_no_password_users() {
         hashed_password: String::new(),
     };
     f.apply(|s, w| s.user_add(w, &r)).expect("no-password user");
-    assert_eq!(f.login("cn-user", ""), Err(AuthError::AuthFailed));
+    assert_eq!(f.login("cn-user", ""), Err(AuthError::NoPasswordUser));
     assert_eq!(f.store.auth_info_from_token("garbage"), Err(AuthError::InvalidAuthToken));
     // Changing the password ends the user's tokens.
     let token = f

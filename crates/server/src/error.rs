@@ -88,6 +88,8 @@ pub enum EtcdError {
     PermissionNotGiven,
     #[error("etcdserver: authentication failed, invalid user ID or password")]
     AuthFailed,
+    #[error("auth: authentication failed, password was given for no password user")]
+    NoPasswordUser,
     #[error("etcdserver: permission denied")]
     PermissionDenied,
     #[error("etcdserver: role is not granted to the user")]
@@ -130,6 +132,8 @@ impl EtcdError {
                 Code::InvalidArgument
             }
             PermissionDenied => Code::PermissionDenied,
+            // etcd has no gRPC error for it and answers its internal error.
+            NoPasswordUser => Code::Unknown,
             InvalidAuthToken => Code::Unauthenticated,
             NoSpace => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
@@ -221,6 +225,7 @@ carried_through_raft!(
     InvalidAuthToken,
     InvalidAuthMgmt,
     AuthOldRevision,
+    NoPasswordUser,
 );
 
 impl From<EtcdError> for Status {
@@ -265,6 +270,7 @@ impl From<auth::AuthError> for EtcdError {
             A::PermissionNotGiven => EtcdError::PermissionNotGiven,
             A::AuthFailed => EtcdError::AuthFailed,
             A::PermissionDenied => EtcdError::PermissionDenied,
+            A::NoPasswordUser => EtcdError::NoPasswordUser,
             A::RoleNotGranted => EtcdError::RoleNotGranted,
             A::PermissionNotGranted => EtcdError::PermissionNotGranted,
             A::AuthNotEnabled => EtcdError::AuthNotEnabled,
