@@ -40,6 +40,9 @@ pub enum Error {
     /// "election: not leader" or "lost watcher waiting for delete".
     #[error("{0}")]
     Recipe(String),
+    /// The member logged us in with a token that cannot travel as gRPC metadata.
+    #[error("the auth token {0:?} is not valid gRPC metadata")]
+    BadToken(String),
     /// The TLS files could not be used; nothing was dialed.
     #[error(transparent)]
     Tls(#[from] TlsError),

@@ -1,39 +1,38 @@
 //! The Lease service: grant, revoke, time-to-live, list, and the keep-alive stream.
 
 use crate::duplex::Duplex;
-use crate::{Client, Result};
+use crate::{Client, Result, Transport};
 use api::etcdserverpb::lease_client::LeaseClient;
 use api::etcdserverpb::{
     LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse, LeaseLeasesRequest,
     LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
-use tonic::transport::Channel;
 
 impl Client {
-    /// The generated Lease stub on this connection.
-    pub fn lease(&self) -> LeaseClient<Channel> {
-        LeaseClient::new(self.channel.clone())
+    /// The generated Lease stub on this connection (with the auth token).
+    pub fn lease(&self) -> LeaseClient<Transport> {
+        self.stub(LeaseClient::new)
     }
 
     /// `Lease.LeaseGrant`: creates a lease (`id` 0 lets the member choose the id).
     pub async fn lease_grant(&self, req: LeaseGrantRequest) -> Result<LeaseGrantResponse> {
-        Ok(self.lease().lease_grant(req).await?.into_inner())
+        self.unary(|t| async move { LeaseClient::new(t).lease_grant(req).await }).await
     }
 
     /// `Lease.LeaseRevoke`: deletes a lease and every key attached to it.
     pub async fn lease_revoke(&self, req: LeaseRevokeRequest) -> Result<LeaseRevokeResponse> {
-        Ok(self.lease().lease_revoke(req).await?.into_inner())
+        self.unary(|t| async move { LeaseClient::new(t).lease_revoke(req).await }).await
     }
 
     /// `Lease.LeaseTimeToLive`: a lease's granted and remaining TTL (remaining -1 for an
     /// unknown or expired lease), with its keys when `keys` is set.
     pub async fn lease_time_to_live(&self, req: LeaseTimeToLiveRequest) -> Result<LeaseTimeToLiveResponse> {
-        Ok(self.lease().lease_time_to_live(req).await?.into_inner())
+        self.unary(|t| async move { LeaseClient::new(t).lease_time_to_live(req).await }).await
     }
 
     /// `Lease.LeaseLeases`: every live lease.
     pub async fn lease_leases(&self) -> Result<LeaseLeasesResponse> {
-        Ok(self.lease().lease_leases(LeaseLeasesRequest {}).await?.into_inner())
+        self.unary(|t| async move { LeaseClient::new(t).lease_leases(LeaseLeasesRequest {}).await }).await
     }
 
     /// Opens a `Lease.LeaseKeepAlive` stream. Nothing is sent until the first

@@ -1,14 +1,16 @@
-//! `client`: a thin async client for etcd's v3 KV, Watch, Lease, Maintenance and Cluster
-//! (member list and membership changes) APIs, over the gRPC stubs generated in `api`. It talks
-//! to Strata and to etcd alike.
+//! `client`: a thin async client for etcd's v3 KV, Watch, Lease, Maintenance, Cluster
+//! (member list and membership changes) and Auth APIs, over the gRPC stubs generated in
+//! `api`. It talks to Strata and to etcd alike.
 //!
 //! It owns connecting (endpoint parsing, dial timeout, trying each endpoint in turn,
 //! TLS with rustls: [`TlsOptions`], [`ConnectOptions`]), opening the bidirectional streams ([`Watcher`], [`LeaseKeepAlive`]), turning a
 //! `tonic::Status` into [`Error`], clientv3's keep-alive schedule for one lease
-//! ([`keep_alive`]) and its lock and election recipes ([`concurrency`], whose requests
-//! come from the `recipes` crate). Otherwise it adds nothing on top of the wire
-//! messages: requests and responses are the generated `api::etcdserverpb` types, and
-//! there is no retry, watch resumption, balancing or auth.
+//! ([`keep_alive`]), its lock and election recipes ([`concurrency`], whose requests
+//! come from the `recipes` crate), and its login ([`Client::authenticate`]: the token in
+//! every request's metadata, a new login when the member refuses it as stale). Otherwise
+//! it adds nothing on top of the wire messages: requests and responses are the generated
+//! `api::etcdserverpb` types, and there is no other retry, no watch resumption and no
+//! balancing.
 //! Callers put their own deadline around a call (`tokio::time::timeout`), as etcdctl's
 //! `--command-timeout` does.
 //!
@@ -26,6 +28,7 @@
 //! # }
 //! ```
 
+mod auth;
 pub mod concurrency;
 mod connector;
 mod duplex;
@@ -36,6 +39,7 @@ mod maintenance;
 mod tls;
 mod watch;
 
+pub use auth::{Token, Transport};
 pub use error::{Error, Result, TlsError, go_code_name};
 pub use keep_alive::keep_alive;
 pub use lease::LeaseKeepAlive;
@@ -48,6 +52,8 @@ use api::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse,
     RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
+use auth::Login;
+use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -64,12 +70,27 @@ pub struct ConnectOptions {
     pub tls: Option<TlsConfig>,
 }
 
-/// A connection to one member of an etcd-compatible cluster. Cheap to clone.
-#[derive(Clone, Debug)]
+/// A connection to one member of an etcd-compatible cluster. Cheap to clone; clones share
+/// the login and its token.
+#[derive(Clone)]
 pub struct Client {
     channel: Channel,
     endpoint: String,
     require_leader: bool,
+    /// Sent with every request once logged in.
+    token: Token,
+    /// Who logged in, to log in again when the token goes stale.
+    login: Option<Arc<Login>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("require_leader", &self.require_leader)
+            .field("authenticated", &self.login.is_some())
+            .finish()
+    }
 }
 
 impl Client {
@@ -99,7 +120,13 @@ impl Client {
             };
             match tokio::time::timeout(dial_timeout, connecting).await {
                 Ok(Ok(channel)) => {
-                    return Ok(Client { channel, endpoint: ep.clone(), require_leader: false });
+                    return Ok(Client {
+                        channel,
+                        endpoint: ep.clone(),
+                        require_leader: false,
+                        token: Token::default(),
+                        login: None,
+                    });
                 }
                 Ok(Err(e)) => last = format!("{ep}: {}", source_chain(&e)),
                 Err(_) => last = format!("{ep}: dial timeout"),
@@ -122,34 +149,62 @@ impl Client {
         self
     }
 
-    /// The generated KV stub on this connection, for calls this type does not wrap.
+    /// The generated KV stub on the bare connection, for calls this type does not wrap.
+    /// It does not carry the auth token: for clients that never log in (strata-bench).
     pub fn kv(&self) -> KvClient<Channel> {
         KvClient::new(self.channel.clone())
     }
 
+    /// The connection with the auth token added to every request: what the stubs behind
+    /// this type's methods are built on.
+    pub fn transport(&self) -> Transport {
+        Transport::new(self.channel.clone(), self.token.clone())
+    }
+
+    /// A generated stub (`KvClient::new`, …) on [`Client::transport`].
+    pub(crate) fn stub<T>(&self, new: impl FnOnce(Transport) -> T) -> T {
+        new(self.transport())
+    }
+
     /// `KV.Range`: reads a key or a range of keys.
     pub async fn range(&self, req: RangeRequest) -> Result<RangeResponse> {
-        Ok(self.kv().range(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { KvClient::new(t).range(req).await }
+        })
+        .await
     }
 
     /// `KV.Put`: writes a key.
     pub async fn put(&self, req: PutRequest) -> Result<PutResponse> {
-        Ok(self.kv().put(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { KvClient::new(t).put(req).await }
+        })
+        .await
     }
 
     /// `KV.DeleteRange`: deletes a key or a range of keys.
     pub async fn delete_range(&self, req: DeleteRangeRequest) -> Result<DeleteRangeResponse> {
-        Ok(self.kv().delete_range(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { KvClient::new(t).delete_range(req).await }
+        })
+        .await
     }
 
     /// `KV.Txn`: compares, then runs the success or the failure ops atomically.
     pub async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
-        Ok(self.kv().txn(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { KvClient::new(t).txn(req).await }
+        })
+        .await
     }
 
     /// `KV.Compact`: discards history at and before a revision.
     pub async fn compact(&self, req: CompactionRequest) -> Result<CompactionResponse> {
-        Ok(self.kv().compact(req).await?.into_inner())
+        self.unary(|t| async move { KvClient::new(t).compact(req).await }).await
     }
 }
 

@@ -5,7 +5,7 @@
 //! member of a cluster, connect to each endpoint in turn (`Client::connect(&[ep], …)`),
 //! as clientv3 dials each endpoint for `Status`, `HashKV` and `Defragment`.
 
-use crate::{Client, Result};
+use crate::{Client, Result, Transport};
 use api::etcdserverpb::cluster_client::ClusterClient;
 use api::etcdserverpb::maintenance_client::MaintenanceClient;
 use api::etcdserverpb::{
@@ -15,28 +15,28 @@ use api::etcdserverpb::{
     MemberUpdateRequest, MemberUpdateResponse, MoveLeaderRequest, MoveLeaderResponse, StatusRequest, StatusResponse,
     alarm_request::AlarmAction,
 };
-use tonic::transport::Channel;
 
 impl Client {
-    /// The generated Maintenance stub on this connection.
-    pub fn maintenance(&self) -> MaintenanceClient<Channel> {
-        MaintenanceClient::new(self.channel.clone())
+    /// The generated Maintenance stub on this connection (with the auth token), for
+    /// calls this type does not wrap (`Snapshot`).
+    pub fn maintenance(&self) -> MaintenanceClient<Transport> {
+        self.stub(MaintenanceClient::new)
     }
 
-    /// The generated Cluster stub on this connection.
-    pub fn cluster(&self) -> ClusterClient<Channel> {
-        ClusterClient::new(self.channel.clone())
+    /// The generated Cluster stub on this connection (with the auth token).
+    pub fn cluster(&self) -> ClusterClient<Transport> {
+        self.stub(ClusterClient::new)
     }
 
     /// `Maintenance.Status`: the member's version, database size, Raft position,
     /// leader and active alarms. Served locally, without a quorum.
     pub async fn status(&self) -> Result<StatusResponse> {
-        Ok(self.maintenance().status(StatusRequest {}).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).status(StatusRequest {}).await }).await
     }
 
     /// `Maintenance.Alarm` with any action.
     pub async fn alarm(&self, req: AlarmRequest) -> Result<AlarmResponse> {
-        Ok(self.maintenance().alarm(req).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).alarm(req).await }).await
     }
 
     /// `Maintenance.Alarm` GET for every member and alarm type: the active alarms.
@@ -59,51 +59,60 @@ impl Client {
     /// `Maintenance.Defragment`: rewrites the member's database file without its free
     /// space. Local to the member; may take long on a large database.
     pub async fn defragment(&self) -> Result<DefragmentResponse> {
-        Ok(self.maintenance().defragment(DefragmentRequest {}).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).defragment(DefragmentRequest {}).await }).await
     }
 
     /// `Maintenance.Hash`: a hash of the whole backend (etcd's is of every bucket).
     pub async fn hash(&self) -> Result<HashResponse> {
-        Ok(self.maintenance().hash(HashRequest {}).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).hash(HashRequest {}).await }).await
     }
 
     /// `Maintenance.HashKV`: a hash of the key history up to `revision` (0: the current
     /// revision), comparable between members.
     pub async fn hash_kv(&self, revision: i64) -> Result<HashKvResponse> {
-        Ok(self.maintenance().hash_kv(HashKvRequest { revision }).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).hash_kv(HashKvRequest { revision }).await }).await
     }
 
     /// `Maintenance.MoveLeader`: asks the leader to hand leadership to `target_id`.
     pub async fn move_leader(&self, target_id: u64) -> Result<MoveLeaderResponse> {
-        Ok(self.maintenance().move_leader(MoveLeaderRequest { target_id }).await?.into_inner())
+        self.unary(|t| async move { MaintenanceClient::new(t).move_leader(MoveLeaderRequest { target_id }).await })
+            .await
     }
 
     /// `Cluster.MemberList`: every member with its peer and client URLs.
     pub async fn member_list(&self) -> Result<MemberListResponse> {
-        Ok(self.cluster().member_list(MemberListRequest::default()).await?.into_inner())
+        self.unary(|t| async move { ClusterClient::new(t).member_list(MemberListRequest::default()).await }).await
     }
 
     /// `Cluster.MemberAdd`: adds a member (a voter, or a learner with `is_learner`) with
     /// `peer_urls`; it is listed `unstarted` until it starts and publishes itself.
     pub async fn member_add(&self, peer_urls: Vec<String>, is_learner: bool) -> Result<MemberAddResponse> {
         let req = MemberAddRequest { peer_ur_ls: peer_urls, is_learner };
-        Ok(self.cluster().member_add(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { ClusterClient::new(t).member_add(req).await }
+        })
+        .await
     }
 
     /// `Cluster.MemberRemove`: removes the member with id `id`.
     pub async fn member_remove(&self, id: u64) -> Result<MemberRemoveResponse> {
-        Ok(self.cluster().member_remove(MemberRemoveRequest { id }).await?.into_inner())
+        self.unary(|t| async move { ClusterClient::new(t).member_remove(MemberRemoveRequest { id }).await }).await
     }
 
     /// `Cluster.MemberUpdate`: replaces the peer URLs of the member with id `id`.
     pub async fn member_update(&self, id: u64, peer_urls: Vec<String>) -> Result<MemberUpdateResponse> {
         let req = MemberUpdateRequest { id, peer_ur_ls: peer_urls };
-        Ok(self.cluster().member_update(req).await?.into_inner())
+        self.unary(|t| {
+            let req = req.clone();
+            async move { ClusterClient::new(t).member_update(req).await }
+        })
+        .await
     }
 
     /// `Cluster.MemberPromote`: makes the learner with id `id` a voter (etcd refuses a
     /// learner that is not in sync with the leader).
     pub async fn member_promote(&self, id: u64) -> Result<MemberPromoteResponse> {
-        Ok(self.cluster().member_promote(MemberPromoteRequest { id }).await?.into_inner())
+        self.unary(|t| async move { ClusterClient::new(t).member_promote(MemberPromoteRequest { id }).await }).await
     }
 }

@@ -28,7 +28,7 @@ impl Client {
     /// unreachable member, a server without the Watch service) arrive from
     /// [`Watcher::message`].
     pub fn watch(&self) -> Watcher {
-        let mut stub = WatchClient::new(self.channel.clone());
+        let mut stub = self.stub(WatchClient::new);
         Watcher { stream: Duplex::open(self.require_leader, move |req| async move { stub.watch(req).await }) }
     }
 }

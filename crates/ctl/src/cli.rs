@@ -2,8 +2,8 @@
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
 use crate::command::{
-    alarm, check, compaction, defrag, del, elect, endpoint, get, lease, lock, member, move_leader, put, snapshot, txn,
-    watch,
+    alarm, auth, check, compaction, defrag, del, dial, elect, endpoint, get, lease, lock, member, move_leader, put,
+    role, snapshot, txn, user, watch,
 };
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -58,6 +58,12 @@ pub enum Command {
     Lock(lock::LockArgs),
     /// Observes and participates in leader election
     Elect(elect::ElectArgs),
+    /// Enable or disable authentication
+    Auth(auth::AuthArgs),
+    /// User related commands
+    User(user::UserArgs),
+    /// Role related commands
+    Role(role::RoleArgs),
     /// Manages etcd node snapshots
     Snapshot(snapshot::SnapshotArgs),
     /// Prints the version of stratactl
@@ -120,6 +126,15 @@ pub struct GlobalFlags {
     /// verify certificates of TLS-enabled secure servers using this CA bundle
     #[arg(long, global = true, env = "ETCDCTL_CACERT")]
     pub cacert: Option<String>,
+    /// username[:password] for authentication (prompt if password is not supplied)
+    #[arg(long, global = true, env = "ETCDCTL_USER")]
+    pub user: Option<String>,
+    /// password for authentication (if this option is used, --user option shouldn't include password)
+    #[arg(long, global = true, env = "ETCDCTL_PASSWORD")]
+    pub password: Option<String>,
+    /// `--user` and `--password` once resolved (the password asked for at most once).
+    #[arg(skip)]
+    pub credentials: dial::CredentialsCell,
 }
 
 /// etcdctl 3.4's top-level commands in cobra's order, which is the order of the "Did you
@@ -162,6 +177,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--cacert",
     "--cert",
     "--key",
+    "--user",
+    "--password",
 ];
 
 /// Parses `args` (program name first) into a [`Cli`]. `Ok(None)` means help was printed.
@@ -188,6 +205,9 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
                 | "member"
                 | "lock"
                 | "elect"
+                | "auth"
+                | "user"
+                | "role"
                 | "snapshot"
                 | "check"
                 | "version"

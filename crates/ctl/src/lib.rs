@@ -10,7 +10,8 @@
 //!
 //! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
 //! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf`,
-//! `member list | add | remove | update | promote`, `move-leader` and `version`.
+//! `member list | add | remove | update | promote`, `move-leader`, `user`, `role`,
+//! `auth enable | disable | status` and `version`, with `--user`/`--password` on all.
 //!
 //! ```no_run
 //! // What the `stratactl` binary does:
@@ -36,7 +37,9 @@ where
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // Not `stdin().lock()`: `watch -i` reads the process's stdin on a thread of its own.
-    let mut stdin = std::io::BufReader::new(std::io::stdin());
+    // A buffer of one byte leaves whatever a command has not read in `Stdin`'s own
+    // buffer, where the password prompt of `--user` (which reads `Stdin`) finds it.
+    let mut stdin = std::io::BufReader::with_capacity(1, std::io::stdin());
     let mut stdout = std::io::stdout();
     let mut io = Io { stdin: &mut stdin, stdout: &mut stdout };
     match run_with(args, &mut io) {

@@ -3,6 +3,7 @@
 //! and prints the response with the chosen printer.
 
 pub mod alarm;
+pub mod auth;
 pub mod check;
 pub mod compaction;
 pub mod defrag;
@@ -15,9 +16,12 @@ pub mod lease;
 pub mod lock;
 pub mod member;
 pub mod move_leader;
+pub mod password;
 pub mod put;
+pub mod role;
 pub mod snapshot;
 pub mod txn;
+pub mod user;
 pub mod version;
 pub mod watch;
 
@@ -50,6 +54,23 @@ impl Io<'_> {
         let _ = self.stdout.write_all(bytes);
         let _ = self.stdout.flush();
     }
+
+    /// Prints what `f` writes, then returns its result: a printer that refuses the
+    /// output format fails after whatever was written before.
+    pub fn print_with(&mut self, f: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        let mut out = Vec::new();
+        let printed = f(&mut out);
+        self.print(&out);
+        printed
+    }
+}
+
+/// The single argument of a command that takes exactly one, else exit 128 with `usage`.
+pub fn one_arg<'a>(args: &'a [String], usage: &str) -> Result<&'a str> {
+    match args {
+        [a] => Ok(a),
+        _ => Err(CtlError::bad_args(usage)),
+    }
 }
 
 /// Runs one parsed command.
@@ -71,6 +92,9 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::MoveLeader(a) => move_leader::run(global, a, io).await,
         Command::Lock(a) => lock::run(global, a, io).await,
         Command::Elect(a) => elect::run(global, a, io).await,
+        Command::Auth(a) => auth::run(global, a, io).await,
+        Command::User(a) => user::run(global, a, io).await,
+        Command::Role(a) => role::run(global, a, io).await,
         Command::Version => {
             version::run(io);
             Ok(())

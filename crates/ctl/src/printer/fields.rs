@@ -5,10 +5,11 @@ use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
 use crate::gosyntax::quote;
 use crate::printer::simple::{alarm_type, event_type};
+use api::authpb::permission::Type as PermType;
 use api::etcdserverpb::{
-    AlarmResponse, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse,
-    LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
-    TxnResponse, response_op::Response,
+    AlarmResponse, AuthRoleGetResponse, AuthRoleListResponse, DeleteRangeResponse, LeaseGrantResponse,
+    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse,
+    PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use std::fmt::Display;
@@ -192,6 +193,35 @@ pub fn member_list(out: &mut Vec<u8>, r: &MemberListResponse) {
         field(out, "IsLearner", m.is_learner);
         out.push(b'\n');
     }
+}
+
+/// The `user` and `role` changes: their header alone.
+pub fn header_only(out: &mut Vec<u8>, h: Option<&ResponseHeader>) {
+    header(out, h);
+}
+
+/// `role get`: the header, then three lines per permission. etcdctl prints the type with
+/// `fmt.Println` of two values, hence the two spaces.
+pub fn role_get(out: &mut Vec<u8>, r: &AuthRoleGetResponse) {
+    header(out, r.header.as_ref());
+    for p in &r.perm {
+        let perm_type =
+            PermType::try_from(p.perm_type).map_or_else(|_| p.perm_type.to_string(), |t| t.as_str_name().to_owned());
+        field(out, "PermType", format!(" {perm_type}"));
+        field(out, "Key", quote(&p.key));
+        field(out, "RangeEnd", quote(&p.range_end));
+    }
+}
+
+/// `role list`: the header, then every role quoted on one line.
+pub fn role_list(out: &mut Vec<u8>, r: &AuthRoleListResponse) {
+    header(out, r.header.as_ref());
+    out.extend_from_slice(b"\"Roles\" :");
+    for role in &r.roles {
+        out.push(b' ');
+        out.extend_from_slice(quote(role.as_bytes()).as_bytes());
+    }
+    out.push(b'\n');
 }
 
 #[cfg(test)]

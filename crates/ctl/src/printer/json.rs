@@ -7,8 +7,10 @@
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
 use crate::gosyntax::json_string;
+use api::authpb::Permission;
 use api::etcdserverpb::{
-    AlarmMember, AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    AlarmMember, AlarmResponse, AuthRoleGetResponse, AuthRoleListResponse, AuthStatusResponse, AuthUserGetResponse,
+    AuthUserListResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MoveLeaderResponse, PutResponse,
     RangeResponse, ResponseHeader, ResponseOp, StatusResponse, TxnResponse, response_op::Response,
 };
@@ -319,6 +321,52 @@ pub fn members(h: Option<&ResponseHeader>, added: Option<&Member>, members: &[Me
         .opt("header", h.map(header))
         .opt("member", added.map(member))
         .list("members", members.iter().map(member).collect())
+        .finish()
+}
+
+/// A response that is a header alone (most `user` and `role` changes); `{}` without one.
+pub fn header_only(h: Option<&ResponseHeader>) -> String {
+    Obj::default().opt("header", h.map(header)).finish()
+}
+
+fn strings(v: &[String]) -> Vec<String> {
+    v.iter().map(|s| json_string(s.as_bytes())).collect()
+}
+
+/// `AuthUserGetResponse` (`user get`).
+pub fn user_get(r: &AuthUserGetResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).list("roles", strings(&r.roles)).finish()
+}
+
+/// `AuthUserListResponse` (`user list`).
+pub fn user_list(r: &AuthUserListResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).list("users", strings(&r.users)).finish()
+}
+
+/// `AuthRoleListResponse` (`role list`).
+pub fn role_list(r: &AuthRoleListResponse) -> String {
+    Obj::default().opt("header", r.header.as_ref().map(header)).list("roles", strings(&r.roles)).finish()
+}
+
+/// `AuthRoleGetResponse` (`role get`): each permission's type as its number (`READ`, 0,
+/// left out), key and range end in base64.
+pub fn role_get(r: &AuthRoleGetResponse) -> String {
+    let perm = |p: &Permission| {
+        Obj::default()
+            .int("permType", i64::from(p.perm_type))
+            .bytes("key", &p.key)
+            .bytes("range_end", &p.range_end)
+            .finish()
+    };
+    Obj::default().opt("header", r.header.as_ref().map(header)).list("perm", r.perm.iter().map(perm).collect()).finish()
+}
+
+/// `AuthStatusResponse` (`auth status`, etcdctl 3.6's).
+pub fn auth_status(r: &AuthStatusResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .bool("enabled", r.enabled)
+        .uint("authRevision", r.auth_revision)
         .finish()
 }
 

@@ -1,6 +1,7 @@
 //! Output formats (`-w/--write-out`): one module per format, each with a function per
 //! response type, appending exactly the bytes etcdctl 3.4 prints to a buffer.
 
+mod auth;
 pub mod fields;
 pub mod json;
 pub mod protobuf;

@@ -2,13 +2,16 @@
 //! lease sentences (`printer_simple.go`). Keys and values are written as raw bytes.
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
+use crate::command::prefix_end;
 use crate::command::watch::WatchUpdate;
 use crate::gosyntax::{hex016, quote};
 use crate::printer::table;
+use api::authpb::Permission;
+use api::authpb::permission::Type as PermType;
 use api::etcdserverpb::{
-    AlarmMember, AlarmResponse, AlarmType, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, PutResponse, RangeResponse, ResponseHeader, TxnResponse,
-    response_op::Response,
+    AlarmMember, AlarmResponse, AlarmType, AuthRoleGetResponse, AuthStatusResponse, AuthUserGetResponse,
+    DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    Member, PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op::Response,
 };
 use api::mvccpb::KeyValue;
 use api::mvccpb::event::EventType;
@@ -226,6 +229,90 @@ pub fn member_add_env(out: &mut Vec<u8>, name: &str, peer_urls_flag: &str, new_i
     line(out, format!("ETCD_INITIAL_CLUSTER={}", quote(cluster.join(",").as_bytes())));
     line(out, format!("ETCD_INITIAL_ADVERTISE_PEER_URLS={}", quote(peer_urls_flag.as_bytes())));
     line(out, "ETCD_INITIAL_CLUSTER_STATE=\"existing\"".to_owned());
+}
+
+/// `user get`: the name, then its roles on one line.
+pub fn user_get(out: &mut Vec<u8>, name: &str, r: &AuthUserGetResponse) {
+    line(out, format!("User: {name}"));
+    let mut roles = String::from("Roles:");
+    for role in &r.roles {
+        roles.push(' ');
+        roles.push_str(role);
+    }
+    line(out, roles);
+}
+
+/// `user list` and `role list`: one name a line.
+pub fn names(out: &mut Vec<u8>, names: &[String]) {
+    for name in names {
+        line(out, name.clone());
+    }
+}
+
+/// `role get`: the permissions that allow reading, then those that allow writing, each
+/// as its key, or as its range `[key, range_end)` (`[key, <open ended>` for `range_end`
+/// `"\0"`) marked `(prefix key)` when it is exactly the keys starting with `key`.
+pub fn role_get(out: &mut Vec<u8>, role: &str, r: &AuthRoleGetResponse) {
+    line(out, format!("Role {role}"));
+    for (heading, allows) in [("KV Read:", PermType::Read), ("KV Write:", PermType::Write)] {
+        line(out, heading.to_owned());
+        for perm in r.perm.iter().filter(|p| p.perm_type == allows as i32 || p.perm_type == PermType::Readwrite as i32)
+        {
+            permission(out, perm);
+        }
+    }
+}
+
+fn permission(out: &mut Vec<u8>, perm: &Permission) {
+    out.push(b'\t');
+    if perm.range_end.is_empty() {
+        out.extend_from_slice(&perm.key);
+        out.push(b'\n');
+        return;
+    }
+    out.push(b'[');
+    out.extend_from_slice(&perm.key);
+    if perm.range_end == b"\0" {
+        out.extend_from_slice(b", <open ended>");
+    } else {
+        out.extend_from_slice(b", ");
+        out.extend_from_slice(&perm.range_end);
+        out.push(b')');
+    }
+    if prefix_end(&perm.key) == perm.range_end {
+        out.extend_from_slice(b" (prefix ");
+        out.extend_from_slice(&perm.key);
+        out.push(b')');
+    }
+    out.push(b'\n');
+}
+
+/// `role revoke-permission`: which key or range was revoked, `key` as given on the
+/// command line and `end` as sent.
+pub fn permission_revoked(role: &str, key: &[u8], end: &[u8]) -> Vec<u8> {
+    let mut s = Vec::new();
+    if end.is_empty() {
+        s.extend_from_slice(b"Permission of key ");
+        s.extend_from_slice(key);
+    } else {
+        s.extend_from_slice(b"Permission of range [");
+        s.extend_from_slice(key);
+        s.extend_from_slice(b", ");
+        if end == b"\0" {
+            s.extend_from_slice(b"<open ended>");
+        } else {
+            s.extend_from_slice(end);
+            s.push(b')');
+        }
+    }
+    s.extend_from_slice(format!(" is revoked from role {role}").as_bytes());
+    s
+}
+
+/// `auth status` (etcdctl 3.6's).
+pub fn auth_status(out: &mut Vec<u8>, r: &AuthStatusResponse) {
+    line(out, format!("Authentication Status: {}", r.enabled));
+    line(out, format!("AuthRevision: {}", r.auth_revision));
 }
 
 fn line(out: &mut Vec<u8>, text: String) {

@@ -4,6 +4,7 @@
 //! Tests that need etcdctl or etcd skip (with a message) when the binary is
 //! missing; `.ci/run` installs both, so CI runs everything.
 
+mod auth_ctl;
 mod auto_compaction;
 mod bad_input;
 mod cluster;

@@ -47,6 +47,8 @@ pub async fn run(global: &GlobalFlags, a: TxnArgs, io: &mut Io<'_>) -> Result<()
         return Err(CtlError::bad_args("txn command does not accept argument"));
     }
     let printer = Printer::new(Format::parse(&global.write_out)?, global.hex);
+    // etcdctl makes its client, asking for the `--user` password, before reading the txn.
+    super::dial::credentials(global).await?;
     let req = read_txn(io, a.interactive)?;
     let resp = with_client(global, |c| async move { c.txn(req).await }).await?;
     let mut out = Vec::new();

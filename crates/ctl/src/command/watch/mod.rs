@@ -51,6 +51,8 @@ pub async fn run(global: &GlobalFlags, a: WatchArgs, io: &mut Io<'_>) -> Result<
     let env = WatchEnv::from_process()?;
     if a.flags.interactive {
         let printer = Printer::new(Format::parse(&global.write_out)?, global.hex);
+        // The `--user` password comes first on stdin: ask before the reader thread locks it.
+        crate::command::dial::credentials(global).await?;
         return interactive::run(global, printer, &env, interactive::stdin_lines(), io).await;
     }
     let spec = split_args(&a.os_args, &a.args, &env)?;
