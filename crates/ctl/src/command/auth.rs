@@ -46,12 +46,7 @@ pub enum AuthCommand {
 }
 
 /// The subcommands take no arguments; any given is an error.
-#[derive(Args, Debug, Clone)]
-pub struct NoArgs {
-    /// Refused.
-    #[arg(hide = true)]
-    pub args: Vec<OsString>,
-}
+pub use super::alarm::NoArgs;
 
 /// etcd's `ErrGRPCRootRoleNotExist`, on which `auth enable` gives `root` its role.
 const ROOT_ROLE_NOT_EXIST: &str = "etcdserver: root user does not have root role";

@@ -120,31 +120,16 @@ fn write(
 
 /// Sets the header of a response the store built without one.
 fn with_header(resp: Response, header: Option<ResponseHeader>) -> Response {
-    match resp {
-        Response::AuthStatus(mut r) => {
-            r.header = header;
-            Response::AuthStatus(r)
-        }
-        Response::Authenticate(mut r) => {
-            r.header = header;
-            Response::Authenticate(r)
-        }
-        Response::AuthUserGet(mut r) => {
-            r.header = header;
-            Response::AuthUserGet(r)
-        }
-        Response::AuthUserList(mut r) => {
-            r.header = header;
-            Response::AuthUserList(r)
-        }
-        Response::AuthRoleGet(mut r) => {
-            r.header = header;
-            Response::AuthRoleGet(r)
-        }
-        Response::AuthRoleList(mut r) => {
-            r.header = header;
-            Response::AuthRoleList(r)
-        }
-        other => other,
+    macro_rules! set {
+        ($($variant:ident),*) => {
+            match resp {
+                $(Response::$variant(mut r) => {
+                    r.header = header;
+                    Response::$variant(r)
+                })*
+                other => other,
+            }
+        };
     }
+    set!(AuthStatus, Authenticate, AuthUserGet, AuthUserList, AuthRoleGet, AuthRoleList)
 }

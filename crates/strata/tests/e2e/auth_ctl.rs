@@ -6,9 +6,9 @@
 //! auth disable. Compared: stdout with member/cluster ids and terms masked, the
 //! exit code and the final `Error:` line.
 
-use testkit::{MemberProcess, mask_ids};
+use testkit::mask_ids;
 
-use crate::compare_steps_with_etcd;
+use crate::{compare_cli_on_etcd, compare_steps_with_etcd};
 
 const STEPS: &str = include_str!("../../../ctl/tests/testdata/auth_steps.txt");
 
@@ -23,16 +23,5 @@ fn stratactl_auth_commands_on_strata_print_what_etcdctl_prints_on_etcd() {
 #[test]
 #[ignore = "checks the CLI against etcd only; the strata test above covers it"]
 fn stratactl_auth_commands_on_etcd_print_what_etcdctl_prints() {
-    if !testkit::have_etcdctl() || !testkit::have_etcd() {
-        eprintln!("skipped: /usr/bin/etcdctl or /usr/bin/etcd not installed (apt-get install etcd-client etcd-server)");
-        return;
-    }
-    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
-    let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), STEPS, mask_ids);
-    drop(etcd);
-    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
-    let got = testkit::run_steps(env!("CARGO_BIN_EXE_stratactl"), &etcd.endpoint(), STEPS, mask_ids);
-    if let Some(report) = testkit::step_differences(&want, &got) {
-        panic!("{report}");
-    }
+    compare_cli_on_etcd(STEPS, mask_ids);
 }
