@@ -29,6 +29,10 @@ pub enum AuthError {
     /// with gRPC code Unknown and its internal text).
     #[error("authentication failed, password was given for no password user")]
     NoPasswordUser,
+    /// Go's bcrypt refuses passwords longer than 72 bytes (etcd answers its
+    /// text with code Unknown); the Rust crate would cut them silently.
+    #[error("bcrypt: password length exceeds 72 bytes")]
+    PasswordTooLong,
     #[error("permission denied")]
     PermissionDenied,
     #[error("role is not granted to the user")]

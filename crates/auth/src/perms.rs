@@ -102,13 +102,16 @@ impl Permissions {
         let (mut read, mut write) = (Vec::new(), Vec::new());
         for p in roles.into_iter().flat_map(|r| r.key_permission.iter()) {
             let i = Interval::of(&p.key, &p.range_end);
-            match p.perm_type() {
-                Type::Read => read.push(i),
-                Type::Write => write.push(i),
-                Type::Readwrite => {
+            // An unknown type grants nothing (etcd skips it); prost's
+            // `perm_type()` would read it as READ.
+            match Type::try_from(p.perm_type) {
+                Ok(Type::Read) => read.push(i),
+                Ok(Type::Write) => write.push(i),
+                Ok(Type::Readwrite) => {
                     read.push(i.clone());
                     write.push(i);
                 }
+                Err(_) => {}
             }
         }
         Permissions { read: Ranges::from_intervals(read), write: Ranges::from_intervals(write) }
@@ -168,6 +171,15 @@ mod tests {
         assert!(p.allows(Access::Write, b"zzz", b"\0"));
         assert!(!p.allows(Access::Read, b"zzz", b""));
         assert!(!p.allows(Access::Write, b"a", b""));
+    }
+
+    #[test]
+    fn an_unknown_permission_type_grants_nothing() {
+        let mut r = role(&[(Type::Read, b"k", b"")]);
+        r.key_permission[0].perm_type = 7;
+        let p = Permissions::merge([&r]);
+        assert!(!p.allows(Access::Read, b"k", b""));
+        assert!(!p.allows(Access::Write, b"k", b""));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub const ROOT_ROLE: &str = "root";
 const BCRYPT_MIN_COST: u32 = 4;
 const BCRYPT_MAX_COST: u32 = 31;
 
+/// The longest password bcrypt hashes whole.
+const BCRYPT_MAX_PASSWORD: usize = 72;
+
 const ENABLED_KEY: &[u8] = b"authEnabled";
 const REVISION_KEY: &[u8] = b"authRevision";
 
@@ -189,6 +192,9 @@ impl AuthStore {
     /// hashes before proposing, so the log never holds the password), as the
     /// base64 text of the bcrypt hash.
     pub fn hash_password(&self, password: &str) -> AuthResult<String> {
+        if password.len() > BCRYPT_MAX_PASSWORD {
+            return Err(AuthError::PasswordTooLong);
+        }
         let hash = bcrypt::hash(password, self.bcrypt_cost).map_err(|e| AuthError::Storage(e.to_string()))?;
         Ok(base64::engine::general_purpose::STANDARD.encode(hash))
     }
@@ -208,6 +214,10 @@ impl AuthStore {
             (user.password.clone(), s.revision)
         };
         let hash = String::from_utf8(hash).map_err(|_| AuthError::AuthFailed)?;
+        // bcrypt reads 72 bytes; a longer password never matches (Go's refuses it).
+        if password.len() > BCRYPT_MAX_PASSWORD {
+            return Err(AuthError::AuthFailed);
+        }
         match bcrypt::verify(password, &hash) {
             Ok(true) => Ok(revision),
             _ => {

@@ -161,6 +161,9 @@ fn passwords_tokens_and_no_password_users() {
     let f = fixture();
     enable_with_root(&f);
     assert_eq!(f.login("root", "wrong"), Err(AuthError::AuthFailed));
+    let long = "x".repeat(73);
+    assert_eq!(f.store.hash_password(&long), Err(AuthError::PasswordTooLong));
+    assert_eq!(f.login("root", &format!("rootpw{long}")), Err(AuthError::AuthFailed));
     assert_eq!(f.login("nobody", "x"), Err(AuthError::AuthFailed));
     let r = AuthUserAddRequest {
         name: "cn-user".into(),

@@ -90,6 +90,8 @@ pub enum EtcdError {
     AuthFailed,
     #[error("auth: authentication failed, password was given for no password user")]
     NoPasswordUser,
+    #[error("bcrypt: password length exceeds 72 bytes")]
+    PasswordTooLong,
     #[error("etcdserver: permission denied")]
     PermissionDenied,
     #[error("etcdserver: role is not granted to the user")]
@@ -133,7 +135,7 @@ impl EtcdError {
             }
             PermissionDenied => Code::PermissionDenied,
             // etcd has no gRPC error for it and answers its internal error.
-            NoPasswordUser => Code::Unknown,
+            NoPasswordUser | PasswordTooLong => Code::Unknown,
             InvalidAuthToken => Code::Unauthenticated,
             NoSpace => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
@@ -226,6 +228,7 @@ carried_through_raft!(
     InvalidAuthMgmt,
     AuthOldRevision,
     NoPasswordUser,
+    PasswordTooLong,
 );
 
 impl From<EtcdError> for Status {
@@ -271,6 +274,7 @@ impl From<auth::AuthError> for EtcdError {
             A::AuthFailed => EtcdError::AuthFailed,
             A::PermissionDenied => EtcdError::PermissionDenied,
             A::NoPasswordUser => EtcdError::NoPasswordUser,
+            A::PasswordTooLong => EtcdError::PasswordTooLong,
             A::RoleNotGranted => EtcdError::RoleNotGranted,
             A::PermissionNotGranted => EtcdError::PermissionNotGranted,
             A::AuthNotEnabled => EtcdError::AuthNotEnabled,

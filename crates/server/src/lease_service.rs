@@ -59,6 +59,22 @@ impl LeaseService {
 }
 
 impl LeaseService {
+    async fn check_renew(
+        &self,
+        (md, conn): &(tonic::metadata::MetadataMap, Option<crate::tls::ClientInfo>),
+        id: i64,
+    ) -> Result<(), Status> {
+        let auth = &self.member.auth;
+        if !auth.is_enabled() {
+            return Ok(());
+        }
+        let user = credentials::from_parts(&self.member, md, conn.as_ref()).await?;
+        auth.require_user(user.as_ref()).map_err(EtcdError::from)?;
+        let keys = self.member.leases.keys(id).unwrap_or_default();
+        auth.check_lease_keys(user.as_ref(), &keys).map_err(EtcdError::from)?;
+        Ok(())
+    }
+
     /// The sender of a lease call; while auth is enabled someone must be
     /// named (etcd's `requireAuthInfo`).
     async fn user<T>(&self, req: &Request<T>) -> Result<Option<auth::AuthInfo>, Status> {
@@ -112,11 +128,18 @@ impl Lease for LeaseService {
     ) -> Result<Response<KeepAliveStream>, Status> {
         self.user(&req).await?;
         let token = forward::token_of(req.metadata());
+        // Each renew is checked as etcd's `checkLeaseRenew`: the token again,
+        // and write access to the lease's keys unless admin.
+        let credentials = (req.metadata().clone(), req.extensions().get::<crate::tls::ClientInfo>().cloned());
         let mut inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(16);
         let svc = self.clone();
         tokio::spawn(async move {
             while let Some(Ok(k)) = inbound.next().await {
+                if let Err(e) = svc.check_renew(&credentials, k.id).await {
+                    let _ = tx.send(Err(e)).await;
+                    break;
+                }
                 let ttl = if LeaderLink::needed(&svc.member) {
                     match svc.leader.keep_alive(&svc.member, k.id, token.as_ref()).await {
                         Ok(ttl) => ttl,

@@ -349,3 +349,41 @@ async fn users_and_roles_reach_a_member_that_catches_up_by_snapshot() {
     .await
     .expect("in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeping_a_lease_alive_needs_write_access_to_its_keys() {
+    use api::etcdserverpb::lease_client::LeaseClient;
+    tokio::time::timeout(LIMIT, async {
+        let m = LocalMember::start(&[]).await.expect("start");
+        let ch = channel(&m).await;
+        set_up(&ch).await;
+        let alice = login(&ch, "alice", "alicepw").await.expect("login");
+        let root = login(&ch, "root", "rootpw").await.expect("root");
+        let mut leases = LeaseClient::new(ch.clone());
+        let id = leases
+            .lease_grant(with_token(LeaseGrantRequest { ttl: 60, id: 0 }, &alice))
+            .await
+            .expect("grant")
+            .into_inner()
+            .id;
+        let renew = |token: &str| {
+            let stream = tokio_stream::iter([LeaseKeepAliveRequest { id }]);
+            let mut leases = leases.clone();
+            let req = with_token(stream, token);
+            async move { leases.lease_keep_alive(req).await?.into_inner().message().await }
+        };
+        assert!(renew(&alice).await.expect("her own lease").is_some_and(|r| r.ttl > 0));
+        // Root attaches a key alice may not write: she may no longer renew it.
+        let secret = PutRequest { key: "secret".into(), value: b"v".to_vec(), lease: id, ..Default::default() };
+        KvClient::new(ch.clone()).put(with_token(secret, &root)).await.expect("root puts");
+        let err = renew(&alice).await.expect_err("denied");
+        assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+        assert!(renew(&root).await.expect("admin").is_some());
+        // Nor attach her own key to it.
+        let mine = PutRequest { key: "app/mine".into(), value: b"v".to_vec(), lease: id, ..Default::default() };
+        let err = KvClient::new(ch.clone()).put(with_token(mine, &alice)).await.expect_err("lease holds secret");
+        assert_eq!(err.code(), Code::PermissionDenied);
+    })
+    .await
+    .expect("in time");
+}

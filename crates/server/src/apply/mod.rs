@@ -64,7 +64,7 @@ impl Applier {
     fn apply_one(&self, w: &mut mvcc::TxnWrite<'_>, index: u64, data: &[u8]) -> Result<Vec<u8>, raft::ApplyError> {
         self.clock.record(w)?;
         let result = match InternalRaftRequest::decode(data) {
-            Ok(req) => self.check_permissions(&req).and_then(|()| self.dispatch(&mut View::Write(w), index, &req)),
+            Ok(req) => self.dispatch(&mut View::Write(w), index, &req),
             Err(e) => Err(EtcdError::Internal(format!("undecodable raft request: {e}"))),
         };
         if let Err(EtcdError::Internal(msg)) = &result
@@ -140,6 +140,8 @@ impl Applier {
         {
             return Err(EtcdError::NoSpace);
         }
+        // etcd's order: the capped applier (NOSPACE), then auth, then quota.
+        self.check_permissions(req)?;
         if let Some(a) = &req.alarm {
             let resp = self.alarms.apply(view.writer()?.backend_txn(), a)?;
             return Ok(Response::Alarm(resp));

@@ -49,6 +49,7 @@ impl Election for ElectionService {
     /// `Election.Campaign`).
     async fn campaign(&self, req: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
         super::check_name(&self.recipes.member, &req, &req.get_ref().name, true).await?;
+        super::check_lease(&self.recipes.member, &req, req.get_ref().lease).await?;
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;
@@ -78,6 +79,8 @@ impl Election for ElectionService {
     async fn proclaim(&self, req: Request<ProclaimRequest>) -> Result<Response<ProclaimResponse>, Status> {
         let key = req.get_ref().leader.as_ref().map(|l| l.key.clone()).unwrap_or_default();
         super::check_key(&self.recipes.member, &req, &key).await?;
+        let lease = req.get_ref().leader.as_ref().map_or(0, |l| l.lease);
+        super::check_lease(&self.recipes.member, &req, lease).await?;
         let r = req.into_inner();
         let leader = r.leader.ok_or(RecipeError::MissingLeaderKey)?;
         let lease = self.recipes.session_lease(leader.lease).await?;

@@ -31,6 +31,7 @@ impl Lock for LockService {
     /// oldest there (etcd's `Mutex.Lock`).
     async fn lock(&self, req: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
         super::check_name(&self.recipes.member, &req, &req.get_ref().name, true).await?;
+        super::check_lease(&self.recipes.member, &req, req.get_ref().lease).await?;
         let r = req.into_inner();
         let rc = &self.recipes;
         let lease = rc.session_lease(r.lease).await?;

@@ -274,6 +274,19 @@ pub(crate) async fn check_name<T>(
     check_keys(member, user.as_ref(), &prefix, &recipes::prefix_end(&prefix), write)
 }
 
+/// The lease a lock, campaign or proclaim attaches its key to: write access
+/// to the keys already on it (etcd's `checkLeasePuts`, which its recipes'
+/// puts pass as the calling client).
+pub(crate) async fn check_lease<T>(member: &Member, req: &tonic::Request<T>, lease: i64) -> Result<(), Status> {
+    if lease == 0 {
+        return Ok(());
+    }
+    let user = crate::credentials::user(member, req).await?;
+    let keys = member.leases.keys(lease).unwrap_or_default();
+    member.auth.check_lease_keys(user.as_ref(), &keys).map_err(EtcdError::from)?;
+    Ok(())
+}
+
 /// [`check_keys`] on one key.
 pub(crate) async fn check_key<T>(member: &Member, req: &tonic::Request<T>, key: &[u8]) -> Result<(), Status> {
     let user = crate::credentials::user(member, req).await?;
