@@ -72,7 +72,11 @@ impl Store {
         let copy = self.backend().defrag_copy()?;
         let swapped = {
             let _writer = self.writer();
-            copy.finish(self.backend())?
+            let swapped = copy.finish(self.backend())?;
+            // The copy took every commit and was fsynced before the swap:
+            // nothing is left for the periodic durable commit to make durable.
+            self.inner.commits_since_durable.store(0, std::sync::atomic::Ordering::Release);
+            swapped
         };
         Ok(swapped.settle()?)
     }
