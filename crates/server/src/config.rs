@@ -306,7 +306,6 @@ impl Config {
         }
         self.validate_initial_cluster()?;
         self.validate_tls()?;
-        self.auth_options()?;
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
     }
 

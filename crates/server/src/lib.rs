@@ -123,6 +123,8 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let Listeners { client: listeners, peer: peer_listeners, metrics: metrics_listeners } = listeners;
     let retention = cfg.validate()?;
+    // --auth-token (and its key files, read once) is checked before anything is written.
+    let auth_options = cfg.auth_options()?;
     // Before anything is written: a certificate that cannot be served stops the start.
     let client_tls = tls::ServerTls::from_config(&cfg)?;
     let peer_tls = tls::ServerTls::for_peers(&cfg)?;
@@ -166,7 +168,7 @@ pub async fn run(
     let leases = Arc::new(leases::Leases::restore(&store, min_ttl_secs)?);
     let alarms = Arc::new(alarms::Alarms::restore(&store)?);
     let auth = Arc::new(
-        auth::AuthStore::load(&store.backend().begin_read()?, cfg.auth_options()?)
+        auth::AuthStore::load(&store.backend().begin_read()?, auth_options)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
     let quota = cfg.quota();

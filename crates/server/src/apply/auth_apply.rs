@@ -60,18 +60,8 @@ pub fn apply(
     if let Some(resp) = read {
         return Some(resp.map(|resp| with_header(resp, header)).map_err(Into::into));
     }
-    let is_write = r.auth_enable.is_some()
-        || r.auth_disable.is_some()
-        || r.auth_user_add.is_some()
-        || r.auth_user_delete.is_some()
-        || r.auth_user_change_password.is_some()
-        || r.auth_user_grant_role.is_some()
-        || r.auth_user_revoke_role.is_some()
-        || r.auth_role_add.is_some()
-        || r.auth_role_delete.is_some()
-        || r.auth_role_grant_permission.is_some()
-        || r.auth_role_revoke_permission.is_some();
-    if !is_write {
+    // Every other admin request changes the store (the reads returned above).
+    if !needs_admin(r) {
         return None;
     }
     Some(write(store, view, r, header))

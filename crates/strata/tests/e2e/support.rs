@@ -148,12 +148,18 @@ impl Drop for Tmpfs {
 /// are free; answers the file, whose removal makes the room again.
 pub fn fill_disk(dir: &Path, left: u64) -> PathBuf {
     let ballast = dir.join("ballast");
-    let fill = std::process::Command::new("fallocate")
-        .args(["-l", &free_bytes(dir).saturating_sub(left).to_string()])
-        .arg(&ballast)
-        .status();
-    assert!(fill.is_ok_and(|s| s.success()), "fill the disk");
-    ballast
+    // The member may write between the measure and the fill: measure again.
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&ballast);
+        let fill = std::process::Command::new("fallocate")
+            .args(["-l", &free_bytes(dir).saturating_sub(left).to_string()])
+            .arg(&ballast)
+            .status();
+        if fill.is_ok_and(|s| s.success()) {
+            return ballast;
+        }
+    }
+    panic!("fill the disk")
 }
 
 /// Free bytes of the filesystem holding `dir` (`df` output, in bytes).
