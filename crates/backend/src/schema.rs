@@ -76,6 +76,10 @@ pub enum MetaKey {
     /// The member id and cluster id fixed at bootstrap (8 + 8 bytes
     /// big-endian). etcd keeps them in its WAL metadata.
     MemberIdentity,
+    /// The cluster version (`3.6.0`), as etcd's `cluster` bucket keeps it.
+    ClusterVersion,
+    /// The target of an enabled downgrade (`3.5.0`), empty when none.
+    Downgrade,
 }
 
 impl MetaKey {
@@ -86,6 +90,8 @@ impl MetaKey {
             MetaKey::FinishedCompactRev => "finishedCompactRev",
             MetaKey::SchemaVersion => "schema_version",
             MetaKey::MemberIdentity => "member_identity",
+            MetaKey::ClusterVersion => "clusterVersion",
+            MetaKey::Downgrade => "downgrade",
         }
     }
 }

@@ -98,13 +98,12 @@ pub struct Config {
     /// Hours (or a duration like `30m`) in periodic mode, a count in revision mode; 0 disables.
     #[arg(long = "auto-compaction-retention", env = "ETCD_AUTO_COMPACTION_RETENTION", default_value = "0")]
     pub auto_compaction_retention: String,
-    /// Revisions deleted per backend transaction by a compaction.
-    #[arg(
-        long = "experimental-compaction-batch-limit",
-        env = "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT",
-        default_value_t = 1000
-    )]
-    pub compaction_batch_limit: usize,
+    /// Revisions deleted per backend transaction by a compaction (default 1000).
+    #[arg(long = "compaction-batch-limit", env = "ETCD_COMPACTION_BATCH_LIMIT")]
+    pub compaction_batch_limit: Option<usize>,
+    /// Deprecated in etcd 3.6: use `--compaction-batch-limit`.
+    #[arg(long = "experimental-compaction-batch-limit", env = "ETCD_EXPERIMENTAL_COMPACTION_BATCH_LIMIT")]
+    pub experimental_compaction_batch_limit: Option<usize>,
     /// The local address this member's connections to other members come
     /// from (default: the OS picks). Keeps peer traffic on one address of a
     /// multi-homed host; the fault-injection tests use it to tell members apart.
@@ -122,24 +121,26 @@ pub struct Config {
     /// Time (in milliseconds) for an election to timeout.
     #[arg(long = "election-timeout", env = "ETCD_ELECTION_TIMEOUT", default_value_t = 1000)]
     pub election_timeout_ms: u64,
-    /// Committed entries between two Raft snapshots.
-    #[arg(long = "snapshot-count", env = "ETCD_SNAPSHOT_COUNT", default_value_t = 100_000)]
+    /// Committed entries between two Raft snapshots (etcd 3.6's default;
+    /// 3.4's was 100,000).
+    #[arg(long = "snapshot-count", env = "ETCD_SNAPSHOT_COUNT", default_value_t = 10_000)]
     pub snapshot_count: u64,
     /// Entries the log keeps behind a snapshot for slow followers to catch
-    /// up from without a whole snapshot (etcd 3.5's flag of this name).
-    #[arg(
-        long = "experimental-snapshot-catchup-entries",
-        env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES",
-        default_value_t = 5_000
-    )]
-    pub snapshot_catchup_entries: u64,
-    /// Period of progress notifications to watchers that asked for them.
+    /// up from without a whole snapshot (default 5000).
+    #[arg(long = "snapshot-catchup-entries", env = "ETCD_SNAPSHOT_CATCHUP_ENTRIES")]
+    pub snapshot_catchup_entries: Option<u64>,
+    /// Deprecated in etcd 3.6: use `--snapshot-catchup-entries`.
+    #[arg(long = "experimental-snapshot-catchup-entries", env = "ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_ENTRIES")]
+    pub experimental_snapshot_catchup_entries: Option<u64>,
+    /// Period of progress notifications to watchers that asked for them (default 10m).
+    #[arg(long = "watch-progress-notify-interval", env = "ETCD_WATCH_PROGRESS_NOTIFY_INTERVAL")]
+    pub watch_progress_notify_interval: Option<String>,
+    /// Deprecated in etcd 3.6: use `--watch-progress-notify-interval`.
     #[arg(
         long = "experimental-watch-progress-notify-interval",
-        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL",
-        default_value = "10m"
+        env = "ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL"
     )]
-    pub watch_progress_notify_interval: String,
+    pub experimental_watch_progress_notify_interval: Option<String>,
     /// Additional URLs to listen on that serve only the HTTP endpoints
     /// (`/metrics`, `/health`, …), so scrapers and probes need no client
     /// certificate.
@@ -242,6 +243,22 @@ pub enum ConfigError {
     Tls(String),
     #[error("{0}")]
     Auth(String),
+    /// A flag given under both its etcd 3.5 and 3.6 names.
+    #[error("{0}")]
+    Renamed(String),
+}
+
+/// etcd 3.6 renamed some `--experimental-<name>` flags to `--<name>`: either
+/// name works (`validate` logs etcd's deprecation warning for the old one),
+/// both together are refused with etcd's message.
+fn renamed<T: Clone>(name: &str, old: &Option<T>, new: &Option<T>) -> Result<Option<T>, ConfigError> {
+    match (old, new) {
+        (Some(_), Some(_)) => Err(ConfigError::Renamed(format!(
+            "cannot set --experimental-{name} and --{name} at the same time, please use --{name} only"
+        ))),
+        (old, None) => Ok(old.clone()),
+        (None, new) => Ok(new.clone()),
+    }
 }
 
 /// How auto-compaction is asked to behave (run by the history-maintenance work).
@@ -275,13 +292,35 @@ impl Config {
 
     /// The watch progress interval; etcd raises values below 100 ms to 100 ms.
     pub fn watch_progress_notify_interval(&self) -> Result<Duration, ConfigError> {
-        let d =
-            goduration::parse_non_negative(&self.watch_progress_notify_interval).map_err(|e| ConfigError::Invalid {
-                flag: "experimental-watch-progress-notify-interval",
-                value: self.watch_progress_notify_interval.clone(),
-                reason: e.to_string(),
-            })?;
+        let value = renamed(
+            "watch-progress-notify-interval",
+            &self.experimental_watch_progress_notify_interval,
+            &self.watch_progress_notify_interval,
+        )?
+        .unwrap_or_else(|| "10m".to_string());
+        let d = goduration::parse_non_negative(&value).map_err(|e| ConfigError::Invalid {
+            flag: "watch-progress-notify-interval",
+            value: value.clone(),
+            reason: e.to_string(),
+        })?;
         Ok(d.max(Duration::from_millis(100)))
+    }
+
+    /// `--compaction-batch-limit` (or its 3.5 name).
+    pub fn compaction_batch_limit(&self) -> Result<usize, ConfigError> {
+        let limit =
+            renamed("compaction-batch-limit", &self.experimental_compaction_batch_limit, &self.compaction_batch_limit)?;
+        Ok(limit.unwrap_or(1000))
+    }
+
+    /// `--snapshot-catchup-entries` (or its 3.5 name).
+    pub fn snapshot_catchup_entries(&self) -> Result<u64, ConfigError> {
+        let entries = renamed(
+            "snapshot-catchup-entries",
+            &self.experimental_snapshot_catchup_entries,
+            &self.snapshot_catchup_entries,
+        )?;
+        Ok(entries.unwrap_or(5_000))
     }
 
     /// Checks the values etcd checks at start-up.
@@ -306,6 +345,19 @@ impl Config {
         }
         self.validate_initial_cluster()?;
         self.validate_tls()?;
+        self.compaction_batch_limit()?;
+        self.snapshot_catchup_entries()?;
+        self.watch_progress_notify_interval()?;
+        let deprecated = [
+            ("compaction-batch-limit", self.experimental_compaction_batch_limit.is_some()),
+            ("snapshot-catchup-entries", self.experimental_snapshot_catchup_entries.is_some()),
+            ("watch-progress-notify-interval", self.experimental_watch_progress_notify_interval.is_some()),
+        ];
+        for (name, _) in deprecated.iter().filter(|(_, used)| *used) {
+            tracing::warn!(
+                "--experimental-{name} is deprecated in v3.6 and will be decommissioned in v3.7. Use '--{name}' instead."
+            );
+        }
         parse_retention(&self.auto_compaction_mode, &self.auto_compaction_retention)
     }
 

@@ -106,6 +106,17 @@ pub enum EtcdError {
     InvalidAuthMgmt,
     #[error("etcdserver: revision of auth store is old")]
     AuthOldRevision,
+    #[error("etcdserver: wrong downgrade target version format")]
+    WrongDowngradeVersionFormat,
+    #[error("etcdserver: invalid downgrade target version")]
+    InvalidDowngradeTargetVersion,
+    #[error("etcdserver: cluster has a downgrade job in progress")]
+    DowngradeInProcess,
+    #[error("etcdserver: no inflight downgrade job")]
+    NoInflightDowngrade,
+    /// A Downgrade action etcd does not know.
+    #[error("etcdserver: unknown method")]
+    UnknownMethod,
     /// Storage or invariant failure: the member cannot answer correctly.
     #[error("etcdserver: {0}")]
     Internal(String),
@@ -116,8 +127,17 @@ impl EtcdError {
     pub fn code(&self) -> Code {
         use EtcdError::*;
         match self {
-            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge
-            | MemberBadUrls => Code::InvalidArgument,
+            EmptyKey
+            | KeyNotFound
+            | ValueProvided
+            | LeaseProvided
+            | TooManyOps
+            | DuplicateKey
+            | RequestTooLarge
+            | MemberBadUrls
+            | WrongDowngradeVersionFormat
+            | InvalidDowngradeTargetVersion => Code::InvalidArgument,
+            DowngradeInProcess | NoInflightDowngrade => Code::FailedPrecondition,
             Compacted | FutureRev | TtlTooLarge => Code::OutOfRange,
             LeaseExists
             | NotLeader
@@ -135,7 +155,7 @@ impl EtcdError {
             }
             PermissionDenied => Code::PermissionDenied,
             // etcd has no gRPC error for it and answers its internal error.
-            NoPasswordUser | PasswordTooLong => Code::Unknown,
+            NoPasswordUser | PasswordTooLong | UnknownMethod => Code::Unknown,
             InvalidAuthToken => Code::Unauthenticated,
             NoSpace => Code::ResourceExhausted,
             LeaseNotFound | MemberNotFound => Code::NotFound,
@@ -229,6 +249,11 @@ carried_through_raft!(
     AuthOldRevision,
     NoPasswordUser,
     PasswordTooLong,
+    WrongDowngradeVersionFormat,
+    InvalidDowngradeTargetVersion,
+    DowngradeInProcess,
+    NoInflightDowngrade,
+    UnknownMethod,
 );
 
 impl From<EtcdError> for Status {

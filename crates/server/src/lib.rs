@@ -47,6 +47,7 @@ pub mod supervisor;
 pub mod tls;
 mod usage;
 pub mod validate;
+pub mod version;
 pub mod watch;
 
 use std::future::Future;
@@ -158,7 +159,7 @@ pub async fn run(
     let mut tasks = supervisor::Supervisor::new();
     {
         let (store, jobs, limit) =
-            (store.clone(), Arc::new(tokio::sync::Mutex::new(jobs_rx)), cfg.compaction_batch_limit);
+            (store.clone(), Arc::new(tokio::sync::Mutex::new(jobs_rx)), cfg.compaction_batch_limit()?);
         tasks.spawn("compactor", move || compactor::run(store.clone(), jobs.clone(), finished_tx.clone(), limit));
     }
 
@@ -171,17 +172,11 @@ pub async fn run(
         auth::AuthStore::load(&store.backend().begin_read()?, auth_options)
             .map_err(|e| ServerError::Auth(e.to_string()))?,
     );
+    let versions = Arc::new(version::Versions::load(&store.backend().begin_read()?)?);
+    let shared = apply::Shared { leases: leases.clone(), alarms, auth, versions };
     let quota = cfg.quota();
     log_quota(&quota);
-    let applier = Arc::new(apply::Applier::new(
-        store.clone(),
-        jobs_tx,
-        hub.clone(),
-        leases.clone(),
-        alarms.clone(),
-        quota.reserve > 0,
-        auth.clone(),
-    ));
+    let applier = Arc::new(apply::Applier::new(store.clone(), jobs_tx, hub.clone(), shared.clone(), quota.reserve > 0));
     let peer_url = cfg.initial_advertise_peer_urls.first().cloned().unwrap_or_default();
     let mut raft_cfg = raft::RaftConfig::new(ids.0, member_dir.clone(), peer_url);
     raft_cfg.heartbeat_interval_ms = cfg.heartbeat_interval_ms;
@@ -193,7 +188,7 @@ pub async fn run(
     raft_cfg.cluster_id = ids.1;
     raft_cfg.pre_vote = cfg.pre_vote;
     raft_cfg.snapshot_count = cfg.snapshot_count;
-    raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries;
+    raft_cfg.snapshot_catchup_entries = cfg.snapshot_catchup_entries()?;
     raft_cfg.peer_tls = peer_dial;
     let node = raft::RaftNode::start(raft_cfg, applier).await?;
     {
@@ -235,7 +230,7 @@ pub async fn run(
         // A single member leads from here on; its lessor starts counting.
         leases.lessor().promote(leases.now(), lease_extend);
     }
-    let mut member = Member::new(store.clone(), leases, alarms, quota, node.clone(), ids, limits, finished_rx, auth);
+    let mut member = Member::new(store.clone(), shared, quota, node.clone(), ids, limits, finished_rx);
     member.client_cert_auth = cfg.client_cert_auth;
     member.revoke_cancels_watches = cfg.auth_revoke_cancels_watches;
     let member = Arc::new(member);
@@ -268,6 +263,7 @@ pub async fn run(
     }
     supervise(&mut tasks, "nospace-disarmer", &member, maintenance::disarm_when_below_low_water);
     supervise(&mut tasks, "usage", &member, usage::keep_measured);
+    supervise(&mut tasks, "version-monitor", &member, maintenance::monitor_cluster_version);
     supervise(&mut tasks, "lease-expiry", &member, lease_service::revoke_expired);
     {
         let store = store.clone();

@@ -40,6 +40,8 @@ pub struct Member {
     pub cluster_id: u64,
     pub limits: Limits,
     pub auth: Arc<auth::AuthStore>,
+    /// The cluster version and the downgrade state.
+    pub versions: Arc<crate::version::Versions>,
     /// `--client-cert-auth`: a verified client certificate's common name
     /// names the user when a request carries no token.
     pub client_cert_auth: bool,
@@ -50,18 +52,16 @@ pub struct Member {
 }
 
 impl Member {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
-        leases: Arc<crate::leases::Leases>,
-        alarms: Arc<Alarms>,
+        shared: crate::apply::Shared,
         quota: Quota,
         raft: RaftNode,
         ids: (u64, u64),
         limits: Limits,
         compaction_finished: watch::Receiver<i64>,
-        auth: Arc<auth::AuthStore>,
     ) -> Member {
+        let crate::apply::Shared { leases, alarms, auth, versions } = shared;
         Member {
             store,
             leases,
@@ -73,6 +73,7 @@ impl Member {
             cluster_id: ids.1,
             limits,
             auth,
+            versions,
             client_cert_auth: false,
             revoke_cancels_watches: true,
             compaction_finished,

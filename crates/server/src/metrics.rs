@@ -17,8 +17,6 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 // Backend and store, set at scrape time.
 pub const DB_TOTAL_SIZE_BYTES: &str = "etcd_mvcc_db_total_size_in_bytes";
-/// etcd 3.4's older name for the same value.
-pub const DEBUGGING_DB_TOTAL_SIZE_BYTES: &str = "etcd_debugging_mvcc_db_total_size_in_bytes";
 pub const DB_TOTAL_SIZE_IN_USE_BYTES: &str = "etcd_mvcc_db_total_size_in_use_in_bytes";
 pub const QUOTA_BACKEND_BYTES: &str = "etcd_server_quota_backend_bytes";
 pub const CURRENT_REVISION: &str = "etcd_debugging_mvcc_current_revision";
@@ -117,10 +115,6 @@ fn exponential(start: f64, count: i32) -> Vec<f64> {
 pub fn describe() {
     use ::metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(DB_TOTAL_SIZE_BYTES, "Total size of the underlying database physically allocated in bytes.");
-    describe_gauge!(
-        DEBUGGING_DB_TOTAL_SIZE_BYTES,
-        "Total size of the underlying database physically allocated in bytes."
-    );
     describe_gauge!(DB_TOTAL_SIZE_IN_USE_BYTES, "Total size of the underlying database logically in use in bytes.");
     describe_gauge!(QUOTA_BACKEND_BYTES, "Current backend storage quota size in bytes.");
     describe_gauge!(CURRENT_REVISION, "The current revision of store.");

@@ -44,6 +44,9 @@ pub enum Counting {
 pub struct Quota {
     /// Bytes; `None` when the quota is disabled (a negative flag value).
     pub limit: Option<u64>,
+    /// What Status reports as `dbSizeQuota` (etcd 3.6): the flag's value,
+    /// the default for 0, and a negative value as given.
+    pub reported: i64,
     pub counting: Counting,
     pub auto_disarm: bool,
     /// Bytes above the limit that conditional maintenance txns may use while
@@ -59,7 +62,8 @@ impl Quota {
             b if b < 0 => None,
             b => Some(b as u64),
         };
-        Quota { limit, counting, auto_disarm, reserve }
+        let reported = if bytes == 0 { DEFAULT_QUOTA_BYTES as i64 } else { bytes };
+        Quota { limit, reported, counting, auto_disarm, reserve }
     }
 
     /// Whether a member at `usage` (see [`Usage`]) may take a request of

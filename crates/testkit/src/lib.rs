@@ -13,6 +13,7 @@
 //! assert_eq!(out.stdout, "OK\n");
 //! # Ok::<(), anyhow::Error>(())
 //! ```
+mod anchors;
 mod certs;
 mod ctl;
 mod local;
@@ -20,6 +21,7 @@ mod ports;
 mod process;
 mod proxy;
 
+pub use anchors::{anchor, anchors_dir, etcdctl36, missing_anchor};
 pub use certs::{CertFiles, Pki};
 pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,

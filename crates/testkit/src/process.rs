@@ -56,6 +56,12 @@ impl MemberProcess {
         MemberProcess::start(Kind::Etcd, "/usr/bin/etcd", extra)
     }
 
+    /// Starts etcd 3.6.14 (the anchor binary, [`crate::anchor`]) with `extra` flags.
+    pub fn start_etcd36(extra: &[&str]) -> anyhow::Result<MemberProcess> {
+        let bin = crate::anchor("etcd").context(crate::missing_anchor("etcd"))?;
+        MemberProcess::start(Kind::Etcd, &bin.to_string_lossy(), extra)
+    }
+
     /// A member not started yet, on fresh ports and a fresh data dir.
     fn unstarted(kind: Kind, bin: &str, name: String, extra: &[&str]) -> anyhow::Result<MemberProcess> {
         Ok(MemberProcess {
@@ -143,6 +149,12 @@ impl MemberProcess {
     /// Starts an `n`-member etcd 3.4.23 cluster (see `start_cluster`).
     pub fn start_etcd_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<MemberProcess>> {
         MemberProcess::start_cluster(Kind::Etcd, "/usr/bin/etcd", n, extra)
+    }
+
+    /// Starts an `n`-member etcd 3.6.14 cluster (see `start_cluster`).
+    pub fn start_etcd36_cluster(n: usize, extra: &[&str]) -> anyhow::Result<Vec<MemberProcess>> {
+        let bin = crate::anchor("etcd").context(crate::missing_anchor("etcd"))?;
+        MemberProcess::start_cluster(Kind::Etcd, &bin.to_string_lossy(), n, extra)
     }
 
     /// A strata member not started yet, on fresh ports and a fresh data dir:

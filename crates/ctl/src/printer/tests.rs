@@ -267,6 +267,7 @@ fn nospace_status() -> EndpointStatus {
             errors: vec![format!("memberID:{ID} alarm:NOSPACE ")],
             db_size_in_use: 22929408,
             is_learner: false,
+            ..StatusResponse::default()
         },
     }
 }

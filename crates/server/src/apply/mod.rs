@@ -30,7 +30,18 @@ use crate::alarms::Alarms;
 use crate::error::{EtcdError, EtcdResult};
 use crate::leases::Leases;
 use crate::quota;
+use crate::version::{MinorVersion, Versions};
 use crate::watch::WatchHub;
+
+/// What the applier keeps in memory beside the store, changed only by
+/// applied entries and read by the services.
+#[derive(Clone)]
+pub struct Shared {
+    pub leases: Arc<Leases>,
+    pub alarms: Arc<Alarms>,
+    pub auth: Arc<auth::AuthStore>,
+    pub versions: Arc<Versions>,
+}
 
 /// Applies committed entries; see the module doc.
 pub struct Applier {
@@ -42,6 +53,7 @@ pub struct Applier {
     hub: Arc<WatchHub>,
     leases: Arc<Leases>,
     auth: Arc<auth::AuthStore>,
+    versions: Arc<Versions>,
     clock: clock::RevisionClock,
 }
 
@@ -50,13 +62,12 @@ impl Applier {
         store: Store,
         compactions: mpsc::UnboundedSender<mvcc::Compaction>,
         hub: Arc<WatchHub>,
-        leases: Arc<Leases>,
-        alarms: Arc<Alarms>,
+        shared: Shared,
         reserve: bool,
-        auth: Arc<auth::AuthStore>,
     ) -> Applier {
         let clock = clock::RevisionClock::new(clock::WallClock::system());
-        Applier { store, alarms, reserve, compactions, hub, leases, auth, clock }
+        let Shared { leases, alarms, auth, versions } = shared;
+        Applier { store, alarms, reserve, compactions, hub, leases, auth, versions, clock }
     }
 
     /// Applies one request (entry `index`) in `w` and encodes the answer for
@@ -156,6 +167,18 @@ impl Applier {
                 .put_member_attributes(m.member_id, &attributes)
                 .map_err(|e| EtcdError::Internal(e.to_string()))?;
             return Ok(Response::MemberAttrSet(ResponseHeader::default()));
+        }
+        if let Some(r) = &req.downgrade_info_set {
+            // Checked by the proposer (etcd's `DowngradeValidate`); stored as given.
+            let target = if r.enabled { Some(MinorVersion::parse_target(&r.ver)?) } else { None };
+            self.versions.set_downgrade(view.writer()?.backend_txn(), target).map_err(internal)?;
+            return Ok(Response::ClusterChange(ResponseHeader::default()));
+        }
+        if let Some(r) = &req.cluster_version_set {
+            let version = MinorVersion::parse_target(&r.ver)?;
+            self.versions.set_cluster(view.writer()?.backend_txn(), version).map_err(internal)?;
+            tracing::info!(cluster_version = %version.label(), "cluster version is updated");
+            return Ok(Response::ClusterChange(ResponseHeader::default()));
         }
         if let Some(p) = &req.put {
             kv::check_put(view, p, &|id| self.leases.exists(id))?;
@@ -271,9 +294,14 @@ impl raft::Apply for Applier {
         self.alarms.reload(&self.store)?;
         let read = self.store.backend().begin_read().map_err(|e| raft::ApplyError::new(e.to_string()))?;
         self.auth.reload(&read).map_err(|e| raft::ApplyError::new(e.to_string()))?;
+        self.versions.reload(&read).map_err(|e| raft::ApplyError::new(e.to_string()))?;
         self.hub.reset(self.store.rev());
         Ok(())
     }
+}
+
+fn internal(e: backend::Error) -> EtcdError {
+    EtcdError::Internal(e.to_string())
 }
 
 fn fatal(e: mvcc::Error) -> raft::ApplyError {

@@ -47,7 +47,10 @@ impl Fixture {
             auth::AuthStore::load(&store.backend().begin_read().expect("read"), auth::Options::default())
                 .expect("auth"),
         );
-        let applier = Applier::new(store.clone(), tx, hub, leases.clone(), alarms, reserve, auth);
+        let versions =
+            Arc::new(crate::version::Versions::load(&store.backend().begin_read().expect("read")).expect("versions"));
+        let shared = super::Shared { leases: leases.clone(), alarms, auth, versions };
+        let applier = Applier::new(store.clone(), tx, hub, shared, reserve);
         Fixture { _dir: dir, store, applier, leases, compactions, index: 0 }
     }
 

@@ -1,16 +1,16 @@
-//! `/health` as etcd 3.4 answers it, and etcd 3.6's `/livez` and `/readyz`.
+//! `/health`, `/livez` and `/readyz` as etcd 3.6 answers them.
 //!
-//! `/health` is 200 `{"health":"true"}` or 503 `{"health":"false"}` (alarms
-//! first, `?exclude=NOSPACE` ignoring one; then a leader; then a read index
-//! within a second, where 3.4 ran a v2 quorum GET). etcd 3.5 added a
-//! `reason` field; Strata reports 3.4.23 and keeps 3.4's body.
+//! `/health` is 200 `{"health":"true","reason":""}` or 503 with
+//! `{"health":"false","reason":…}`: alarms first (`ALARM NOSPACE`;
+//! `?exclude=NOSPACE` ignores one), then a leader (`RAFT NO LEADER`), then a
+//! keys-only range of limit 1, linearizable unless `?serializable=true`
+//! (`RANGE ERROR:<err>`). `?serializable=true` skips the leader check, so a
+//! probe can ask whether this process works whatever the cluster does.
 //!
 //! `/livez` and `/readyz` run named checks and answer `ok` (with one
 //! `[+]name ok` line per check first under `?verbose`), or 503 with a
 //! `[-]name failed: error` line for each failure. `?exclude=name` skips a
 //! check; `/readyz/<name>` runs one.
-
-use std::time::Duration;
 
 use ::http::{Method, StatusCode, Uri};
 use api::etcdserverpb::{AlarmMember, AlarmType};
@@ -21,10 +21,8 @@ use mvcc::{KeyRange, RangeOptions};
 use super::{Endpoints, go_error, not_found, only_get, query_values, text};
 use crate::error::EtcdError;
 
-/// etcd 3.4 gave its health read one second.
-const HEALTH_READ_TIMEOUT: Duration = Duration::from_secs(1);
-
 const LIVEZ: &[&str] = &["serializable_read"];
+/// etcd lists them in Go's map order, which varies from run to run; this is one of them.
 const READYZ: &[&str] = &["data_corruption", "serializable_read", "linearizable_read", "non_learner"];
 
 pub(super) async fn health(State(e): State<Endpoints>, method: Method, uri: Uri) -> Response {
@@ -33,39 +31,60 @@ pub(super) async fn health(State(e): State<Endpoints>, method: Method, uri: Uri)
         return refused;
     }
     let excluded = query_values(uri.query(), "exclude");
-    let healthy = check_health(&e, &excluded).await;
-    if healthy {
-        ::metrics::counter!(crate::metrics::HEALTH_SUCCESS).increment(1);
-        text(StatusCode::OK, r#"{"health":"true"}"#.to_string())
-    } else {
-        ::metrics::counter!(crate::metrics::HEALTH_FAILURES).increment(1);
-        go_error(StatusCode::SERVICE_UNAVAILABLE, r#"{"health":"false"}"#)
+    let serializable = query_values(uri.query(), "serializable").first().is_some_and(|v| v == "true");
+    match check_health(&e, &excluded, serializable).await {
+        Ok(()) => {
+            ::metrics::counter!(crate::metrics::HEALTH_SUCCESS).increment(1);
+            text(StatusCode::OK, health_json("true", ""))
+        }
+        Err(reason) => {
+            ::metrics::counter!(crate::metrics::HEALTH_FAILURES).increment(1);
+            let body = health_json("false", &reason);
+            tracing::warn!(output = %body, status_code = 503, "/health error");
+            go_error(StatusCode::SERVICE_UNAVAILABLE, &body)
+        }
     }
 }
 
-async fn check_health(e: &Endpoints, excluded: &[String]) -> bool {
+/// etcd's `Health` as Go's encoding/json writes it.
+fn health_json(health: &str, reason: &str) -> String {
+    serde_json::json!({ "health": health, "reason": reason }).to_string()
+}
+
+/// The reason the member is unhealthy, if it is.
+async fn check_health(e: &Endpoints, excluded: &[String], serializable: bool) -> Result<(), String> {
     for alarm in e.member.active_alarms() {
         if excluded.iter().any(|x| x == alarm_name(alarm.alarm)) {
             tracing::debug!("/health excluded alarm {}", go_text(&alarm));
             continue;
         }
-        tracing::warn!("/health error due to {}", go_text(&alarm));
-        return false;
+        tracing::warn!(alarm = %go_text(&alarm), "serving /health false due to an alarm");
+        return Err(match AlarmType::try_from(alarm.alarm) {
+            Ok(AlarmType::Nospace) => "ALARM NOSPACE",
+            Ok(AlarmType::Corrupt) => "ALARM CORRUPT",
+            _ => "ALARM UNKNOWN",
+        }
+        .to_string());
     }
-    let unavailable = StatusCode::SERVICE_UNAVAILABLE.as_u16();
-    if e.member.raft.leader().is_none() {
-        tracing::warn!("/health error; no leader (status code {unavailable})");
-        return false;
+    if !serializable && e.member.raft.leader().is_none() {
+        tracing::warn!("serving /health false; no leader");
+        return Err("RAFT NO LEADER".to_string());
     }
-    let read = match tokio::time::timeout(HEALTH_READ_TIMEOUT, e.member.raft.read_index()).await {
-        Ok(r) => r.map_err(EtcdError::from),
-        Err(_) => Err(EtcdError::Timeout),
+    let read = async {
+        if !serializable {
+            e.member.read_index().await?;
+        }
+        e.member
+            .store
+            .read()
+            .and_then(|r| r.range(KeyRange::Single(b""), RangeOptions { limit: 1, ..Default::default() }))?;
+        Ok::<(), EtcdError>(())
     };
-    if let Err(err) = read {
-        tracing::warn!("/health error; read index failed {err} (status code {unavailable})");
-        return false;
-    }
-    true
+    let read = tokio::time::timeout(crate::member::REQUEST_TIMEOUT, read).await.unwrap_or(Err(EtcdError::Timeout));
+    read.map_err(|err| {
+        tracing::warn!(error = %err, "serving /health false; Range fails");
+        format!("RANGE ERROR:{err}")
+    })
 }
 
 fn alarm_name(alarm: i32) -> &'static str {

@@ -7,22 +7,28 @@
 //! [`crate::metrics`] for the names.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ::http::{StatusCode, header};
 use ::metrics::gauge;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{CLUSTER_VERSION, Endpoints, SERVER_VERSION};
+use super::Endpoints;
 use crate::metrics as m;
+use crate::version::{SERVER_MINOR, SERVER_VERSION};
 
-/// Prometheus' text exposition format, as promhttp labels it.
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Prometheus' text exposition format, as etcd 3.6's promhttp labels it.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores";
 
 /// The recorder is process-wide: setting the gauges and rendering them is
 /// one step, so concurrent scrapes of members in one process (tests) each
 /// see their own member.
 static SCRAPE: Mutex<()> = Mutex::new(());
+
+/// Whether a downgrade ever moved the cluster version in this process: from
+/// then on the label not current reads 0 (etcd resets the metric instead).
+static CLUSTER_VERSION_MOVED: AtomicBool = AtomicBool::new(false);
 
 pub(super) async fn scrape(State(e): State<Endpoints>) -> Response {
     let handle = m::install();
@@ -40,7 +46,6 @@ fn set_state_gauges(e: &Endpoints) {
     // The same numbers as Status's dbSize and dbSizeInUse (an estimate).
     let usage = member.usage();
     gauge!(m::DB_TOTAL_SIZE_BYTES).set(usage.db_size as f64);
-    gauge!(m::DEBUGGING_DB_TOTAL_SIZE_BYTES).set(usage.db_size as f64);
     gauge!(m::DB_TOTAL_SIZE_IN_USE_BYTES).set(usage.in_use as f64);
 
     let rev = store.rev();
@@ -62,8 +67,16 @@ fn set_state_gauges(e: &Endpoints) {
     gauge!(m::PROPOSALS_APPLIED_TOTAL).set(member.raft.applied_index() as f64);
     gauge!(m::SERVER_ID, "server_id" => format!("{:x}", member.member_id)).set(1.0);
     gauge!(m::SERVER_VERSION, "server_version" => SERVER_VERSION).set(1.0);
-    let major_minor = CLUSTER_VERSION.rsplit_once('.').map_or(CLUSTER_VERSION, |(mm, _)| mm);
-    gauge!(m::CLUSTER_VERSION, "cluster_version" => major_minor).set(1.0);
+    let cluster = member.versions.cluster();
+    if cluster != SERVER_MINOR {
+        CLUSTER_VERSION_MOVED.store(true, Ordering::Relaxed);
+    }
+    if CLUSTER_VERSION_MOVED.load(Ordering::Relaxed) {
+        for v in [Some(SERVER_MINOR), SERVER_MINOR.downgrade_target()].into_iter().flatten() {
+            gauge!(m::CLUSTER_VERSION, "cluster_version" => v.label()).set(0.0);
+        }
+    }
+    gauge!(m::CLUSTER_VERSION, "cluster_version" => cluster.label()).set(1.0);
 
     let load = e.hub.load();
     gauge!(m::WATCH_STREAM_TOTAL).set(load.streams as f64);

@@ -8,7 +8,7 @@
 //! `*`), every HTTP answer carries the CORS headers and `OPTIONS` answers an
 //! empty 200 on any path.
 //!
-//! Status codes, bodies and content types are etcd 3.4.23's, checked against
+//! Status codes, bodies and content types are etcd 3.6.14's, checked against
 //! it by the e2e test `http_endpoints_match_etcd`.
 
 mod health;
@@ -25,8 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use tokio::sync::watch;
 use tower::ServiceExt;
-
-pub use version::{CLUSTER_VERSION, SERVER_VERSION};
 
 use crate::member::Member;
 use crate::watch::WatchHub;

@@ -1,21 +1,20 @@
-//! `/version`: the etcd versions this member speaks for.
+//! `/version`: the etcd release this member answers as, the cluster version
+//! and (etcd 3.6) the storage version.
 
 use ::http::{Method, StatusCode, header};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::only_get;
+use super::{Endpoints, only_get};
+use crate::version::SERVER_VERSION;
 
-/// The etcd release whose API and behaviour Strata matches; reported where
-/// etcd reports its own version (`/version`, the `etcd_server_version` metric).
-pub const SERVER_VERSION: &str = "3.4.23";
-/// The cluster version a 3.4 cluster settles on.
-pub const CLUSTER_VERSION: &str = "3.4.0";
-
-pub(super) async fn version(method: Method) -> Response {
+pub(super) async fn version(State(e): State<Endpoints>, method: Method) -> Response {
     if let Some(refused) = only_get(&method) {
         return refused;
     }
+    let versions = &e.member.versions;
+    let (cluster, storage) = (versions.cluster(), versions.storage());
     // etcd's field order (serde_json would sort the keys).
-    let body = format!(r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{CLUSTER_VERSION}"}}"#);
+    let body = format!(r#"{{"etcdserver":"{SERVER_VERSION}","etcdcluster":"{cluster}","storage":"{storage}"}}"#);
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -21,10 +21,12 @@ use crate::member::Member;
 
 mod alarm;
 mod defrag;
+mod downgrade;
 mod snapshot;
 mod status;
 
 pub use alarm::disarm_when_below_low_water;
+pub use downgrade::monitor_cluster_version;
 
 /// The Maintenance service of one member.
 pub struct MaintenanceService {
@@ -114,7 +116,8 @@ impl Maintenance for MaintenanceService {
         Ok(Response::new(MoveLeaderResponse::default()))
     }
 
-    async fn downgrade(&self, _request: Request<DowngradeRequest>) -> Result<Response<DowngradeResponse>, Status> {
-        Err(Status::unimplemented("unknown method Downgrade for service etcdserverpb.Maintenance"))
+    async fn downgrade(&self, request: Request<DowngradeRequest>) -> Result<Response<DowngradeResponse>, Status> {
+        self.admin(&request).await?;
+        Ok(Response::new(downgrade::downgrade(&self.member, request.into_inner()).await?))
     }
 }

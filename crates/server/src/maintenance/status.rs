@@ -6,16 +6,13 @@ use api::etcdserverpb::{HashKvResponse, HashResponse, ResponseHeader, StatusResp
 use crate::error::{EtcdError, EtcdResult};
 use crate::member::Member;
 
-/// The etcd version whose API and behaviour this member serves.
-pub const SERVER_VERSION: &str = "3.4.23";
-
 /// etcd's `Status`: local, no Raft round (a member without a leader answers
 /// too, with `leader` 0).
 pub fn status(member: &Member) -> StatusResponse {
     let usage = member.usage();
     let mut resp = StatusResponse {
         header: Some(ResponseHeader { revision: member.store.rev(), ..ResponseHeader::default() }),
-        version: SERVER_VERSION.to_string(),
+        version: crate::version::SERVER_VERSION.to_string(),
         db_size: usage.db_size as i64,
         db_size_in_use: usage.in_use as i64,
         leader: member.raft.leader().unwrap_or(0),
@@ -24,6 +21,9 @@ pub fn status(member: &Member) -> StatusResponse {
         raft_applied_index: member.raft.applied_index(),
         errors: member.active_alarms().iter().map(crate::alarms::describe).collect(),
         is_learner: member.raft.is_learner(),
+        storage_version: member.versions.storage().to_string(),
+        db_size_quota: member.quota.reported,
+        downgrade_info: Some(member.versions.downgrade_info()),
     };
     member.fill_header(&mut resp.header);
     resp
@@ -52,7 +52,7 @@ pub async fn hash_kv(member: &Member, rev: i64) -> EtcdResult<HashKvResponse> {
         header: Some(ResponseHeader { revision: h.current_rev, ..Default::default() }),
         hash: h.hash,
         compact_revision: h.compact_rev,
-        ..Default::default()
+        hash_revision: h.hash_rev,
     };
     member.fill_header(&mut resp.header);
     Ok(resp)

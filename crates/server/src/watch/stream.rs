@@ -165,9 +165,9 @@ impl WatchStream {
         match req.request_union {
             Some(RequestUnion::CreateRequest(c)) => self.create(c).await,
             Some(RequestUnion::CancelRequest(c)) => self.cancel(c.watch_id).await,
-            // etcd 3.4.25+: the progress response goes out once every
-            // watcher of the stream has delivered everything up to the
-            // revision it reports, so it never overtakes an event (`round`).
+            // The progress response goes out once every watcher of the
+            // stream has delivered everything up to the revision it
+            // reports, so it never overtakes an event (`round`).
             Some(RequestUnion::ProgressRequest(_)) => {
                 self.progress_requests.push_back(self.member.store.rev());
                 true
@@ -303,13 +303,19 @@ impl WatchStream {
                 return Err(());
             }
         };
-        // A watcher whose start is in the future counts as in step.
+        // etcd 3.6 answers a progress request only while every watcher of
+        // the stream is synced (`progressIfSync`), reporting the current
+        // revision: each has delivered every event up to it, and none starts
+        // after it (a report below a watcher's explicit start would move the
+        // client backwards). Unlike etcd, which drops a request made while a
+        // watcher is behind, Strata answers it once they are in step.
         while let Some(&target) = self.progress_requests.front() {
-            if self.watchers.values().any(|w| w.next <= target) {
+            let synced = self.watchers.values().all(|w| w.next > latest && w.spec.start_rev <= latest + 1);
+            if latest < target || !synced {
                 break;
             }
             self.progress_requests.pop_front();
-            batch.push(Ok(WatchResponse { header: self.header(target), watch_id: -1, ..WatchResponse::default() }));
+            batch.push(Ok(WatchResponse { header: self.header(latest), watch_id: -1, ..WatchResponse::default() }));
         }
         if self.out.push(batch) { Ok(backlog) } else { Err(()) }
     }

@@ -30,7 +30,7 @@ fn etcdctl_with_a_url_endpoint_is_served() {
 
     let status = ok(&ep, &["endpoint", "status"]);
     assert_eq!(status.lines().count(), 1, "{status}");
-    assert!(status.starts_with(&format!("{ep}, ")) && status.contains(", 3.4.23, "), "{status}");
+    assert!(status.starts_with(&format!("{ep}, ")) && status.contains(", 3.6.14, "), "{status}");
     let hash = ok(&ep, &["endpoint", "hashkv"]);
     let hash = hash.trim_end().strip_prefix(&format!("{ep}, ")).unwrap_or_else(|| panic!("{hash}"));
     assert!(hash.parse::<u32>().is_ok(), "{hash}");
