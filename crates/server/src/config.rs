@@ -526,6 +526,28 @@ mod tests {
     }
 
     #[test]
+    fn the_36_flag_names_work_beside_the_experimental_ones_but_not_with_them() {
+        let cfg = |args: &[&str]| Config::parse_from(std::iter::once("strata").chain(args.iter().copied()));
+        let defaults = cfg(&[]);
+        assert_eq!(defaults.snapshot_count, 10_000, "etcd 3.6's default");
+        assert_eq!(defaults.compaction_batch_limit(), Ok(1000));
+        assert_eq!(defaults.snapshot_catchup_entries(), Ok(5000));
+        assert_eq!(defaults.watch_progress_notify_interval(), Ok(Duration::from_secs(600)));
+        let old = cfg(&["--experimental-compaction-batch-limit", "7", "--experimental-snapshot-catchup-entries", "9"]);
+        assert_eq!((old.compaction_batch_limit(), old.snapshot_catchup_entries()), (Ok(7), Ok(9)));
+        let new = cfg(&["--compaction-batch-limit", "8", "--watch-progress-notify-interval", "2s"]);
+        assert_eq!(new.compaction_batch_limit(), Ok(8));
+        assert_eq!(new.watch_progress_notify_interval(), Ok(Duration::from_secs(2)));
+        let both = cfg(&["--experimental-compaction-batch-limit", "7", "--compaction-batch-limit", "8"]);
+        assert_eq!(
+            both.validate().map(|_| ()).map_err(|e| e.to_string()),
+            Err("cannot set --experimental-compaction-batch-limit and --compaction-batch-limit at the same time, \
+                 please use --compaction-batch-limit only"
+                .to_string())
+        );
+    }
+
+    #[test]
     fn retention_follows_etcd() {
         assert_eq!(parse_retention("periodic", "0"), Ok(Retention::Disabled));
         assert_eq!(parse_retention("periodic", "1"), Ok(Retention::Periodic(Duration::from_secs(3600))));

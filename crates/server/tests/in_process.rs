@@ -1,7 +1,9 @@
 //! Whole members in the test's process (`testkit::LocalMember`), driven
 //! through the generated gRPC clients: watch fan-out (cancel, a stream that
-//! stops reading, compaction while a watcher catches up) and a cluster's
-//! writes through followers. Each test takes well under a second or two.
+//! stops reading, compaction while a watcher catches up), watch progress as
+//! Kubernetes relies on it, etcd 3.6's downgrade, and a cluster's writes
+//! through followers. Most tests take a second or two; the downgrade waits
+//! for two ticks of the 4 s version monitor.
 
 use std::time::Duration;
 
@@ -341,6 +343,56 @@ async fn progress_waits_for_a_watcher_that_starts_in_the_future() {
 }
 
 async fn status_rev(m: &LocalMember) -> i64 {
-    let mut c = MaintenanceClient::connect(m.url()).await.expect("connect");
-    c.status(StatusRequest {}).await.expect("status").into_inner().header.map_or(0, |h| h.revision)
+    status_when(m, |_| true).await.header.map_or(0, |h| h.revision)
+}
+
+/// etcd 3.6's downgrade on a cluster of one version: validate and enable a
+/// target one minor below, the version monitor lowers the cluster (and
+/// storage) version through Raft, the state survives a restart, and a cancel
+/// brings the version back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_downgrade_lowers_the_cluster_version_until_it_is_cancelled() {
+    use api::etcdserverpb::DowngradeRequest;
+    use api::etcdserverpb::downgrade_request::DowngradeAction;
+    let mut m = LocalMember::start(&[]).await.expect("start");
+    let downgrade = |m: &LocalMember, action: DowngradeAction, version: &str| {
+        let req = DowngradeRequest { action: action as i32, version: version.to_string() };
+        let url = m.url();
+        async move {
+            let mut c = MaintenanceClient::connect(url).await.expect("connect");
+            c.downgrade(req).await.map(|r| r.into_inner().version).map_err(|s| s.message().to_string())
+        }
+    };
+    assert_eq!(downgrade(&m, DowngradeAction::Validate, "3.5").await, Ok("3.6".to_string()));
+    let invalid = Err("etcdserver: invalid downgrade target version".to_string());
+    assert_eq!(downgrade(&m, DowngradeAction::Validate, "3.6").await, invalid);
+    assert_eq!(downgrade(&m, DowngradeAction::Enable, "3.5.0").await, Ok("3.6".to_string()));
+    let in_progress = Err("etcdserver: cluster has a downgrade job in progress".to_string());
+    assert_eq!(downgrade(&m, DowngradeAction::Enable, "3.5").await, in_progress);
+    let status = status_when(&m, |s| s.storage_version == "3.5.0").await;
+    let info = status.downgrade_info.expect("downgrade info");
+    assert!(info.enabled && info.target_version == "3.5.0", "{info:?}");
+    m.restart().await.expect("restart");
+    let status = status_when(&m, |s| s.downgrade_info.as_ref().is_some_and(|d| d.enabled)).await;
+    assert_eq!((status.version.as_str(), status.storage_version.as_str()), ("3.6.14", "3.5.0"));
+    assert_eq!(downgrade(&m, DowngradeAction::Cancel, "").await, Ok("3.5".to_string()));
+    let status = status_when(&m, |s| s.storage_version == "3.6.0").await;
+    assert_eq!(status.downgrade_info.map(|d| d.enabled), Some(false));
+}
+
+/// Status once `ready` holds of it (within [`LIMIT`]).
+async fn status_when(
+    m: &LocalMember,
+    ready: impl Fn(&api::etcdserverpb::StatusResponse) -> bool,
+) -> api::etcdserverpb::StatusResponse {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        let mut c = MaintenanceClient::connect(m.url()).await.expect("connect");
+        let s = c.status(StatusRequest {}).await.expect("status").into_inner();
+        if ready(&s) {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "status never got there: {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -10,7 +10,8 @@
 //! [`CHUNK_BYTES`] with `remaining_bytes` counting the content still to come
 //! (0 on the last content chunk), then one last message holding the 32-byte
 //! SHA-256 trailer, also with `remaining_bytes` 0. etcd sets no header on
-//! these messages, and neither does Strata.
+//! these messages, and neither does Strata; etcd 3.6 sets `version` (the
+//! storage version, which etcdctl 3.6 prints as "Server version") on each.
 
 use std::io::{self, Write};
 use std::time::Instant;
@@ -33,12 +34,13 @@ const IN_FLIGHT: usize = 16;
 pub fn snapshot(member: &Member) -> SnapshotStream {
     let (tx, rx) = mpsc::channel(IN_FLIGHT);
     let backend = member.store.backend().clone();
+    let version = member.versions.storage().to_string();
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let result = backend.snapshot().and_then(|dump| {
             tracing::info!(total_bytes = dump.size_bytes(), "sending database snapshot to client");
-            let mut sink =
-                Chunks { tx: &tx, buf: Vec::with_capacity(CHUNK_BYTES), taken: 0, content: dump.content_bytes() };
+            let buf = Vec::with_capacity(CHUNK_BYTES);
+            let mut sink = Chunks { tx: &tx, buf, taken: 0, content: dump.content_bytes(), version: &version };
             dump.write_to(&mut sink).map(|_| dump.size_bytes())
         });
         match result {
@@ -65,13 +67,15 @@ struct Chunks<'a> {
     taken: u64,
     /// Bytes before the trailer.
     content: u64,
+    /// The storage version every message carries.
+    version: &'a str,
 }
 
 impl Chunks<'_> {
     fn send(&mut self) -> io::Result<()> {
         let blob = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES));
-        let msg =
-            SnapshotResponse { remaining_bytes: self.content.saturating_sub(self.taken), blob, ..Default::default() };
+        let remaining_bytes = self.content.saturating_sub(self.taken);
+        let msg = SnapshotResponse { remaining_bytes, blob, version: self.version.to_string(), header: None };
         self.tx.blocking_send(Ok(msg)).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
     }
 }
@@ -109,7 +113,7 @@ mod tests {
 
     fn collect(content: u64, writes: &[usize]) -> Vec<(u64, usize)> {
         let (tx, mut rx) = mpsc::channel(1024);
-        let mut c = Chunks { tx: &tx, buf: Vec::new(), taken: 0, content };
+        let mut c = Chunks { tx: &tx, buf: Vec::new(), taken: 0, content, version: "3.6.0" };
         for n in writes {
             c.write_all(&vec![1u8; *n]).expect("write");
         }
@@ -117,6 +121,7 @@ mod tests {
         drop(tx);
         let mut out = Vec::new();
         while let Ok(Ok(m)) = rx.try_recv() {
+            assert_eq!(m.version, "3.6.0", "every message carries the storage version (etcd 3.6)");
             out.push((m.remaining_bytes, m.blob.len()));
         }
         out
@@ -142,7 +147,7 @@ mod tests {
     fn a_closed_receiver_fails_the_write() {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        let mut c = Chunks { tx: &tx, buf: Vec::new(), taken: 0, content: 10 };
+        let mut c = Chunks { tx: &tx, buf: Vec::new(), taken: 0, content: 10, version: "3.6.0" };
         let e = c.write_all(&[0; 10]).expect_err("no receiver");
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
     }

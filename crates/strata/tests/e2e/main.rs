@@ -1,8 +1,9 @@
 //! End-to-end tests: real `strata` processes driven by the real `etcdctl`
-//! 3.4.23, by the `etcd-client` crate, and compared with Debian's etcd.
+//! 3.4.23, by the `etcd-client` crate and by Kubernetes' kube-apiserver with
+//! `kubectl`, and compared with Debian's etcd.
 //!
-//! Tests that need etcdctl or etcd skip (with a message) when the binary is
-//! missing; `.ci/run` installs both, so CI runs everything.
+//! Tests that need etcdctl, etcd or kubectl skip (with a message) when the
+//! binary is missing; `.ci/run` installs them, so CI runs everything.
 
 mod auth_ctl;
 mod auto_compaction;
@@ -17,6 +18,7 @@ mod election;
 mod etcdctl_flow;
 mod http_authority;
 mod http_endpoints;
+mod kubernetes;
 mod kv_client;
 mod lease;
 mod linearizability;
