@@ -396,3 +396,19 @@ async fn status_when(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// etcd 3.6.6+ refuses a watch from a negative revision at once, as compacted
+/// (3.4.23 kept it until something was compacted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_from_a_negative_revision_is_refused_as_compacted() {
+    let m = LocalMember::start(&[]).await.expect("start");
+    let mut w = Watch::open(Channel::from_shared(m.url()).expect("url").connect().await.expect("connect")).await;
+    let create = WatchCreateRequest { key: b"k".to_vec(), start_revision: -1, ..WatchCreateRequest::default() };
+    w.send(RequestUnion::CreateRequest(create)).await;
+    let r = w.next().await;
+    assert_eq!(
+        (r.watch_id, r.created, r.canceled, r.cancel_reason.as_str()),
+        (-1, true, true, "etcdserver: mvcc: required revision has been compacted")
+    );
+    assert!(w.create("k", 0).await >= 0, "the stream stays open");
+}

@@ -176,7 +176,11 @@ impl WatchStream {
         }
     }
 
-    async fn create(&mut self, c: WatchCreateRequest) -> bool {
+    async fn create(&mut self, mut c: WatchCreateRequest) -> bool {
+        if c.key.is_empty() {
+            // etcd: "\x00 is the smallest key".
+            c.key = vec![0];
+        }
         let current = self.member.store.rev();
         let header = self.header(current);
         let refuse = |reason: &str| WatchResponse {
@@ -187,6 +191,10 @@ impl WatchStream {
             cancel_reason: reason.to_string(),
             ..WatchResponse::default()
         };
+        // etcd 3.4.38+/3.5.24+/3.6.6+, before the permission check.
+        if c.start_revision < 0 {
+            return self.out.send(refuse(&EtcdError::Compacted.to_string())).await;
+        }
         // Checked at creation, with the credentials the stream opened with.
         let permitted = crate::credentials::from_parts(&self.member, &self.credentials.0, self.credentials.1.as_ref())
             .await
@@ -224,8 +232,7 @@ impl WatchStream {
             id,
             key: c.key,
             range_end: c.range_end,
-            // 0 means "from now on"; a negative start is kept, so that once
-            // anything is compacted it gets the compacted response (etcd 3.4).
+            // 0 means "from now on".
             start_rev: if c.start_revision == 0 { current + 1 } else { c.start_revision },
             prev_kv: c.prev_kv,
             no_put: c.filters.contains(&FILTER_NOPUT),
