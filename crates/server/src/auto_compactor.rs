@@ -96,14 +96,10 @@ pub struct AutoCompactor {
 
 #[derive(Debug)]
 enum Policy {
-    Periodic {
-        period: Duration,
-    },
     /// `prev` is the last target compacted (0 before any).
-    Revisions {
-        retention: i64,
-        prev: i64,
-    },
+    Periodic { period: Duration, prev: i64 },
+    /// `prev` as in `Periodic`.
+    Revisions { retention: i64, prev: i64 },
 }
 
 impl AutoCompactor {
@@ -111,7 +107,7 @@ impl AutoCompactor {
     pub fn new(retention: Retention, start_wall: SystemTime, start_rev: i64) -> Option<AutoCompactor> {
         let policy = match retention {
             Retention::Disabled => return None,
-            Retention::Periodic(period) => Policy::Periodic { period },
+            Retention::Periodic(period) => Policy::Periodic { period, prev: 0 },
             Retention::Revisions(retention) => Policy::Revisions { retention, prev: 0 },
         };
         Some(AutoCompactor { policy, last_success: Duration::ZERO, start: (start_wall, start_rev) })
@@ -121,7 +117,7 @@ impl AutoCompactor {
     /// interval (periodic) or 5 minutes (revision).
     pub fn tick_every(&self) -> Duration {
         match self.policy {
-            Policy::Periodic { period } => period.min(MAX_INTERVAL) / 10,
+            Policy::Periodic { period, .. } => period.min(MAX_INTERVAL) / 10,
             Policy::Revisions { .. } => REVISION_TICK,
         }
     }
@@ -140,14 +136,16 @@ impl AutoCompactor {
             return Ok(None);
         }
         match self.policy {
-            Policy::Periodic { period } => {
+            Policy::Periodic { period, prev } => {
                 if since_start.saturating_sub(self.last_success) < period.min(MAX_INTERVAL) {
                     return Ok(None);
                 }
                 let Some(then) = wall.checked_sub(period) else { return Ok(None) };
                 let sampled = backend.begin_read()?.revision_at(unix_secs(then))?;
                 let at_start = (self.start.0 <= then).then_some(self.start.1);
-                Ok(sampled.max(at_start).filter(|&rev| rev > 0))
+                // etcd 3.6 skips a compaction to the revision it compacted last
+                // (an idle cluster no longer repeats the same one).
+                Ok(sampled.max(at_start).filter(|&rev| rev > 0 && rev != prev))
             }
             Policy::Revisions { retention, prev } => {
                 let target = current_rev - retention;
@@ -160,13 +158,14 @@ impl AutoCompactor {
     /// already compacted) and logs it. `took` is how long the request took.
     pub fn succeeded(&mut self, rev: i64, since_start: Duration, took: Duration) {
         match &mut self.policy {
-            Policy::Periodic { period } => {
-                // etcd 3.4 reports the time since the previous success as "took".
-                let since_last = since_start.saturating_sub(self.last_success);
+            Policy::Periodic { period, prev } => {
+                *prev = rev;
+                // The request's duration, as etcd 3.5+ (3.4 reported the time
+                // since the previous success).
                 tracing::info!(
                     revision = rev,
                     "compact-period" = %go_duration(*period),
-                    took = %go_duration(since_last),
+                    took = %go_duration(took),
                     "completed auto periodic compaction"
                 );
             }
@@ -185,7 +184,7 @@ impl AutoCompactor {
 
     fn log_starting(&self, rev: i64) {
         match self.policy {
-            Policy::Periodic { period } => tracing::info!(
+            Policy::Periodic { period, .. } => tracing::info!(
                 revision = rev,
                 "compact-period" = %go_duration(period),
                 "starting auto periodic compaction"
@@ -201,7 +200,7 @@ impl AutoCompactor {
     fn log_failed(&self, rev: i64, err: &EtcdError) {
         let retry = go_duration(self.tick_every());
         match self.policy {
-            Policy::Periodic { period } => tracing::warn!(
+            Policy::Periodic { period, .. } => tracing::warn!(
                 revision = rev,
                 "compact-period" = %go_duration(period),
                 "retry-interval" = %retry,

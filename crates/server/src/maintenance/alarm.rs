@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::etcdserverpb::alarm_request::AlarmAction;
-use api::etcdserverpb::{AlarmRequest, AlarmResponse, AlarmType, InternalRaftRequest};
+use api::etcdserverpb::{AlarmRequest, AlarmResponse, AlarmType, InternalRaftRequest, ResponseHeader};
 use api::stratapb::apply_result::Response;
 
 use crate::error::{EtcdError, EtcdResult};
@@ -16,22 +16,26 @@ const DISARM_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// etcd's `Alarm`. GET is answered from the applied state after a read
 /// index (etcd sends it through the log; the answer is the same).
-/// ACTIVATE/DEACTIVATE go through the log. Like etcd 3.4, no header.
+/// ACTIVATE/DEACTIVATE go through the log. With a header, as etcd 3.5+
+/// (3.4 sent none).
 pub async fn alarm(member: &Member, req: AlarmRequest, user: Option<&auth::AuthInfo>) -> EtcdResult<AlarmResponse> {
-    match AlarmAction::try_from(req.action) {
+    let mut resp = match AlarmAction::try_from(req.action) {
         Ok(AlarmAction::Get) => {
             member.read_index().await?;
             let kind = AlarmType::try_from(req.alarm).unwrap_or(AlarmType::None);
-            Ok(AlarmResponse { header: None, alarms: member.alarms.list(kind) })
+            AlarmResponse { header: None, alarms: member.alarms.list(kind) }
         }
         Ok(AlarmAction::Activate | AlarmAction::Deactivate) => {
             match member.propose(InternalRaftRequest { alarm: Some(req), ..Default::default() }, user).await? {
-                Response::Alarm(resp) => Ok(resp),
-                _ => Err(EtcdError::Internal("unexpected apply result".into())),
+                Response::Alarm(resp) => resp,
+                _ => return Err(EtcdError::Internal("unexpected apply result".into())),
             }
         }
-        Err(_) => Ok(AlarmResponse::default()),
-    }
+        Err(_) => AlarmResponse::default(),
+    };
+    resp.header = Some(ResponseHeader { revision: member.store.rev(), ..ResponseHeader::default() });
+    member.fill_header(&mut resp.header);
+    Ok(resp)
 }
 
 /// Clears this member's NOSPACE alarm once its usage is below the low-water
