@@ -11,7 +11,7 @@
 # Needs: target/release/strata (`cargo build --release -p strata`), the
 # anchors unpacked into target/anchors (`../shared/anchors/unpack
 # target/anchors`) and Debian's /usr/bin/etcd. Run: `ROUNDS=3
-# scripts/bench-etcd-tool.sh`. A few minutes per round.
+# scripts/bench-etcd-tool.sh` (STRATA=path for another binary). A few minutes per round.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,7 +19,7 @@ ANCH=${STRATA_ANCHORS:-$ROOT/target/anchors}
 B=$ANCH/benchmark
 ROUNDS=${ROUNDS:-3}
 SERVERS=${SERVERS:-strata etcd36 etcd34}
-declare -A BIN=([strata]=$ROOT/target/release/strata [etcd36]=$ANCH/etcd [etcd34]=/usr/bin/etcd)
+declare -A BIN=([strata]=${STRATA:-$ROOT/target/release/strata} [etcd36]=$ANCH/etcd [etcd34]=/usr/bin/etcd)
 WORK=$(mktemp -d)
 trap 'kill $(cat $WORK/pid 2>/dev/null) 2>/dev/null; rm -rf $WORK' EXIT
 
@@ -32,7 +32,6 @@ ROWS=(
   "get s c16|--clients 16 --conns 4 range foo --consistency s --total 20000"
   "get l c256|--clients 256 --conns 16 range foo --consistency l --total 40000"
   "txn-put c16|--clients 16 --conns 4 txn-put --total 20000 --key-size 8 --val-size 256 --key-space-size 100000"
-  "txn-mixed c16|--clients 16 --conns 4 txn-mixed --total 20000 --key-size 8 --val-size 256 --key-space-size 1000 --rw-ratio 4 --limit 10"
   "lease-keepalive c16|--clients 16 --conns 4 lease-keepalive --total 20000"
 )
 
@@ -61,15 +60,15 @@ one_round() { # server round
   start "$1"
   # The key the range rows read.
   "$B" --endpoints 127.0.0.1:31379 put --total 1 --key-size 3 --val-size 256 >/dev/null 2>&1
-  ETCDCTL_API=3 "$ANCH/etcdctl" --endpoints 127.0.0.1:31379 put foo bar >/dev/null
+  "$ANCH/etcdctl" --endpoints 127.0.0.1:31379 put foo bar >/dev/null
   for row in "${ROWS[@]}"; do
     local name=${row%%|*} args=${row#*|} out
     # shellcheck disable=SC2086
     out=$("$B" --endpoints 127.0.0.1:31379 $args 2>/dev/null)
     local rps p50 p99
-    rps=$(sed -n 's/.*Requests\/sec:\s*//p' <<<"$out")
-    p50=$(sed -n 's/.*50% in \([0-9.]*\) secs.*/\1/p' <<<"$out")
-    p99=$(sed -n 's/.*99% in \([0-9.]*\) secs.*/\1/p' <<<"$out")
+    rps=$(sed -n 's/.*Requests\/sec:\s*//p' <<<"$out" | head -1)
+    p50=$(sed -n 's/.*50% in \([0-9.]*\) secs.*/\1/p' <<<"$out" | head -1)
+    p99=$(sed -n 's/.*99% in \([0-9.]*\) secs.*/\1/p' <<<"$out" | head -1)
     echo "$1 $2 ${name// /_} ${rps:-0} ${p50:-0} ${p99:-0}"
   done
   stop

@@ -9,11 +9,11 @@ use crate::{Client, Result, Transport};
 use api::etcdserverpb::cluster_client::ClusterClient;
 use api::etcdserverpb::maintenance_client::MaintenanceClient;
 use api::etcdserverpb::{
-    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse, HashKvRequest,
-    HashKvResponse, HashRequest, HashResponse, MemberAddRequest, MemberAddResponse, MemberListRequest,
-    MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse,
-    MemberUpdateRequest, MemberUpdateResponse, MoveLeaderRequest, MoveLeaderResponse, StatusRequest, StatusResponse,
-    alarm_request::AlarmAction,
+    AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse, DowngradeRequest,
+    DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse, MemberAddRequest, MemberAddResponse,
+    MemberListRequest, MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
+    MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse, MoveLeaderRequest, MoveLeaderResponse,
+    StatusRequest, StatusResponse, alarm_request::AlarmAction, downgrade_request::DowngradeAction,
 };
 
 impl Client {
@@ -79,9 +79,28 @@ impl Client {
             .await
     }
 
-    /// `Cluster.MemberList`: every member with its peer and client URLs.
+    /// `Cluster.MemberList`: every member with its peer and client URLs, as this member
+    /// knows them.
     pub async fn member_list(&self) -> Result<MemberListResponse> {
-        self.unary(|t| async move { ClusterClient::new(t).member_list(MemberListRequest::default()).await }).await
+        self.member_list_with(false).await
+    }
+
+    /// `Cluster.MemberList`, `linearizable` (etcd 3.5+): the list once this member has
+    /// applied everything the leader committed before the request.
+    pub async fn member_list_with(&self, linearizable: bool) -> Result<MemberListResponse> {
+        let req = MemberListRequest { linearizable };
+        self.unary(|t| async move { ClusterClient::new(t).member_list(req).await }).await
+    }
+
+    /// `Maintenance.Downgrade` (etcd 3.5+): validate, enable or cancel a downgrade of the
+    /// cluster to `version` (`major.minor`; ignored by cancel).
+    pub async fn downgrade(&self, action: DowngradeAction, version: &str) -> Result<DowngradeResponse> {
+        let req = DowngradeRequest { action: action as i32, version: version.to_owned() };
+        self.unary(|t| {
+            let req = req.clone();
+            async move { MaintenanceClient::new(t).downgrade(req).await }
+        })
+        .await
     }
 
     /// `Cluster.MemberAdd`: adds a member (a voter, or a learner with `is_learner`) with

@@ -2,8 +2,8 @@
 //! prefix matching and "unknown command" message, and clap errors turned into etcdctl's.
 
 use crate::command::{
-    alarm, auth, check, compaction, defrag, del, dial, elect, endpoint, get, lease, lock, member, move_leader, put,
-    role, snapshot, txn, user, watch,
+    alarm, auth, check, compaction, defrag, del, dial, downgrade, elect, endpoint, get, lease, lock, member,
+    move_leader, put, role, snapshot, txn, user, watch,
 };
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -70,6 +70,8 @@ pub enum Command {
     Version,
     /// commands for checking properties of the etcd cluster
     Check(check::CheckArgs),
+    /// Downgrade related commands
+    Downgrade(downgrade::DowngradeArgs),
 }
 
 /// etcdctl's global flags, also read from `ETCDCTL_<FLAG>` (flags win).
@@ -132,14 +134,23 @@ pub struct GlobalFlags {
     /// password for authentication (if this option is used, --user option shouldn't include password)
     #[arg(long, global = true, env = "ETCDCTL_PASSWORD")]
     pub password: Option<String>,
+    /// client-side response receive limit in bytes (accepted, as etcdctl 3.6 does; not used yet)
+    #[arg(long = "max-recv-bytes", global = true, env = "ETCDCTL_MAX_RECV_BYTES", default_value = "0",
+          value_parser = get::go_int64, allow_negative_numbers = true)]
+    pub max_recv_bytes: i64,
+    /// client-side request send limit in bytes (accepted, as etcdctl 3.6 does; not used yet)
+    #[arg(long = "max-request-bytes", global = true, env = "ETCDCTL_MAX_REQUEST_BYTES", default_value = "0",
+          value_parser = get::go_int64, allow_negative_numbers = true)]
+    pub max_request_bytes: i64,
     /// `--user` and `--password` once resolved (the password asked for at most once).
     #[arg(skip)]
     pub credentials: dial::CredentialsCell,
 }
 
-/// etcdctl 3.4's top-level commands in cobra's order, which is the order of the "Did you
+/// etcdctl 3.6's top-level commands in cobra's order, which is the order of the "Did you
 /// mean this?" suggestions. Prefix matching is against all of them, so an abbreviation
-/// is ambiguous exactly when it is for etcdctl.
+/// is ambiguous exactly when it is for etcdctl. (3.6 dropped `migrate` and added
+/// `downgrade`; `completion` is cobra's.)
 const ETCDCTL_COMMANDS: &[&str] = &[
     "get",
     "put",
@@ -156,13 +167,14 @@ const ETCDCTL_COMMANDS: &[&str] = &[
     "member",
     "snapshot",
     "make-mirror",
-    "migrate",
     "lock",
     "elect",
     "auth",
     "user",
     "role",
     "check",
+    "completion",
+    "downgrade",
 ];
 
 /// Global flags that take a separate value (`--endpoints x`).
@@ -179,6 +191,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--key",
     "--user",
     "--password",
+    "--max-recv-bytes",
+    "--max-request-bytes",
 ];
 
 /// Parses `args` (program name first) into a [`Cli`]. `Ok(None)` means help was printed.
@@ -210,6 +224,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Option<Cli>> {
                 | "role"
                 | "snapshot"
                 | "check"
+                | "downgrade"
                 | "version"
                 | "help"
         ) {
@@ -374,6 +389,9 @@ mod tests {
         assert_eq!(resolve("help").ok(), Some("help"));
         assert!(resolve("de").is_err());
         assert!(resolve("c").is_err());
+        assert!(resolve("co").is_err(), "compaction or completion");
+        assert_eq!(resolve("do").ok(), Some("downgrade"));
+        assert!(resolve("migrate").is_err(), "etcdctl 3.6 has no migrate");
     }
 
     #[test]

@@ -7,18 +7,36 @@ use std::fmt;
 #[non_exhaustive]
 pub enum ExitCode {
     /// 1: the request failed, or anything not covered below.
-    Error = 1,
+    Error,
     /// 2: the client could not be created. (Also the status of a Go panic, which
-    /// etcdctl 3.4 hits printing an alarm response with `-w fields`.)
-    BadConnection = 2,
+    /// etcdctl hits printing a headerless alarm response with `-w fields`.)
+    BadConnection,
     /// 3: malformed txn or watch input on stdin.
-    InvalidInput = 3,
+    InvalidInput,
     /// 4: a valid flag with an unsupported value (output format, sort order, …).
-    BadFeature = 4,
+    BadFeature,
     /// 5: the server canceled the watch.
-    Interrupted = 5,
+    Interrupted,
     /// 128: wrong arguments.
-    BadArgs = 128,
+    BadArgs,
+    /// The exit status of the command `lock` ran, which etcdctl 3.6 exits with
+    /// (`getExitCodeFromError`); -1 (killed by a signal) exits 255, as Go's `os.Exit(-1)`.
+    Command(i32),
+}
+
+impl ExitCode {
+    /// The process's exit status.
+    pub fn value(self) -> i32 {
+        match self {
+            ExitCode::Error => 1,
+            ExitCode::BadConnection => 2,
+            ExitCode::InvalidInput => 3,
+            ExitCode::BadFeature => 4,
+            ExitCode::Interrupted => 5,
+            ExitCode::BadArgs => 128,
+            ExitCode::Command(code) => code & 0xff,
+        }
+    }
 }
 
 /// A failed command: printed as `Error: <message>` on stderr, then the process exits

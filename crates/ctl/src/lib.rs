@@ -8,9 +8,11 @@
 //! the one exception is `defrag --data-dir`, which defragments a stopped member's
 //! database file with `backend::defrag_offline`.
 //!
-//! So far: `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
-//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf`,
-//! `member list | add | remove | update | promote`, `move-leader`, `user`, `role`,
+//! It follows etcdctl 3.6.14 where 3.6 changed etcdctl 3.4's output or flags. So far:
+//! `get`, `put`, `del`, `txn`, `compaction`, `watch`, `lease`, `lock`, `elect`,
+//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `check perf |
+//! datascale`, `snapshot save | status | restore`, `member list | add | remove | update |
+//! promote`, `move-leader`, `downgrade validate | enable | cancel`, `user`, `role`,
 //! `auth enable | disable | status` and `version`, with `--user`/`--password` on all.
 //!
 //! ```no_run
@@ -48,7 +50,7 @@ where
             if !e.quiet {
                 eprintln!("{e}");
             }
-            e.code as i32
+            e.code.value()
         }
     }
 }

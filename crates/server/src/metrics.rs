@@ -36,6 +36,11 @@ pub const PROPOSALS_COMMITTED_TOTAL: &str = "etcd_server_proposals_committed_tot
 pub const PROPOSALS_APPLIED_TOTAL: &str = "etcd_server_proposals_applied_total";
 pub const SERVER_ID: &str = "etcd_server_id";
 pub const SERVER_VERSION: &str = "etcd_server_version";
+// The process, set at scrape time (`http/process.rs`), as Go's client exports them.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+pub const PROCESS_VIRTUAL_MEMORY_BYTES: &str = "process_virtual_memory_bytes";
+pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
 pub const CLUSTER_VERSION: &str = "etcd_cluster_version";
 pub const HEALTH_SUCCESS: &str = "etcd_server_health_success";
 pub const HEALTH_FAILURES: &str = "etcd_server_health_failures";
@@ -130,6 +135,10 @@ pub fn describe() {
     describe_gauge!(PROPOSALS_APPLIED_TOTAL, "The total number of consensus proposals applied.");
     describe_gauge!(SERVER_ID, "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.");
     describe_gauge!(SERVER_VERSION, "Which version is running. 1 for 'server_version' label with current version.");
+    describe_gauge!(PROCESS_RESIDENT_MEMORY_BYTES, "Resident memory size in bytes.");
+    describe_gauge!(PROCESS_VIRTUAL_MEMORY_BYTES, "Virtual memory size in bytes.");
+    describe_gauge!(PROCESS_CPU_SECONDS_TOTAL, "Total user and system CPU time spent in seconds.");
+    describe_gauge!(PROCESS_OPEN_FDS, "Number of open file descriptors.");
     describe_gauge!(
         CLUSTER_VERSION,
         "Which version is running. 1 for 'cluster_version' label with current cluster version"

@@ -157,6 +157,11 @@ pub fn run_steps(cli: &str, endpoint: &str, steps: &str, mask: impl Fn(&str) -> 
 /// Compares two renderings of the same steps (`run_steps`), the reference
 /// first: `None` if they agree, else a report of every differing step.
 pub fn step_differences(want: &[String], got: &[String]) -> Option<String> {
+    step_differences_between("etcdctl/etcd", "stratactl/strata", want, got)
+}
+
+/// [`step_differences`] with each side's name in the report.
+pub fn step_differences_between(want_name: &str, got_name: &str, want: &[String], got: &[String]) -> Option<String> {
     if want.len() != got.len() {
         return Some(format!("{} steps rendered against {} reference steps", got.len(), want.len()));
     }
@@ -164,7 +169,7 @@ pub fn step_differences(want: &[String], got: &[String]) -> Option<String> {
         .iter()
         .zip(got)
         .filter(|(w, g)| w != g)
-        .map(|(w, g)| format!("etcdctl/etcd:\n{w}stratactl/strata:\n{g}"))
+        .map(|(w, g)| format!("{want_name}:\n{w}{got_name}:\n{g}"))
         .collect();
     (!diffs.is_empty()).then(|| format!("{} of {} steps differ:\n{}", diffs.len(), want.len(), diffs.join("\n")))
 }

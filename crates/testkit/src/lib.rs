@@ -25,6 +25,7 @@ pub use anchors::{anchor, anchors_dir, etcdctl36, missing_anchor};
 pub use certs::{CertFiles, Pki};
 pub use ctl::{
     CtlOutput, etcdctl, mask_after, mask_hex_words, mask_ids, mask_number_after, run_ctl, run_steps, step_differences,
+    step_differences_between,
 };
 pub use local::LocalMember;
 pub use ports::free_port;

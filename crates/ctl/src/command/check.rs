@@ -1,5 +1,5 @@
 //! `check perf [--load s|m|l|xl] [--prefix P] [--auto-compact] [--auto-defrag]`
-//! (`check.go`): a minute of rate-limited 1 KiB puts under 256-byte keys, then PASS or
+//! (`check.go`; `check datascale` is in [`datascale`]): a minute of rate-limited 1 KiB puts under 256-byte keys, then PASS or
 //! FAIL on throughput, the slowest request and the latency's standard deviation.
 //!
 //! ```text
@@ -11,10 +11,13 @@
 //! PASS
 //! ```
 //!
-//! The workloads, checks, messages and exit codes are etcdctl 3.4's. Two differences:
+//! The workloads, checks, messages and exit codes are etcdctl's (the same in 3.4 and
+//! 3.6). Two differences:
 //! the progress bar (etcdctl's `Bom !` bar) is drawn only when stdout is a terminal, so a
 //! piped run prints only the verdict lines; and the load's "clients" are concurrent
 //! requests spread over a few connections rather than one connection each.
+
+pub mod datascale;
 
 use super::{Io, connect_blocking, endpoint, prefix_end};
 use crate::cli::GlobalFlags;
@@ -41,9 +44,11 @@ pub struct CheckArgs {
 /// `check`'s subcommands.
 #[derive(Subcommand, Debug, Clone)]
 pub enum CheckCommand {
+    /// Check the memory usage of holding data for different workloads on a given server endpoint.
+    Datascale(datascale::DatascaleArgs),
     /// Check the performance of the etcd cluster
     Perf(PerfArgs),
-    /// Anything else (`datascale` is not built yet): the help.
+    /// Anything else: the help.
     #[command(external_subcommand)]
     Other(Vec<OsString>),
 }
@@ -100,11 +105,7 @@ const CONNECTIONS: usize = 8;
 pub async fn run(global: &GlobalFlags, a: CheckArgs, io: &mut Io<'_>) -> Result<()> {
     match a.command {
         Some(CheckCommand::Perf(p)) => perf(global, &p, io).await,
-        Some(CheckCommand::Other(words))
-            if words.first().is_some_and(|w| "datascale".starts_with(&*w.to_string_lossy())) =>
-        {
-            Err(CtlError::error("stratactl does not implement \"check datascale\" yet"))
-        }
+        Some(CheckCommand::Datascale(d)) => datascale::run(global, &d, io).await,
         None | Some(CheckCommand::Other(_)) => {
             super::print_help(io, "check");
             Ok(())
@@ -248,7 +249,7 @@ async fn put_load(
     while started.elapsed() < load.duration {
         tick.tick().await;
         let Ok(slot) = slots.clone().acquire_owned().await else { break };
-        let req = PutRequest { key: key(prefix, rand_u63()), value: value.clone(), ..Default::default() };
+        let req = PutRequest { key: key(prefix, rand_u63(), 256), value: value.clone(), ..Default::default() };
         let (c, tx) = (clients[sent % clients.len()].clone(), tx.clone());
         sent += 1;
         tokio::spawn(async move {
@@ -266,11 +267,11 @@ async fn put_load(
     (results, started.elapsed())
 }
 
-/// etcdctl's key: the prefix, then 256 bytes holding a random number as a Go varint
-/// (zig-zag, 7 bits per byte) followed by zeros.
-fn key(prefix: &[u8], n: u64) -> Vec<u8> {
+/// etcdctl's key: the prefix, then `size` bytes (256 for `perf`, 512 for `datascale`)
+/// holding a random number as a Go varint (zig-zag, 7 bits per byte) followed by zeros.
+fn key(prefix: &[u8], n: u64, size: usize) -> Vec<u8> {
     let mut k = prefix.to_vec();
-    let mut buf = [0u8; 256];
+    let mut buf = vec![0u8; size];
     let mut zz = n << 1; // n < 2^63 is non-negative, so zig-zag is a shift
     let mut i = 0;
     while zz >= 0x80 {
@@ -336,10 +337,11 @@ mod tests {
 
     #[test]
     fn keys_are_the_prefix_and_a_256_byte_varint() {
-        let k = key(b"/p/", 1);
+        let k = key(b"/p/", 1, 256);
         assert_eq!(k.len(), 3 + 256);
         assert_eq!(&k[..5], b"/p/\x02\x00");
-        let k = key(b"", 300);
+        let k = key(b"", 300, 512);
+        assert_eq!(k.len(), 512);
         assert_eq!(&k[..3], &[0xd8, 0x04, 0x00]);
     }
 

@@ -1,4 +1,6 @@
-//! `del [options] <key> [range_end]` (`del_command.go`).
+//! `del [options] <key> [range_end]` (`del_command.go`). As etcdctl 3.6, a range given
+//! as two arguments is deleted only after a 2-second warning on stderr (time to
+//! interrupt) unless `--range` says it is meant.
 
 use super::get::set_prefix_or_from_key;
 use super::{Io, with_client};
@@ -26,6 +28,10 @@ pub struct DelArgs {
     #[arg(long = "from-key", action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", value_parser = gosyntax::parse_bool)]
     pub from_key: bool,
+    /// delete range of keys
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", value_parser = gosyntax::parse_bool)]
+    pub range: bool,
     /// <key> [range_end] (bytes, not necessarily UTF-8)
     pub args: Vec<OsString>,
 }
@@ -46,9 +52,25 @@ pub fn request(a: &DelArgs) -> Result<DeleteRangeRequest> {
             ));
         }
         req.range_end = end.as_bytes().to_vec();
+        if !a.range {
+            warn_before_deleting_range(&a.args[0], end);
+        }
     }
     set_prefix_or_from_key(&mut req.key, &mut req.range_end, a.prefix, a.from_key);
     Ok(req)
+}
+
+/// etcdctl 3.6's warning, and its 2 seconds to interrupt, before a range given without
+/// `--range` is deleted (also inside a txn). The process does nothing else meanwhile, so
+/// the thread may block.
+fn warn_before_deleting_range(key: &OsString, end: &OsString) {
+    eprintln!(
+        "Warning: Keys between {} and {} will be deleted. Please interrupt the command within next 2 seconds \
+         to cancel. You can provide `--range` flag to avoid the delay.",
+        gosyntax::quote(key.as_bytes()),
+        gosyntax::quote(end.as_bytes())
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
 }
 
 /// Runs `del`.
@@ -72,7 +94,9 @@ mod tests {
 
     #[test]
     fn ranges_like_etcdctl() {
-        let r = request(&args(&["a", "c"])).expect("valid");
+        let mut a = args(&["a", "c"]);
+        a.range = true;
+        let r = request(&a).expect("valid");
         assert_eq!((r.key, r.range_end), (b"a".to_vec(), b"c".to_vec()));
         let mut a = args(&["ab"]);
         a.prefix = true;

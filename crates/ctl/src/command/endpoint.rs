@@ -3,23 +3,25 @@
 //!
 //! ```text
 //! $ stratactl --endpoints 127.0.0.1:2379,127.0.0.1:22379 endpoint status
-//! 127.0.0.1:2379, 8e9e05c52164694d, 3.4.23, 20 kB, true, false, 2, 4, 4,
-//! 127.0.0.1:22379, 91bc3c398fb3c146, 3.4.23, 20 kB, false, false, 2, 4, 4,
+//! 127.0.0.1:2379, 8e9e05c52164694d, 3.6.14, 3.6.0, 20 kB, 16 kB, 20%, 2.1 GB, true, false, 2, 4, 4, , , false
+//! 127.0.0.1:22379, 91bc3c398fb3c146, 3.6.14, 3.6.0, 20 kB, 16 kB, 20%, 2.1 GB, false, false, 2, 4, 4, , , false
 //! ```
 //!
-//! `status` and `hashkv` ask each endpoint in turn, each under its own
+//! The output is etcdctl 3.6's: etcd 3.6's status columns, the revision each hash
+//! covers. `status` and `hashkv` ask each endpoint in turn, each under its own
 //! `--command-timeout`; an endpoint that fails is reported on stderr and left out of the
 //! output. `health` checks every endpoint at once with a linearizable `Get("health")`
-//! (permission denied counts as healthy, as in etcdctl 3.4, which does not look at
-//! alarms) and prints them in the order they finished. `--cluster` replaces the
-//! endpoints with the client URLs of `member list`.
+//! (permission denied counts as healthy) and then the alarms (any alarm makes it
+//! unhealthy), and prints them in the order they finished: healthy ones on stdout,
+//! unhealthy ones on stderr. `--cluster` replaces the endpoints with the client URLs of
+//! `member list`.
 
-use super::{Ignored, Io, print_help, with_client, with_client_at};
+use super::{Ignored, Io, print_help, with_client, with_client_at, with_client_until};
 use crate::cli::GlobalFlags;
 use crate::error::{CtlError, ExitCode, Result};
 use crate::gosyntax::{self, format_duration};
 use crate::printer::{Format, Printer};
-use api::etcdserverpb::{HashKvResponse, MemberListResponse, RangeRequest, StatusResponse};
+use api::etcdserverpb::{AlarmType, HashKvResponse, MemberListResponse, RangeRequest, StatusResponse};
 use clap::{ArgAction, Args, Subcommand};
 use std::ffi::OsString;
 use std::time::Instant;
@@ -54,7 +56,7 @@ pub enum EndpointCommand {
 /// `endpoint hashkv`'s flags.
 #[derive(Args, Debug, Clone)]
 pub struct HashKvArgs {
-    /// maximum revision to hash (default: all revisions)
+    /// maximum revision to hash (default: latest revision)
     #[arg(long, default_value = "0", value_parser = super::get::go_int64, allow_negative_numbers = true)]
     pub rev: i64,
     /// Ignored.
@@ -195,19 +197,42 @@ async fn health(global: &GlobalFlags, cluster: bool, io: &mut Io<'_>) -> Result<
     Ok(())
 }
 
-/// One endpoint's check: a linearizable `Get("health")` within `--command-timeout`,
-/// timed from before the connection (etcdctl's client connects lazily, inside the Get).
+/// One endpoint's check: a linearizable `Get("health")`, timed from before the
+/// connection (etcdctl's client connects lazily, inside the Get), then, if it worked,
+/// the alarm list, both within one `--command-timeout`. The time is the Get's alone.
 async fn check_health(global: &GlobalFlags, endpoint: String) -> EndpointHealth {
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + global.command_timeout;
     let one = std::slice::from_ref(&endpoint);
-    let get = RangeRequest { key: b"health".to_vec(), ..Default::default() };
-    let result = with_client_at(global, one, |c| async move { c.range(get).await }).await;
-    let took = format_duration(started.elapsed());
-    match result {
-        Ok(_) => EndpointHealth { endpoint, health: true, took, error: String::new() },
-        Err(e) if e.message == "etcdserver: permission denied" => {
-            EndpointHealth { endpoint, health: true, took, error: String::new() }
+    let (got, took) = with_client_until(global, one, deadline, |c| async move {
+        let get = RangeRequest { key: b"health".to_vec(), ..Default::default() };
+        let got = c.range(get).await;
+        let took = format_duration(started.elapsed());
+        let got = match got {
+            Err(e) if e.to_string() != "etcdserver: permission denied" => Err(e.to_string()),
+            _ => Ok(c.alarm_list().await),
+        };
+        Ok((got, took))
+    })
+    .await
+    .unwrap_or_else(|e| (Err(e.message), format_duration(started.elapsed())));
+    let error = match got {
+        Ok(Ok(alarms)) if alarms.alarms.is_empty() => String::new(),
+        Ok(Ok(alarms)) => {
+            let names: String = alarms.alarms.iter().map(|a| format!("{} ", alarm_name(a.alarm))).collect();
+            format!("Active Alarm(s): {names}")
         }
-        Err(e) => EndpointHealth { endpoint, health: false, took, error: e.message },
+        Ok(Err(_)) => "Unable to fetch the alarm list".to_owned(),
+        Err(e) => e,
+    };
+    EndpointHealth { endpoint, health: error.is_empty(), took, error }
+}
+
+/// How etcdctl 3.6 names an alarm in a health error: NOSPACE, CORRUPT or UNKNOWN.
+fn alarm_name(alarm: i32) -> &'static str {
+    match AlarmType::try_from(alarm) {
+        Ok(AlarmType::Nospace) => "NOSPACE",
+        Ok(AlarmType::Corrupt) => "CORRUPT",
+        _ => "UNKNOWN",
     }
 }

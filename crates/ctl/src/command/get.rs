@@ -71,6 +71,18 @@ pub fn go_int64(s: &str) -> Result<i64, String> {
     gosyntax::parse_int(s, 10)
 }
 
+/// `--consistency`: `s` is serializable, `l` linearizable, anything else refused (exit
+/// 4; etcdctl's `IsSerializable`, shared by `get` and `member list`). etcdctl's message
+/// names `get`'s flag whichever command asked, so `member list` shows `get`'s default:
+/// `shown` is the value the message quotes.
+pub fn serializable(consistency: &str, shown: &str) -> Result<bool> {
+    match consistency {
+        "s" => Ok(true),
+        "l" => Ok(false),
+        _ => Err(CtlError::bad_feature(format!("unknown consistency flag {}", quote(shown.as_bytes())))),
+    }
+}
+
 /// Builds the request, with etcdctl's checks in etcdctl's order (`getGetOp`).
 pub fn request(a: &GetArgs) -> Result<RangeRequest> {
     let Some(key) = a.args.first() else {
@@ -82,13 +94,7 @@ pub fn request(a: &GetArgs) -> Result<RangeRequest> {
     if a.keys_only && a.count_only {
         return Err(CtlError::bad_args("`--keys-only` and `--count-only` cannot be set at the same time, choose one"));
     }
-    let serializable = match a.consistency.as_str() {
-        "s" => true,
-        "l" => false,
-        other => {
-            return Err(CtlError::bad_feature(format!("unknown consistency flag {}", quote(other.as_bytes()))));
-        }
-    };
+    let serializable = serializable(&a.consistency, &a.consistency)?;
     let mut req = RangeRequest {
         key: key.as_bytes().to_vec(),
         limit: a.limit,
@@ -96,10 +102,6 @@ pub fn request(a: &GetArgs) -> Result<RangeRequest> {
         serializable,
         keys_only: a.keys_only,
         count_only: a.count_only,
-        min_mod_revision: a.min_mod_rev,
-        max_mod_revision: a.max_mod_rev,
-        min_create_revision: a.min_create_rev,
-        max_create_revision: a.max_create_rev,
         ..Default::default()
     };
     if let Some(end) = a.args.get(1) {
@@ -114,7 +116,19 @@ pub fn request(a: &GetArgs) -> Result<RangeRequest> {
     req.sort_target = target as i32;
     req.sort_order = order as i32;
     set_prefix_or_from_key(&mut req.key, &mut req.range_end, a.prefix, a.from_key);
+    (req.min_create_revision, req.max_create_revision) =
+        revision_filter("CreateRev", a.min_create_rev, a.max_create_rev)?;
+    (req.min_mod_revision, req.max_mod_revision) = revision_filter("ModRev", a.min_mod_rev, a.max_mod_rev)?;
     Ok(req)
+}
+
+/// `--min-*-rev` and `--max-*-rev` as etcdctl 3.6 sends them: only positive bounds, and
+/// a maximum below the minimum refused (exit 4, in etcdctl's words).
+fn revision_filter(what: &str, min: i64, max: i64) -> Result<(i64, i64)> {
+    if max > 0 && min > max {
+        return Err(CtlError::bad_feature(format!("getMin{what}(={min}) > getMax{what}(={max})")));
+    }
+    Ok((min.max(0), max.max(0)))
 }
 
 /// `--sort-by` and `--order`; KEY with ASCEND is sent as NONE, the server's natural order.
@@ -226,5 +240,15 @@ mod tests {
         let mut a = args(&["a"]);
         a.consistency = "x".into();
         assert_eq!(request(&a).expect_err("bad").message, "unknown consistency flag \"x\"");
+        let mut a = args(&["a"]);
+        (a.min_mod_rev, a.max_mod_rev) = (5, 4);
+        let e = request(&a).expect_err("min above max");
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (crate::error::ExitCode::BadFeature, "getMinModRev(=5) > getMaxModRev(=4)")
+        );
+        (a.min_mod_rev, a.max_mod_rev, a.min_create_rev) = (5, 0, -3);
+        let r = request(&a).expect("a minimum alone");
+        assert_eq!((r.min_mod_revision, r.max_mod_revision, r.min_create_revision), (5, 0, 0));
     }
 }

@@ -13,14 +13,15 @@
 //! Without a command it prints the lock's key (as `get` prints it) and holds the lock
 //! until SIGINT or SIGTERM, then deletes the key and exits 0. With a command it runs it
 //! holding the lock, with `ETCD_LOCK_KEY` and `ETCD_LOCK_REV` in its environment, then
-//! deletes the key; the command's failure is the error (`Error: exit status 3`, exit
-//! 1). A signal while waiting for the lock leaves the queue and fails with "context
-//! canceled". As with etcdctl, the session's lease is not revoked on the way out: it
-//! expires after `--ttl` seconds.
+//! deletes the key; the command's failure is the error, and its exit status stratactl's
+//! (`Error: exit status 3`, exit 3, as etcdctl 3.6; etcdctl 3.4 exited 1). A signal
+//! while waiting for the lock leaves the queue and fails with "context canceled". As
+//! with etcdctl, the session's lease is not revoked on the way out: it expires after
+//! `--ttl` seconds.
 
 use super::{Io, Signals, connect_blocking};
 use crate::cli::GlobalFlags;
-use crate::error::{CtlError, Result};
+use crate::error::{CtlError, ExitCode, Result};
 use crate::printer::{Format, Printer};
 use api::etcdserverpb::RangeRequest;
 use clap::Args;
@@ -66,7 +67,7 @@ pub async fn run(global: &GlobalFlags, a: LockArgs, io: &mut Io<'_>) -> Result<(
         let unlocked = unlock(global, &mut mutex).await;
         return match status {
             Ok(s) if s.success() => unlocked,
-            Ok(s) => Err(CtlError::error(super::watch::exec::exit_text(s))),
+            Ok(s) => Err(CtlError::new(ExitCode::Command(s.code().unwrap_or(-1)), super::watch::exec::exit_text(s))),
             Err(e) => Err(CtlError::error(spawn_error_text(&exec[0], &e))),
         };
     }
@@ -87,8 +88,8 @@ pub async fn run(global: &GlobalFlags, a: LockArgs, io: &mut Io<'_>) -> Result<(
     }
 }
 
-/// Go's error for a command that could not be started. etcdctl 3.4.23's Go looks up
-/// only a bare name in `$PATH`; a path fails in `fork/exec` itself.
+/// Go's error for a command that could not be started. Go looks up only a bare name in
+/// `$PATH`; a path fails in `fork/exec` itself.
 fn spawn_error_text(program: &OsString, e: &std::io::Error) -> String {
     let p = program.to_string_lossy();
     if e.kind() == std::io::ErrorKind::NotFound && p.contains('/') {

@@ -15,11 +15,12 @@
 //! ETCD_INITIAL_CLUSTER_STATE="existing"
 //! ```
 //!
-//! As in etcdctl 3.4, `member list` ignores arguments, `-w fields` and `-w table` are
-//! refused (exit 4) only once `add`, `remove` or `update` has been done, and `promote`
-//! prints in the simple format only (see [`Printer::member_promote`]).
+//! As in etcdctl 3.6, `member list` ignores arguments and asks for a linearizable list
+//! unless `--consistency=s`, a learner is `added as learner to cluster`, and `-w fields`
+//! and `-w table` are refused (exit 4) only once `add`, `remove`, `update` or `promote`
+//! has been done.
 
-use super::{Ignored, Io, print_help, with_client};
+use super::{Io, print_help, with_client};
 use crate::cli::GlobalFlags;
 use crate::error::{CtlError, Result};
 use crate::gosyntax;
@@ -43,7 +44,7 @@ pub enum MemberCommand {
     /// Adds a member into the cluster
     Add(AddArgs),
     /// Lists all members in the cluster
-    List(Ignored),
+    List(ListArgs),
     /// Promotes a non-voting member in the cluster
     Promote(IdArgs),
     /// Removes a member from the cluster
@@ -71,6 +72,17 @@ pub struct AddArgs {
     pub args: Vec<String>,
 }
 
+/// `member list`'s flag; arguments are ignored.
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Linearizable(l) or Serializable(s)
+    #[arg(long, default_value = "l")]
+    pub consistency: String,
+    /// Ignored.
+    #[arg(hide = true)]
+    pub args: Vec<OsString>,
+}
+
 /// `member remove` and `member promote`: the member id.
 #[derive(Args, Debug, Clone)]
 pub struct IdArgs {
@@ -93,9 +105,10 @@ pub struct UpdateArgs {
 pub async fn run(global: &GlobalFlags, a: MemberArgs, io: &mut Io<'_>) -> Result<()> {
     let mut out = Vec::new();
     let printed = match a.command {
-        Some(MemberCommand::List(_)) => {
+        Some(MemberCommand::List(a)) => {
+            let linearizable = !super::get::serializable(&a.consistency, "l")?;
             let printer = printer(global)?;
-            let resp = with_client(global, |c| async move { c.member_list().await }).await?;
+            let resp = with_client(global, |c| async move { c.member_list_with(linearizable).await }).await?;
             printer.member_list(&mut out, &resp)
         }
         Some(MemberCommand::Add(a)) => return add(global, a, io).await,

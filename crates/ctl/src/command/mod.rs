@@ -9,6 +9,7 @@ pub mod compaction;
 pub mod defrag;
 pub mod del;
 pub mod dial;
+pub mod downgrade;
 pub mod elect;
 pub mod endpoint;
 pub mod get;
@@ -85,6 +86,7 @@ pub async fn execute(global: &GlobalFlags, command: Command, io: &mut Io<'_>) ->
         Command::Defrag(a) => defrag::run(global, a, io).await,
         Command::Endpoint(a) => endpoint::run(global, a, io).await,
         Command::Check(a) => check::run(global, a, io).await,
+        Command::Downgrade(a) => downgrade::run(global, a, io).await,
         Command::Snapshot(a) => snapshot::run(global, a, io).await,
         Command::Watch(a) => watch::run(global, a, io).await,
         Command::Lease(a) => lease::run(global, a, io).await,

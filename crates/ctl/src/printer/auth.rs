@@ -1,7 +1,7 @@
 //! The printers of the `user`, `role` and `auth` commands (`printer*.go`'s `User*`,
 //! `Role*` and `AuthStatus`).
 //!
-//! As in etcdctl 3.4, every format but the table prints them; the fields format has no
+//! As in etcdctl, every format but the table prints them; the fields format has no
 //! `user get`, `user list` (nor 3.6's `auth status`). An unsupported format is refused
 //! (exit 4) only once the request has been done, so a `user add -w table` adds the user.
 
@@ -29,7 +29,7 @@ impl Printer {
                 out.push(b'\n');
             }
             Format::Json => json::line(out, json::header_only(header)),
-            Format::Fields => fields::header_only(out, header),
+            Format::Fields => fields::header_only(out, header, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -63,7 +63,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::role_get(out, role, r),
             Format::Json => json::line(out, json::role_get(r)),
-            Format::Fields => fields::role_get(out, r),
+            Format::Fields => fields::role_get(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -75,7 +75,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::names(out, &r.roles),
             Format::Json => json::line(out, json::role_list(r)),
-            Format::Fields => fields::role_list(out, r),
+            Format::Fields => fields::role_list(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }

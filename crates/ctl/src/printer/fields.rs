@@ -1,9 +1,11 @@
 //! `-w fields`: one `"Name" : value` line per field (`printer_fields.go`); strings are
-//! Go-quoted (`%q`), numbers and booleans as `fmt.Println` prints them.
+//! Go-quoted (`%q`), numbers and booleans as `fmt.Println` prints them. With `--hex`
+//! (etcdctl 3.6) member and cluster ids print as etcd's `types.ID` (lower-case hex) and
+//! lease ids as `%016x`.
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
-use crate::gosyntax::quote;
+use crate::gosyntax::{hex016, quote};
 use crate::printer::simple::{alarm_type, event_type};
 use api::authpb::permission::Type as PermType;
 use api::etcdserverpb::{
@@ -18,99 +20,113 @@ fn field(out: &mut Vec<u8>, name: &str, v: impl Display) {
     out.extend_from_slice(format!("\"{name}\" : {v}\n").as_bytes());
 }
 
-fn header(out: &mut Vec<u8>, h: Option<&ResponseHeader>) {
+/// A member or cluster id: decimal, or with `--hex` as `types.ID` prints it.
+fn member_id(id: u64, hex: bool) -> String {
+    if hex { format!("{id:x}") } else { id.to_string() }
+}
+
+/// A lease id: decimal, or with `--hex` as `%016x`.
+fn lease_id(id: i64, hex: bool) -> String {
+    if hex { hex016(id) } else { id.to_string() }
+}
+
+/// The header; `Revision` only when positive (etcdctl 3.6 hides the 0 of responses that
+/// carry no revision, such as `member list`'s).
+fn header(out: &mut Vec<u8>, h: Option<&ResponseHeader>, hex: bool) {
     let h = h.copied().unwrap_or_default();
-    field(out, "ClusterID", h.cluster_id);
-    field(out, "MemberID", h.member_id);
-    field(out, "Revision", h.revision);
+    field(out, "ClusterID", member_id(h.cluster_id, hex));
+    field(out, "MemberID", member_id(h.member_id, hex));
+    if h.revision > 0 {
+        field(out, "Revision", h.revision);
+    }
     field(out, "RaftTerm", h.raft_term);
 }
 
-fn kv(out: &mut Vec<u8>, prefix: &str, kv: &KeyValue) {
+fn kv(out: &mut Vec<u8>, prefix: &str, kv: &KeyValue, hex: bool) {
     field(out, &format!("{prefix}Key"), quote(&kv.key));
     field(out, &format!("{prefix}CreateRevision"), kv.create_revision);
     field(out, &format!("{prefix}ModRevision"), kv.mod_revision);
     field(out, &format!("{prefix}Version"), kv.version);
     field(out, &format!("{prefix}Value"), quote(&kv.value));
-    field(out, &format!("{prefix}Lease"), kv.lease);
+    field(out, &format!("{prefix}Lease"), lease_id(kv.lease, hex));
 }
 
 /// `get`.
-pub fn get(out: &mut Vec<u8>, r: &RangeResponse) {
-    header(out, r.header.as_ref());
+pub fn get(out: &mut Vec<u8>, r: &RangeResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     for k in &r.kvs {
-        kv(out, "", k);
+        kv(out, "", k, hex);
     }
     field(out, "More", r.more);
     field(out, "Count", r.count);
 }
 
 /// `put`.
-pub fn put(out: &mut Vec<u8>, r: &PutResponse) {
-    header(out, r.header.as_ref());
+pub fn put(out: &mut Vec<u8>, r: &PutResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     if let Some(prev) = &r.prev_kv {
-        kv(out, "Prev", prev);
+        kv(out, "Prev", prev, hex);
     }
 }
 
 /// `del`.
-pub fn del(out: &mut Vec<u8>, r: &DeleteRangeResponse) {
-    header(out, r.header.as_ref());
+pub fn del(out: &mut Vec<u8>, r: &DeleteRangeResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     field(out, "Deleted", r.deleted);
     for k in &r.prev_kvs {
-        kv(out, "Prev", k);
+        kv(out, "Prev", k, hex);
     }
 }
 
 /// `txn`: the txn header and `Succeeded`, then each op printed as its own command would.
-pub fn txn(out: &mut Vec<u8>, r: &TxnResponse) {
-    header(out, r.header.as_ref());
+pub fn txn(out: &mut Vec<u8>, r: &TxnResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     field(out, "Succeeded", r.succeeded);
     for op in &r.responses {
         match &op.response {
-            Some(Response::ResponseDeleteRange(r)) => del(out, r),
-            Some(Response::ResponsePut(r)) => put(out, r),
-            Some(Response::ResponseRange(r)) => get(out, r),
+            Some(Response::ResponseDeleteRange(r)) => del(out, r, hex),
+            Some(Response::ResponsePut(r)) => put(out, r, hex),
+            Some(Response::ResponseRange(r)) => get(out, r, hex),
             other => field(out, "Unknown", quote(format!("{other:?}").as_bytes())),
         }
     }
 }
 
 /// `watch`: the header, then per event its type, the previous kv and the kv.
-pub fn watch(out: &mut Vec<u8>, r: &WatchUpdate) {
-    header(out, Some(&r.header));
+pub fn watch(out: &mut Vec<u8>, r: &WatchUpdate, hex: bool) {
+    header(out, Some(&r.header), hex);
     for e in r.events.iter().flatten() {
         field(out, "Type", event_type(e.r#type));
         if let Some(prev) = &e.prev_kv {
-            kv(out, "Prev", prev);
+            kv(out, "Prev", prev, hex);
         }
-        kv(out, "", e.kv.as_ref().unwrap_or(&KeyValue::default()));
+        kv(out, "", e.kv.as_ref().unwrap_or(&KeyValue::default()), hex);
     }
 }
 
 /// `lease grant`.
-pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse) {
-    header(out, r.header.as_ref());
-    field(out, "ID", r.id);
+pub fn lease_grant(out: &mut Vec<u8>, r: &LeaseGrantResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
+    field(out, "ID", lease_id(r.id, hex));
     field(out, "TTL", r.ttl);
 }
 
 /// `lease revoke`.
-pub fn lease_revoke(out: &mut Vec<u8>, r: &LeaseRevokeResponse) {
-    header(out, r.header.as_ref());
+pub fn lease_revoke(out: &mut Vec<u8>, r: &LeaseRevokeResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
 }
 
 /// `lease keep-alive`.
-pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse) {
-    header(out, r.header.as_ref());
-    field(out, "ID", r.id);
+pub fn lease_keep_alive(out: &mut Vec<u8>, r: &LeaseKeepAliveResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
+    field(out, "ID", lease_id(r.id, hex));
     field(out, "TTL", r.ttl);
 }
 
 /// `lease timetolive`: the keys are listed whenever the response has them.
-pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse) {
-    header(out, r.header.as_ref());
-    field(out, "ID", r.id);
+pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
+    field(out, "ID", lease_id(r.id, hex));
     field(out, "TTL", r.ttl);
     field(out, "GrantedTTL", r.granted_ttl);
     for k in &r.keys {
@@ -119,21 +135,25 @@ pub fn lease_time_to_live(out: &mut Vec<u8>, r: &LeaseTimeToLiveResponse) {
 }
 
 /// `lease list`.
-pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse) {
-    header(out, r.header.as_ref());
+pub fn lease_leases(out: &mut Vec<u8>, r: &LeaseLeasesResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     for l in &r.leases {
-        field(out, "ID", l.id);
+        field(out, "ID", lease_id(l.id, hex));
     }
 }
 
 /// `endpoint status`: one block per endpoint, each ending with a blank line; the errors
-/// as Go's `%v` of a string slice (`[a b]`).
-pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
+/// as Go's `%v` of a string slice (`[a b]`); etcd 3.6's fields included.
+pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus], hex: bool) {
     for s in list {
         let r = &s.status;
-        header(out, r.header.as_ref());
+        let downgrade = r.downgrade_info.clone().unwrap_or_default();
+        header(out, r.header.as_ref(), hex);
         field(out, "Version", quote(r.version.as_bytes()));
+        field(out, "StorageVersion", quote(r.storage_version.as_bytes()));
         field(out, "DBSize", r.db_size);
+        field(out, "DBSizeInUse", r.db_size_in_use);
+        field(out, "DBSizeQuota", r.db_size_quota);
         field(out, "Leader", r.leader);
         field(out, "IsLearner", r.is_learner);
         field(out, "RaftIndex", r.raft_index);
@@ -141,6 +161,8 @@ pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
         field(out, "RaftAppliedIndex", r.raft_applied_index);
         field(out, "Errors", format!("[{}]", r.errors.join(" ")));
         field(out, "Endpoint", quote(s.endpoint.as_bytes()));
+        field(out, "DowngradeTargetVersion", quote(downgrade.target_version.as_bytes()));
+        field(out, "DowngradeEnabled", downgrade.enabled);
         out.push(b'\n');
     }
 }
@@ -157,32 +179,33 @@ pub fn endpoint_health(out: &mut Vec<u8>, list: &[EndpointHealth]) {
 }
 
 /// `endpoint hashkv`: one block per endpoint.
-pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EndpointHashKv]) {
+pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EndpointHashKv], hex: bool) {
     for h in list {
-        header(out, h.hash_kv.header.as_ref());
+        header(out, h.hash_kv.header.as_ref(), hex);
         field(out, "Endpoint", quote(h.endpoint.as_bytes()));
         field(out, "Hash", h.hash_kv.hash);
+        field(out, "HashRevision", h.hash_kv.hash_revision);
         out.push(b'\n');
     }
 }
 
 /// `alarm list` / `alarm disarm`: the header, then a block per alarm. (The caller refuses
-/// a response without a header, on which etcdctl 3.4 crashes.)
-pub fn alarm(out: &mut Vec<u8>, r: &AlarmResponse) {
-    header(out, r.header.as_ref());
+/// a response without a header, on which etcdctl crashes.)
+pub fn alarm(out: &mut Vec<u8>, r: &AlarmResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     for a in &r.alarms {
-        field(out, "MemberID", a.member_id);
+        field(out, "MemberID", member_id(a.member_id, hex));
         field(out, "AlarmType", alarm_type(a.alarm));
         out.push(b'\n');
     }
 }
 
-/// `member list`: the header, then a block per member: id (decimal), name, one line per
-/// peer URL and per client URL, is learner, and a blank line.
-pub fn member_list(out: &mut Vec<u8>, r: &MemberListResponse) {
-    header(out, r.header.as_ref());
+/// `member list`: the header, then a block per member: id, name, one line per peer URL
+/// and per client URL, is learner, and a blank line.
+pub fn member_list(out: &mut Vec<u8>, r: &MemberListResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     for m in &r.members {
-        field(out, "ID", m.id);
+        field(out, "ID", member_id(m.id, hex));
         field(out, "Name", quote(m.name.as_bytes()));
         for url in &m.peer_ur_ls {
             field(out, "PeerURL", quote(url.as_bytes()));
@@ -196,14 +219,14 @@ pub fn member_list(out: &mut Vec<u8>, r: &MemberListResponse) {
 }
 
 /// The `user` and `role` changes: their header alone.
-pub fn header_only(out: &mut Vec<u8>, h: Option<&ResponseHeader>) {
-    header(out, h);
+pub fn header_only(out: &mut Vec<u8>, h: Option<&ResponseHeader>, hex: bool) {
+    header(out, h, hex);
 }
 
 /// `role get`: the header, then three lines per permission. etcdctl prints the type with
 /// `fmt.Println` of two values, hence the two spaces.
-pub fn role_get(out: &mut Vec<u8>, r: &AuthRoleGetResponse) {
-    header(out, r.header.as_ref());
+pub fn role_get(out: &mut Vec<u8>, r: &AuthRoleGetResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     for p in &r.perm {
         let perm_type =
             PermType::try_from(p.perm_type).map_or_else(|_| p.perm_type.to_string(), |t| t.as_str_name().to_owned());
@@ -214,8 +237,8 @@ pub fn role_get(out: &mut Vec<u8>, r: &AuthRoleGetResponse) {
 }
 
 /// `role list`: the header, then every role quoted on one line.
-pub fn role_list(out: &mut Vec<u8>, r: &AuthRoleListResponse) {
-    header(out, r.header.as_ref());
+pub fn role_list(out: &mut Vec<u8>, r: &AuthRoleListResponse, hex: bool) {
+    header(out, r.header.as_ref(), hex);
     out.extend_from_slice(b"\"Roles\" :");
     for role in &r.roles {
         out.push(b' ');
@@ -263,7 +286,7 @@ mod tests {
 "More" : true
 "Count" : 2
 "#;
-        assert_eq!(text(|o| get(o, &r)), expected);
+        assert_eq!(text(|o| get(o, &r, false)), expected);
     }
 
     #[test]
@@ -290,6 +313,24 @@ mod tests {
 "RaftTerm" : 0
 "Deleted" : 0
 "#;
-        assert_eq!(text(|o| txn(o, &r)), expected);
+        assert_eq!(text(|o| txn(o, &r, false)), expected);
+    }
+
+    #[test]
+    fn hex_prints_ids_in_hex_and_hides_a_zero_revision() {
+        let r = LeaseGrantResponse {
+            header: Some(ResponseHeader { cluster_id: 255, member_id: 16, revision: 0, raft_term: 2 }),
+            id: 0x1234,
+            ttl: 5,
+            error: String::new(),
+        };
+        assert_eq!(
+            text(|o| lease_grant(o, &r, true)),
+            "\"ClusterID\" : ff\n\"MemberID\" : 10\n\"RaftTerm\" : 2\n\"ID\" : 0000000000001234\n\"TTL\" : 5\n"
+        );
+        assert_eq!(
+            text(|o| lease_grant(o, &r, false)),
+            "\"ClusterID\" : 255\n\"MemberID\" : 16\n\"RaftTerm\" : 2\n\"ID\" : 4660\n\"TTL\" : 5\n"
+        );
     }
 }

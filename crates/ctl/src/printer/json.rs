@@ -1,8 +1,8 @@
 //! `-w json`: Go's `encoding/json` of the gogo-generated response structs, which is not
 //! the proto3 JSON mapping: snake_case names from the `json` tags, int64 and uint64 as
 //! JSON numbers, bytes as base64, zero values omitted (`omitempty`), fields in
-//! declaration order, and oneofs as Go interface fields named after the Go type
-//! (`{"Response":{"ResponsePut":{…}}}`).
+//! declaration order, and oneofs as Go interface fields holding a wrapper struct
+//! (`{"Response":{"response_put":{…}}}`).
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::command::watch::WatchUpdate;
@@ -10,9 +10,10 @@ use crate::gosyntax::json_string;
 use api::authpb::Permission;
 use api::etcdserverpb::{
     AlarmMember, AlarmResponse, AuthRoleGetResponse, AuthRoleListResponse, AuthStatusResponse, AuthUserGetResponse,
-    AuthUserListResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MoveLeaderResponse, PutResponse,
-    RangeResponse, ResponseHeader, ResponseOp, StatusResponse, TxnResponse, response_op::Response,
+    AuthUserListResponse, DeleteRangeResponse, DowngradeInfo, DowngradeResponse, HashKvResponse, LeaseGrantResponse,
+    LeaseKeepAliveResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member,
+    MemberListResponse, MoveLeaderResponse, PutResponse, RangeResponse, ResponseHeader, ResponseOp, StatusResponse,
+    TxnResponse, response_op::Response,
 };
 use api::mvccpb::{Event, KeyValue};
 use base64::Engine as _;
@@ -205,13 +206,15 @@ pub fn lease_leases(r: &LeaseLeasesResponse) -> String {
 }
 
 /// `ResponseOp`: the oneof is an interface field without a json tag, so it is named
-/// `Response` and never omitted; its value is the wrapper struct named after the Go type.
+/// `Response` and never omitted; its value is the wrapper struct, whose one field
+/// etcd 3.6's generated code tags with the proto name (`response_put`; etcd 3.4's had
+/// no tag, so etcdctl 3.4 prints the Go name, `ResponsePut`).
 fn response_op(op: &ResponseOp) -> String {
     let inner = match &op.response {
-        Some(Response::ResponseRange(r)) => Obj::default().raw("ResponseRange", &range(r)),
-        Some(Response::ResponsePut(r)) => Obj::default().raw("ResponsePut", &put(r)),
-        Some(Response::ResponseDeleteRange(r)) => Obj::default().raw("ResponseDeleteRange", &del(r)),
-        Some(Response::ResponseTxn(r)) => Obj::default().raw("ResponseTxn", &txn(r)),
+        Some(Response::ResponseRange(r)) => Obj::default().raw("response_range", &range(r)),
+        Some(Response::ResponsePut(r)) => Obj::default().raw("response_put", &put(r)),
+        Some(Response::ResponseDeleteRange(r)) => Obj::default().raw("response_delete_range", &del(r)),
+        Some(Response::ResponseTxn(r)) => Obj::default().raw("response_txn", &txn(r)),
         None => return r#"{"Response":null}"#.to_owned(),
     };
     Obj::default().raw("Response", &inner.finish()).finish()
@@ -230,19 +233,37 @@ fn status(r: &StatusResponse) -> String {
         .list("errors", r.errors.iter().map(|e| json_string(e.as_bytes())).collect())
         .int("dbSizeInUse", r.db_size_in_use)
         .bool("isLearner", r.is_learner)
+        .opt("storageVersion", (!r.storage_version.is_empty()).then(|| json_string(r.storage_version.as_bytes())))
+        .int("dbSizeQuota", r.db_size_quota)
+        .opt("downgradeInfo", r.downgrade_info.as_ref().map(downgrade_info))
         .finish()
 }
 
-/// `HashKVResponse` as etcd 3.4 defines it: 3.6's `hash_revision` is not printed.
+/// `DowngradeInfo`: a pointer in Go, so present (`{}` when both fields are zero) whenever
+/// the member sent it.
+fn downgrade_info(d: &DowngradeInfo) -> String {
+    Obj::default()
+        .bool("enabled", d.enabled)
+        .opt("targetVersion", (!d.target_version.is_empty()).then(|| json_string(d.target_version.as_bytes())))
+        .finish()
+}
+
+/// `HashKVResponse`.
 fn hash_kv(r: &HashKvResponse) -> String {
     Obj::default()
         .opt("header", r.header.as_ref().map(header))
         .uint("hash", u64::from(r.hash))
         .int("compact_revision", r.compact_revision)
+        .int("hash_revision", r.hash_revision)
         .finish()
 }
 
-/// `endpoint status`: etcdctl's `[]epStatus`, an array even when empty.
+/// A Go slice built by `append` from nil: `null` while nothing was appended.
+fn go_slice(items: Vec<String>) -> String {
+    if items.is_empty() { "null".to_owned() } else { format!("[{}]", items.join(",")) }
+}
+
+/// `endpoint status`: etcdctl's `[]epStatus`, `null` when no endpoint answered.
 pub fn endpoint_status(list: &[EndpointStatus]) -> String {
     let items: Vec<String> = list
         .iter()
@@ -253,10 +274,11 @@ pub fn endpoint_status(list: &[EndpointStatus]) -> String {
                 .finish()
         })
         .collect();
-    format!("[{}]", items.join(","))
+    go_slice(items)
 }
 
-/// `endpoint health`: etcdctl's `[]epHealth` (`error` omitted when empty).
+/// `endpoint health`: etcdctl's `[]epHealth` (`error` omitted when empty); every
+/// endpoint has an entry, so it is `null` only without endpoints.
 pub fn endpoint_health(list: &[EndpointHealth]) -> String {
     let items: Vec<String> = list
         .iter()
@@ -269,10 +291,10 @@ pub fn endpoint_health(list: &[EndpointHealth]) -> String {
             obj.finish()
         })
         .collect();
-    format!("[{}]", items.join(","))
+    go_slice(items)
 }
 
-/// `endpoint hashkv`: etcdctl's `[]epHashKV`.
+/// `endpoint hashkv`: etcdctl's `[]epHashKV`, `null` when no endpoint answered.
 pub fn endpoint_hashkv(list: &[EndpointHashKv]) -> String {
     let items: Vec<String> = list
         .iter()
@@ -283,7 +305,7 @@ pub fn endpoint_hashkv(list: &[EndpointHashKv]) -> String {
                 .finish()
         })
         .collect();
-    format!("[{}]", items.join(","))
+    go_slice(items)
 }
 
 /// `AlarmResponse` (`alarm list`, `alarm disarm`); the alarm type as its number.
@@ -324,6 +346,32 @@ pub fn members(h: Option<&ResponseHeader>, added: Option<&Member>, members: &[Me
         .finish()
 }
 
+/// `member list --hex -w json`, which etcdctl 3.6 writes by hand: ids as quoted hex, no
+/// revision and no `isLearner`, the name unescaped, and a member without URLs `null`.
+pub fn member_list_hex(r: &MemberListResponse) -> String {
+    let h = r.header.unwrap_or_default();
+    let urls = |v: &[String]| if v.is_empty() { "null".to_owned() } else { format!("[{}]", strings(v).join(",")) };
+    let mut s = format!(
+        "{{\"header\":{{\"cluster_id\":\"{:x}\",\"member_id\":\"{:x}\",\"raft_term\":{}}}",
+        h.cluster_id, h.member_id, h.raft_term
+    );
+    for (i, m) in r.members.iter().enumerate() {
+        s.push_str(if i == 0 { ",\"members\":[" } else { "," });
+        s.push_str(&format!(
+            "{{\"ID\":\"{:x}\",\"name\":\"{}\",\"peerURLs\":{},\"clientURLs\":{}}}",
+            m.id,
+            m.name,
+            urls(&m.peer_ur_ls),
+            urls(&m.client_ur_ls)
+        ));
+        if i + 1 == r.members.len() {
+            s.push(']');
+        }
+    }
+    s.push('}');
+    s
+}
+
 /// A response that is a header alone (most `user` and `role` changes); `{}` without one.
 pub fn header_only(h: Option<&ResponseHeader>) -> String {
     Obj::default().opt("header", h.map(header)).finish()
@@ -359,6 +407,14 @@ pub fn role_get(r: &AuthRoleGetResponse) -> String {
             .finish()
     };
     Obj::default().opt("header", r.header.as_ref().map(header)).list("perm", r.perm.iter().map(perm).collect()).finish()
+}
+
+/// `DowngradeResponse` (`downgrade`, etcdctl 3.6's).
+pub fn downgrade(r: &DowngradeResponse) -> String {
+    Obj::default()
+        .opt("header", r.header.as_ref().map(header))
+        .opt("version", (!r.version.is_empty()).then(|| json_string(r.version.as_bytes())))
+        .finish()
 }
 
 /// `AuthStatusResponse` (`auth status`, etcdctl 3.6's).
@@ -433,7 +489,7 @@ mod tests {
         };
         assert_eq!(
             txn(&r),
-            r#"{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":6,"raft_term":2},"succeeded":true,"responses":[{"Response":{"ResponsePut":{"header":{"revision":6}}}},{"Response":{"ResponseDeleteRange":{"header":{"revision":6},"deleted":1}}}]}"#
+            r#"{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":6,"raft_term":2},"succeeded":true,"responses":[{"Response":{"response_put":{"header":{"revision":6}}}},{"Response":{"response_delete_range":{"header":{"revision":6},"deleted":1}}}]}"#
         );
     }
 

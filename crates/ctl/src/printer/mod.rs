@@ -1,5 +1,5 @@
 //! Output formats (`-w/--write-out`): one module per format, each with a function per
-//! response type, appending exactly the bytes etcdctl 3.4 prints to a buffer.
+//! response type, appending exactly the bytes etcdctl 3.6 prints to a buffer.
 
 mod auth;
 pub mod fields;
@@ -53,7 +53,8 @@ impl Format {
 pub struct Printer {
     /// The format.
     pub format: Format,
-    /// `--hex`: print keys and values as `\xNN` escapes (simple format only).
+    /// `--hex`: keys and values as `\xNN` escapes in the simple format; ids in hex in the
+    /// fields format and in `member list`'s JSON (etcdctl 3.6).
     pub hex: bool,
     /// `--print-value-only` (simple format only).
     pub value_only: bool,
@@ -65,7 +66,7 @@ impl Printer {
         Self { format, hex, value_only: false }
     }
 
-    fn unsupported(&self) -> CtlError {
+    pub(crate) fn unsupported(&self) -> CtlError {
         let name = match self.format {
             Format::Table => "table",
             Format::Protobuf => "protobuf",
@@ -85,7 +86,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::get(out, r, self.kv_style()),
             Format::Json => json::line(out, json::range(r)),
-            Format::Fields => fields::get(out, r),
+            Format::Fields => fields::get(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -97,7 +98,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::put(out, r, self.kv_style()),
             Format::Json => json::line(out, json::put(r)),
-            Format::Fields => fields::put(out, r),
+            Format::Fields => fields::put(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -109,7 +110,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::del(out, r, self.kv_style()),
             Format::Json => json::line(out, json::del(r)),
-            Format::Fields => fields::del(out, r),
+            Format::Fields => fields::del(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -121,7 +122,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::txn(out, r, self.kv_style()),
             Format::Json => json::line(out, json::txn(r)),
-            Format::Fields => fields::txn(out, r),
+            Format::Fields => fields::txn(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -134,7 +135,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::watch(out, r, self.kv_style()),
             Format::Json => json::line(out, json::watch(r)),
-            Format::Fields => fields::watch(out, r),
+            Format::Fields => fields::watch(out, r, self.hex),
             Format::Protobuf => protobuf::watch(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -146,7 +147,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::lease_grant(out, r),
             Format::Json => json::line(out, json::lease_grant(r)),
-            Format::Fields => fields::lease_grant(out, r),
+            Format::Fields => fields::lease_grant(out, r, self.hex),
             Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
             Format::Table => return Err(self.unsupported()),
         }
@@ -159,7 +160,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::lease_revoke(out, id),
             Format::Json => json::line(out, json::lease_revoke(r)),
-            Format::Fields => fields::lease_revoke(out, r),
+            Format::Fields => fields::lease_revoke(out, r, self.hex),
             Format::Protobuf => {
                 return Err(CtlError::bad_feature(format!(
                     "marshal unsupported for type clientv3.LeaseRevokeResponse ({{{}}})",
@@ -176,7 +177,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::lease_keep_alive(out, r),
             Format::Json => json::line(out, json::lease_keep_alive(r)),
-            Format::Fields => fields::lease_keep_alive(out, r),
+            Format::Fields => fields::lease_keep_alive(out, r, self.hex),
             Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
             Format::Table => return Err(self.unsupported()),
         }
@@ -188,7 +189,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::lease_time_to_live(out, r, keys),
             Format::Json => json::line(out, json::lease_time_to_live(r)),
-            Format::Fields => fields::lease_time_to_live(out, r),
+            Format::Fields => fields::lease_time_to_live(out, r, self.hex),
             Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
             Format::Table => return Err(self.unsupported()),
         }
@@ -200,7 +201,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::lease_leases(out, r),
             Format::Json => json::line(out, json::lease_leases(r)),
-            Format::Fields => fields::lease_leases(out, r),
+            Format::Fields => fields::lease_leases(out, r, self.hex),
             Format::Protobuf => protobuf::embedded_header(out, r.header.as_ref()),
             Format::Table => return Err(self.unsupported()),
         }
@@ -213,7 +214,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::endpoint_status(out, list),
             Format::Json => json::line(out, json::endpoint_status(list)),
-            Format::Fields => fields::endpoint_status(out, list),
+            Format::Fields => fields::endpoint_status(out, list, self.hex),
             Format::Table => {
                 out.extend_from_slice(table::render(&table::STATUS_HEADERS, table::status_rows(list)).as_bytes())
             }
@@ -222,10 +223,10 @@ impl Printer {
         Ok(())
     }
 
-    /// `endpoint health`. The simple format writes to `err` (etcdctl 3.4's stderr).
+    /// `endpoint health`. The simple format writes unhealthy endpoints to `err`.
     pub fn endpoint_health(&self, out: &mut Vec<u8>, err: &mut Vec<u8>, list: &[EndpointHealth]) -> Result<()> {
         match self.format {
-            Format::Simple => simple::endpoint_health(err, list),
+            Format::Simple => simple::endpoint_health(out, err, list),
             Format::Json => json::line(out, json::endpoint_health(list)),
             Format::Fields => fields::endpoint_health(out, list),
             Format::Table => {
@@ -241,7 +242,7 @@ impl Printer {
         match self.format {
             Format::Simple => simple::endpoint_hashkv(out, list),
             Format::Json => json::line(out, json::endpoint_hashkv(list)),
-            Format::Fields => fields::endpoint_hashkv(out, list),
+            Format::Fields => fields::endpoint_hashkv(out, list, self.hex),
             Format::Table => {
                 out.extend_from_slice(table::render(&table::HASHKV_HEADERS, table::hashkv_rows(list)).as_bytes())
             }
@@ -252,22 +253,22 @@ impl Printer {
 
     /// `alarm list` and `alarm disarm`.
     ///
-    /// etcd 3.4 answers alarm requests without a header and etcdctl 3.4's fields printer
+    /// etcd 3.4 answers alarm requests without a header and etcdctl's fields printer
     /// dereferences it: a nil-pointer panic, exit code 2, nothing on stdout. stratactl
-    /// exits the same way with a sentence instead of the crash; with a header (Strata
-    /// may send one) it prints the fields.
+    /// exits the same way with a sentence instead of the crash; with a header (etcd 3.5
+    /// and later send one) it prints the fields.
     pub fn alarm(&self, out: &mut Vec<u8>, r: &AlarmResponse) -> Result<()> {
         match self.format {
             Format::Simple => simple::alarm(out, r),
             Format::Json => json::line(out, json::alarm(r)),
             Format::Fields if r.header.is_none() => {
                 eprintln!(
-                    "the alarm response has no header, which etcdctl 3.4 crashes on with -w fields \
-                     (exit 2, as here); use -w json"
+                    "the alarm response has no header (an etcd 3.4 member), which etcdctl crashes on \
+                     with -w fields (exit 2, as here); use -w json"
                 );
                 return Err(CtlError::quiet(ExitCode::BadConnection));
             }
-            Format::Fields => fields::alarm(out, r),
+            Format::Fields => fields::alarm(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => return Err(self.unsupported()),
         }
@@ -278,8 +279,9 @@ impl Printer {
     pub fn member_list(&self, out: &mut Vec<u8>, r: &MemberListResponse) -> Result<()> {
         match self.format {
             Format::Simple => simple::member_list(out, &r.members),
+            Format::Json if self.hex => json::line(out, json::member_list_hex(r)),
             Format::Json => json::line(out, json::members(r.header.as_ref(), None, &r.members)),
-            Format::Fields => fields::member_list(out, r),
+            Format::Fields => fields::member_list(out, r, self.hex),
             Format::Protobuf => protobuf::write(out, r),
             Format::Table => {
                 out.extend_from_slice(table::render(&table::MEMBER_HEADERS, table::member_rows(&r.members)).as_bytes())
@@ -289,11 +291,13 @@ impl Printer {
     }
 
     /// `member add`: the simple format's first line (the command adds the `ETCD_*`
-    /// variables); etcdctl has no fields or table output for it.
+    /// variables), which says `added as learner to` for a learner (etcdctl 3.6); etcdctl
+    /// has no fields or table output for it.
     pub fn member_add(&self, out: &mut Vec<u8>, r: &MemberAddResponse) -> Result<()> {
-        let id = r.member.as_ref().map(|m| m.id).unwrap_or_default();
+        let (id, learner) = r.member.as_ref().map(|m| (m.id, m.is_learner)).unwrap_or_default();
+        let verb = if learner { "added as learner to" } else { "added to" };
         match self.format {
-            Format::Simple => simple::member_changed(out, id, "added to", r.header.as_ref()),
+            Format::Simple => simple::member_changed(out, id, verb, r.header.as_ref()),
             Format::Json => json::line(out, json::members(r.header.as_ref(), r.member.as_ref(), &r.members)),
             Format::Protobuf => protobuf::write(out, r),
             Format::Fields | Format::Table => return Err(self.unsupported()),
@@ -323,21 +327,16 @@ impl Printer {
         Ok(())
     }
 
-    /// `member promote <id>`.
-    ///
-    /// etcdctl 3.4's printers have no `MemberPromote` but the simple one's, and calling
-    /// the missing method dereferences a nil printer: a panic, exit code 2, nothing on
-    /// stdout, after the learner was promoted. stratactl exits the same way with a
-    /// sentence instead of the crash.
+    /// `member promote <id>`: etcdctl 3.6 prints the response in JSON and protobuf too
+    /// (etcdctl 3.4 crashed in every format but simple), and refuses fields and table
+    /// only after the learner was promoted.
     pub fn member_promote(&self, out: &mut Vec<u8>, id: u64, r: &MemberPromoteResponse) -> Result<()> {
-        if self.format != Format::Simple {
-            eprintln!(
-                "member {id:x} was promoted; etcdctl 3.4 crashes printing a promotion in any format but simple \
-                 (exit 2, as here)"
-            );
-            return Err(CtlError::quiet(ExitCode::BadConnection));
+        match self.format {
+            Format::Simple => simple::member_changed(out, id, "promoted in", r.header.as_ref()),
+            Format::Json => json::line(out, json::members(r.header.as_ref(), None, &r.members)),
+            Format::Protobuf => protobuf::write(out, r),
+            Format::Fields | Format::Table => return Err(self.unsupported()),
         }
-        simple::member_changed(out, id, "promoted in", r.header.as_ref());
         Ok(())
     }
 

@@ -149,18 +149,19 @@ pub fn endpoint_status(out: &mut Vec<u8>, list: &[EndpointStatus]) {
     }
 }
 
-/// `endpoint health`. etcdctl 3.4 writes these lines to stderr, so they go to `err`.
-pub fn endpoint_health(err: &mut Vec<u8>, list: &[EndpointHealth]) {
+/// `endpoint health`: healthy endpoints to `out`, unhealthy ones to `err` (etcdctl 3.6's
+/// stdout and stderr; etcdctl 3.4 wrote both to stderr).
+pub fn endpoint_health(out: &mut Vec<u8>, err: &mut Vec<u8>, list: &[EndpointHealth]) {
     for h in list {
         if h.error.is_empty() {
-            line(err, format!("{} is healthy: successfully committed proposal: took = {}", h.endpoint, h.took));
+            line(out, format!("{} is healthy: successfully committed proposal: took = {}", h.endpoint, h.took));
         } else {
             line(err, format!("{} is unhealthy: failed to commit proposal: {}", h.endpoint, h.error));
         }
     }
 }
 
-/// `endpoint hashkv`: `<endpoint>, <hash>` per endpoint.
+/// `endpoint hashkv`: `<endpoint>, <hash>, <hash revision>` per endpoint.
 pub fn endpoint_hashkv(out: &mut Vec<u8>, list: &[EndpointHashKv]) {
     for row in table::hashkv_rows(list) {
         line(out, row.join(", "));
@@ -251,9 +252,15 @@ pub fn names(out: &mut Vec<u8>, names: &[String]) {
 
 /// `role get`: the permissions that allow reading, then those that allow writing, each
 /// as its key, or as its range `[key, range_end)` (`[key, <open ended>` for `range_end`
-/// `"\0"`) marked `(prefix key)` when it is exactly the keys starting with `key`.
+/// `"\0"`) marked `(prefix key)` when it is exactly the keys starting with a non-empty
+/// `key`. The root role without permissions (as etcd 3.4 answers) is shown with the
+/// whole key space it may use, as etcdctl 3.6 does.
 pub fn role_get(out: &mut Vec<u8>, role: &str, r: &AuthRoleGetResponse) {
     line(out, format!("Role {role}"));
+    if role == "root" && r.perm.is_empty() {
+        out.extend_from_slice(b"KV Read:\n\t[, <open ended>\nKV Write:\n\t[, <open ended>\n");
+        return;
+    }
     for (heading, allows) in [("KV Read:", PermType::Read), ("KV Write:", PermType::Write)] {
         line(out, heading.to_owned());
         for perm in r.perm.iter().filter(|p| p.perm_type == allows as i32 || p.perm_type == PermType::Readwrite as i32)
@@ -279,7 +286,7 @@ fn permission(out: &mut Vec<u8>, perm: &Permission) {
         out.extend_from_slice(&perm.range_end);
         out.push(b')');
     }
-    if prefix_end(&perm.key) == perm.range_end {
+    if prefix_end(&perm.key) == perm.range_end && !perm.key.is_empty() {
         out.extend_from_slice(b" (prefix ");
         out.extend_from_slice(&perm.key);
         out.push(b')');

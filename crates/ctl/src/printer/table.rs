@@ -2,19 +2,19 @@
 //! `member list`),
 //! and the rows those commands share with `-w simple` (etcdctl's `make*Table`).
 //!
-//! etcdctl 3.4 draws tables with the 2017 `olekukonko/tablewriter` it vendors, and its
-//! quirks are part of the output: header cells are upper-cased and centred, data cells
+//! etcdctl draws tables with `olekukonko/tablewriter` (3.4 vendors a 2017 copy, 3.6
+//! v0.0.5; both draw these tables alike), and its quirks are part of the output: header cells are upper-cased and centred, data cells
 //! right-aligned; a column is as wide as its widest cell up to 30 characters, and a
 //! longer cell is wrapped at spaces onto extra lines (minimal raggedness, a word longer
 //! than the width stays whole and widens the column); each cell is wrapped at the
 //! column's width *so far*, so an early row can wrap where a later one would not.
 //!
 //! ```text
-//! +-----------------+------------+
-//! |    ENDPOINT     |    HASH    |
-//! +-----------------+------------+
-//! | 127.0.0.1:23791 | 1084519789 |
-//! +-----------------+------------+
+//! +-----------------+------------+---------------+
+//! |    ENDPOINT     |    HASH    | HASH REVISION |
+//! +-----------------+------------+---------------+
+//! | 127.0.0.1:23791 | 1084519789 |             1 |
+//! +-----------------+------------+---------------+
 //! ```
 
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
@@ -146,41 +146,62 @@ fn wrap(s: &str, limit: usize) -> Vec<String> {
     lines
 }
 
-/// `endpoint status` rows: endpoint, member id (`%x`), version, db size (humanized),
-/// is leader, is learner, raft term, raft index, raft applied index, errors.
+/// `endpoint status` rows (etcdctl 3.6's): endpoint, member id (`%x`), version, storage
+/// version, db size, in use (both humanized), percentage not in use, quota (humanized),
+/// is leader, is learner, raft term, raft index, raft applied index, errors, downgrade
+/// target version, downgrade enabled.
 pub fn status_rows(list: &[EndpointStatus]) -> Vec<Vec<String>> {
     list.iter()
         .map(|s| {
             let r = &s.status;
             let member_id = r.header.map(|h| h.member_id).unwrap_or_default();
+            let downgrade = r.downgrade_info.clone().unwrap_or_default();
             vec![
                 s.endpoint.clone(),
                 format!("{member_id:x}"),
                 r.version.clone(),
+                r.storage_version.clone(),
                 humanize_bytes(r.db_size as u64),
+                humanize_bytes(r.db_size_in_use as u64),
+                format!("{}%", percentage_not_in_use(r.db_size, r.db_size_in_use)),
+                humanize_bytes(r.db_size_quota as u64),
                 (r.leader == member_id).to_string(),
                 r.is_learner.to_string(),
                 r.raft_term.to_string(),
                 r.raft_index.to_string(),
                 r.raft_applied_index.to_string(),
                 r.errors.join(", "),
+                downgrade.target_version,
+                downgrade.enabled.to_string(),
             ]
         })
         .collect()
 }
 
+/// etcdctl's `100 - inUse*100/size` in integer arithmetic. A member never reports a
+/// size of 0 (etcdctl would divide by zero and crash); 0 % is printed for it.
+fn percentage_not_in_use(size: i64, in_use: i64) -> i64 {
+    in_use.saturating_mul(100).checked_div(size).map_or(0, |used| 100 - used)
+}
+
 /// `endpoint status`'s headers.
-pub const STATUS_HEADERS: [&str; 10] = [
+pub const STATUS_HEADERS: [&str; 16] = [
     "endpoint",
     "ID",
     "version",
+    "storage version",
     "db size",
+    "in use",
+    "percentage not in use",
+    "quota",
     "is leader",
     "is learner",
     "raft term",
     "raft index",
     "raft applied index",
     "errors",
+    "downgrade target version",
+    "downgrade enabled",
 ];
 
 /// `endpoint health` rows: endpoint, health, took, error.
@@ -191,13 +212,15 @@ pub fn health_rows(list: &[EndpointHealth]) -> Vec<Vec<String>> {
 /// `endpoint health`'s headers.
 pub const HEALTH_HEADERS: [&str; 4] = ["endpoint", "health", "took", "error"];
 
-/// `endpoint hashkv` rows: endpoint, hash.
+/// `endpoint hashkv` rows: endpoint, hash, the revision hashed (etcd 3.6's).
 pub fn hashkv_rows(list: &[EndpointHashKv]) -> Vec<Vec<String>> {
-    list.iter().map(|h| vec![h.endpoint.clone(), h.hash_kv.hash.to_string()]).collect()
+    list.iter()
+        .map(|h| vec![h.endpoint.clone(), h.hash_kv.hash.to_string(), h.hash_kv.hash_revision.to_string()])
+        .collect()
 }
 
-/// `endpoint hashkv`'s headers.
-pub const HASHKV_HEADERS: [&str; 2] = ["endpoint", "hash"];
+/// `endpoint hashkv`'s headers (`hash_revision` prints as `HASH REVISION`).
+pub const HASHKV_HEADERS: [&str; 3] = ["endpoint", "hash", "hash_revision"];
 
 /// `member list` rows: id (`%x`), `started` (or `unstarted` while the member has not
 /// published its name), name, peer URLs and client URLs (each joined with `,`), is
@@ -238,7 +261,8 @@ mod tests {
     fn empty_table_has_headers_only() {
         assert_eq!(
             render(&HASHKV_HEADERS, vec![]),
-            "+----------+------+\n| ENDPOINT | HASH |\n+----------+------+\n+----------+------+\n"
+            "+----------+------+---------------+\n| ENDPOINT | HASH | HASH REVISION |\n\
+             +----------+------+---------------+\n+----------+------+---------------+\n"
         );
     }
 

@@ -4,7 +4,9 @@
 use super::*;
 use crate::command::endpoint::{EndpointHashKv, EndpointHealth, EndpointStatus};
 use crate::error::ExitCode;
-use api::etcdserverpb::{AlarmMember, AlarmType, HashKvResponse, LeaseStatus, ResponseHeader, StatusResponse};
+use api::etcdserverpb::{
+    AlarmMember, AlarmType, DowngradeInfo, HashKvResponse, LeaseStatus, ResponseHeader, StatusResponse,
+};
 use api::mvccpb::{Event, KeyValue};
 
 const HDR: ResponseHeader =
@@ -246,28 +248,26 @@ fn lease_list_and_keep_alive_in_every_format() {
     );
 }
 
-/// etcd 3.4.23 under NOSPACE, as captured in etcd-behavior.md §5.6.
+/// etcd 3.6.14 under NOSPACE with a 1 MB quota, as `maintenance_steps.txt` leaves it
+/// (the cluster id from another capture).
 fn nospace_status() -> EndpointStatus {
-    const ID: u64 = 13195394291058371180;
+    const ID: u64 = 3612888782881926291;
     EndpointStatus {
-        endpoint: "127.0.0.1:2379".to_owned(),
+        endpoint: "127.0.0.1:23791".to_owned(),
         status: StatusResponse {
-            header: Some(ResponseHeader {
-                cluster_id: 2037210783374497686,
-                member_id: ID,
-                revision: 286,
-                raft_term: 2,
-            }),
-            version: "3.4.23".to_owned(),
-            db_size: 23252992,
+            header: Some(ResponseHeader { cluster_id: 2037210783374497686, member_id: ID, revision: 5, raft_term: 2 }),
+            version: "3.6.14".to_owned(),
+            db_size: 20480,
             leader: ID,
-            raft_index: 318,
+            raft_index: 35,
             raft_term: 2,
-            raft_applied_index: 318,
+            raft_applied_index: 35,
             errors: vec![format!("memberID:{ID} alarm:NOSPACE ")],
-            db_size_in_use: 22929408,
+            db_size_in_use: 16384,
             is_learner: false,
-            ..StatusResponse::default()
+            storage_version: "3.6.0".to_owned(),
+            db_size_quota: 1_000_000,
+            downgrade_info: Some(DowngradeInfo::default()),
         },
     }
 }
@@ -277,32 +277,36 @@ fn endpoint_status_matches_etcdctl_captures() {
     let list = [nospace_status()];
     assert_eq!(
         text(Format::Simple, |p, o| p.endpoint_status(o, &list)),
-        "127.0.0.1:2379, b71f75320dc06a6c, 3.4.23, 23 MB, true, false, 2, 318, 318, memberID:13195394291058371180 alarm:NOSPACE \n"
+        "127.0.0.1:23791, 32238f34c4abac93, 3.6.14, 3.6.0, 20 kB, 16 kB, 20%, 1.0 MB, true, false, 2, 35, 35, \
+         memberID:3612888782881926291 alarm:NOSPACE , , false\n"
     );
     assert_eq!(
         text(Format::Json, |p, o| p.endpoint_status(o, &list)),
-        r#"[{"Endpoint":"127.0.0.1:2379","Status":{"header":{"cluster_id":2037210783374497686,"member_id":13195394291058371180,"revision":286,"raft_term":2},"version":"3.4.23","dbSize":23252992,"leader":13195394291058371180,"raftIndex":318,"raftTerm":2,"raftAppliedIndex":318,"errors":["memberID:13195394291058371180 alarm:NOSPACE "],"dbSizeInUse":22929408}}]
+        r#"[{"Endpoint":"127.0.0.1:23791","Status":{"header":{"cluster_id":2037210783374497686,"member_id":3612888782881926291,"revision":5,"raft_term":2},"version":"3.6.14","dbSize":20480,"leader":3612888782881926291,"raftIndex":35,"raftTerm":2,"raftAppliedIndex":35,"errors":["memberID:3612888782881926291 alarm:NOSPACE "],"dbSizeInUse":16384,"storageVersion":"3.6.0","dbSizeQuota":1000000,"downgradeInfo":{}}}]
 "#
     );
     let table = "\
-+----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
-|    ENDPOINT    |        ID        | VERSION | DB SIZE | IS LEADER | IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX |             ERRORS             |
-+----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
-| 127.0.0.1:2379 | b71f75320dc06a6c |  3.4.23 |   23 MB |      true |      false |         2 |        318 |                318 |  memberID:13195394291058371180 |
-|                |                  |         |         |           |            |           |            |                    |                 alarm:NOSPACE  |
-+----------------+------------------+---------+---------+-----------+------------+-----------+------------+--------------------+--------------------------------+
++-----------------+------------------+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------------------------------+--------------------------+-------------------+
+|    ENDPOINT     |        ID        | VERSION | STORAGE VERSION | DB SIZE | IN USE | PERCENTAGE NOT IN USE | QUOTA  | IS LEADER | IS LEARNER | RAFT TERM | RAFT INDEX | RAFT APPLIED INDEX |             ERRORS             | DOWNGRADE TARGET VERSION | DOWNGRADE ENABLED |
++-----------------+------------------+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------------------------------+--------------------------+-------------------+
+| 127.0.0.1:23791 | 32238f34c4abac93 |  3.6.14 |           3.6.0 |   20 kB |  16 kB |                   20% | 1.0 MB |      true |      false |         2 |         35 |                 35 |   memberID:3612888782881926291 |                          |             false |
+|                 |                  |         |                 |         |        |                       |        |           |            |           |            |                    |                 alarm:NOSPACE  |                          |                   |
++-----------------+------------------+---------+-----------------+---------+--------+-----------------------+--------+-----------+------------+-----------+------------+--------------------+--------------------------------+--------------------------+-------------------+
 ";
     assert_eq!(text(Format::Table, |p, o| p.endpoint_status(o, &list)), table);
     let fields = text(Format::Fields, |p, o| p.endpoint_status(o, &list));
     assert!(
         fields.ends_with(
-            "\"RaftAppliedIndex\" : 318\n\"Errors\" : [memberID:13195394291058371180 alarm:NOSPACE ]\n\"Endpoint\" : \"127.0.0.1:2379\"\n\n"
+            "\"Version\" : \"3.6.14\"\n\"StorageVersion\" : \"3.6.0\"\n\"DBSize\" : 20480\n\"DBSizeInUse\" : 16384\n\
+             \"DBSizeQuota\" : 1000000\n\"Leader\" : 3612888782881926291\n\"IsLearner\" : false\n\"RaftIndex\" : 35\n\
+             \"RaftTerm\" : 2\n\"RaftAppliedIndex\" : 35\n\"Errors\" : [memberID:3612888782881926291 alarm:NOSPACE ]\n\
+             \"Endpoint\" : \"127.0.0.1:23791\"\n\"DowngradeTargetVersion\" : \"\"\n\"DowngradeEnabled\" : false\n\n"
         ),
         "{fields}"
     );
     let e = print(Format::Protobuf, |p, o| p.endpoint_status(o, &list)).expect_err("unsupported");
     assert_eq!((e.code, e.message.as_str()), (ExitCode::BadFeature, "protobuf not supported as output format"));
-    assert_eq!(text(Format::Json, |p, o| p.endpoint_status(o, &[])), "[]\n");
+    assert_eq!(text(Format::Json, |p, o| p.endpoint_status(o, &[])), "null\n");
 }
 
 #[test]
@@ -328,11 +332,13 @@ fn endpoint_health_and_hashkv_match_etcdctl_captures() {
     );
     let (mut out, mut err) = (Vec::new(), Vec::new());
     Printer::new(Format::Simple, false).endpoint_health(&mut out, &mut err, &health).expect("prints");
-    assert_eq!(out, b"");
+    assert_eq!(
+        String::from_utf8(out).expect("utf-8"),
+        "127.0.0.1:23791 is healthy: successfully committed proposal: took = 2.469046ms\n"
+    );
     assert_eq!(
         String::from_utf8(err).expect("utf-8"),
-        "127.0.0.1:23791 is healthy: successfully committed proposal: took = 2.469046ms\n\
-         127.0.0.1:1 is unhealthy: failed to commit proposal: context deadline exceeded\n"
+        "127.0.0.1:1 is unhealthy: failed to commit proposal: context deadline exceeded\n"
     );
 
     let hash = [EndpointHashKv {
@@ -349,17 +355,18 @@ fn endpoint_health_and_hashkv_match_etcdctl_captures() {
             hash_revision: 1,
         },
     }];
-    assert_eq!(text(Format::Simple, |p, o| p.endpoint_hashkv(o, &hash)), "127.0.0.1:2319, 1084519789\n");
+    assert_eq!(text(Format::Simple, |p, o| p.endpoint_hashkv(o, &hash)), "127.0.0.1:2319, 1084519789, 1\n");
     assert_eq!(
         text(Format::Json, |p, o| p.endpoint_hashkv(o, &hash)),
-        r#"[{"Endpoint":"127.0.0.1:2319","HashKV":{"header":{"cluster_id":1159504945681152893,"member_id":5797580157192204759,"revision":1,"raft_term":2},"hash":1084519789,"compact_revision":-1}}]
+        r#"[{"Endpoint":"127.0.0.1:2319","HashKV":{"header":{"cluster_id":1159504945681152893,"member_id":5797580157192204759,"revision":1,"raft_term":2},"hash":1084519789,"compact_revision":-1,"hash_revision":1}}]
 "#
     );
     assert_eq!(
         text(Format::Fields, |p, o| p.endpoint_hashkv(o, &hash)),
         "\"ClusterID\" : 1159504945681152893\n\"MemberID\" : 5797580157192204759\n\"Revision\" : 1\n\"RaftTerm\" : 2\n\
-         \"Endpoint\" : \"127.0.0.1:2319\"\n\"Hash\" : 1084519789\n\n"
+         \"Endpoint\" : \"127.0.0.1:2319\"\n\"Hash\" : 1084519789\n\"HashRevision\" : 1\n\n"
     );
+    assert_eq!(text(Format::Json, |p, o| p.endpoint_hashkv(o, &[])), "null\n");
 }
 
 #[test]

@@ -41,6 +41,7 @@ pub(super) async fn scrape(State(e): State<Endpoints>) -> Response {
 }
 
 fn set_state_gauges(e: &Endpoints) {
+    super::process::set_gauges();
     let member = &e.member;
     let store = &member.store;
     // The same numbers as Status's dbSize and dbSizeInUse (an estimate).

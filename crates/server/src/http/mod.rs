@@ -13,6 +13,7 @@
 
 mod health;
 mod metrics;
+mod process;
 mod version;
 
 use std::sync::{Arc, Weak};

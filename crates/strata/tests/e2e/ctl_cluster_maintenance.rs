@@ -359,8 +359,8 @@ async fn defrag_cluster_goes_follower_by_follower_and_never_defragments_a_leader
     let mut order = Vec::new();
     for line in &lines {
         let rest = line.strip_prefix("Finished defragmenting etcd member[").unwrap_or_else(|| panic!("{line}"));
-        let (ep, took) = rest.split_once("] (took ").unwrap_or_else(|| panic!("{line}"));
-        assert!(took.ends_with("s)"), "{line}");
+        let (ep, took) = rest.split_once("]. took ").unwrap_or_else(|| panic!("{line}"));
+        assert!(took.ends_with('s'), "{line}");
         order.push((0..3).find(|i| url(*i) == ep).unwrap_or_else(|| panic!("{ep} is no member's")));
     }
     assert_eq!(order.last(), Some(&first), "the leader was not last: {stdout}");

@@ -92,6 +92,9 @@ const ETCD_METRICS: &[(&str, &str)] = &[
     ("etcd_server_proposals_applied_total", "gauge"),
     ("etcd_server_id", "gauge"),
     ("etcd_server_version", "gauge"),
+    ("process_resident_memory_bytes", "gauge"),
+    ("process_virtual_memory_bytes", "gauge"),
+    ("process_open_fds", "gauge"),
     ("etcd_cluster_version", "gauge"),
     ("etcd_server_health_success", "counter"),
     ("etcd_server_health_failures", "counter"),
@@ -179,7 +182,10 @@ async fn health_version_and_probes_answer_like_etcd() {
     assert_eq!(r.header("allow"), Some("GET"));
 
     let r = get(&m, "/version");
-    assert_eq!((r.status, r.body.as_str()), (200, r#"{"etcdserver":"3.6.14","etcdcluster":"3.6.0","storage":"3.6.0"}"#));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, r#"{"etcdserver":"3.6.14","etcdcluster":"3.6.0","storage":"3.6.0"}"#)
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
 
     let r = get(&m, "/livez");

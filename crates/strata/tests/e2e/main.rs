@@ -11,6 +11,7 @@ mod bad_input;
 mod cluster;
 mod cluster_faults;
 mod ctl_cluster_maintenance;
+mod ctl_columns;
 mod defrag;
 mod differential;
 mod durability;
@@ -25,6 +26,7 @@ mod linearizability;
 mod lock;
 mod lock_elect_ctl;
 mod maintenance_ctl;
+mod member_changes_ctl;
 mod member_ctl;
 mod quota;
 mod raw_grpc;
@@ -68,32 +70,4 @@ macro_rules! need_etcdctl {
             return;
         }
     };
-}
-
-/// Runs `steps` (a `testkit::run_steps` file) with etcdctl against etcd 3.4.23
-/// and with stratactl against a fresh strata, and fails on any difference once
-/// `mask` has been applied to both.
-pub fn compare_steps_with_etcd(steps: &str, mask: impl Fn(&str) -> String + Copy) {
-    compare_steps(steps, mask, false);
-}
-
-/// [`compare_steps_with_etcd`] with stratactl against a fresh etcd too: the
-/// CLI alone, whatever strata serves.
-pub fn compare_cli_on_etcd(steps: &str, mask: impl Fn(&str) -> String + Copy) {
-    compare_steps(steps, mask, true);
-}
-
-fn compare_steps(steps: &str, mask: impl Fn(&str) -> String + Copy, stratactl_on_etcd: bool) {
-    if !testkit::have_etcdctl() || !testkit::have_etcd() {
-        eprintln!("skipped: /usr/bin/etcdctl or /usr/bin/etcd not installed (apt-get install etcd-client etcd-server)");
-        return;
-    }
-    let etcd = MemberProcess::start_etcd(&[]).expect("start etcd");
-    let want = testkit::run_steps("/usr/bin/etcdctl", &etcd.endpoint(), steps, mask);
-    drop(etcd);
-    let server = if stratactl_on_etcd { MemberProcess::start_etcd(&[]).expect("start etcd") } else { strata(&[]) };
-    let got = testkit::run_steps(env!("CARGO_BIN_EXE_stratactl"), &server.endpoint(), steps, mask);
-    if let Some(report) = testkit::step_differences(&want, &got) {
-        panic!("{report}");
-    }
 }

@@ -1,14 +1,17 @@
-//! `stratactl endpoint status | health | hashkv`, `alarm list | disarm`, `defrag` and
-//! `compaction --physical` print what `etcdctl` 3.4.23 prints, step by step
-//! (`testdata/maintenance_steps.txt`, whose header explains the format), twice:
-//! against the same etcd 3.4.23 (only ids, ports and timings masked, so the printers
-//! are checked on identical answers), and `stratactl` on strata against `etcdctl` on
-//! etcd (also Raft terms and indexes and database sizes masked). Offline defrag has its
-//! own test: etcd's data dir is not Strata's.
+//! `endpoint status | health | hashkv`, `alarm list | disarm`, `defrag`, `compaction
+//! --physical`, `downgrade` and `snapshot save`, step by step
+//! (`testdata/maintenance_steps.txt`, whose header explains the format), in the columns
+//! of `ctl_columns` (etcdctl 3.4.23 and 3.6.14 on strata against the same etcdctl on
+//! etcd of its version, stratactl on strata against etcdctl 3.6.14 on etcd 3.6.14), with
+//! Raft terms and indexes and database sizes masked; and stratactl against etcdctl
+//! 3.6.14 on etcd 3.6.14 itself, where only ids, ports, sizes and timings are masked, so
+//! the printers are checked on identical answers. Offline defrag has its own test:
+//! etcd's data dir is not Strata's.
 
-use testkit::{MemberProcess, have_etcd, mask_ids, mask_number_after, run_steps, step_differences};
+use testkit::{mask_ids, mask_number_after};
 
-use crate::{need_etcdctl, strata};
+use crate::ctl_columns::{COLUMN_36, COLUMN_STRATACTL, Column, Flags, Run, run_all, version_as_34};
+use crate::strata;
 
 const STEPS: &str = include_str!("testdata/maintenance_steps.txt");
 const QUOTA: &str = "1000000";
@@ -27,9 +30,13 @@ const ETCD_QUOTA: [&str; 8] = [
     "0",
 ];
 
-fn session(cli: &str, m: &MemberProcess) -> Vec<String> {
-    let endpoint = m.endpoint();
-    run_steps(cli, &endpoint, STEPS, |s| s.replace(&endpoint, "EP"))
+/// Every endpoint's port (`127.0.0.1:1`, the dead one, stays): `EP`.
+fn mask_endpoints(s: &str) -> String {
+    testkit::mask_after(s, "127.0.0.1:", |rest| {
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if &rest[..n] == "1" { (0, String::new()) } else { (n, "PORT".to_string()) }
+    })
+    .replace("127.0.0.1:PORT", "EP")
 }
 
 /// Replaces the number (digits, with a `.` or one of `"`) right after each `key`.
@@ -94,6 +101,7 @@ fn mask(rendered: &str, servers: bool, hashes: bool) -> String {
         "\"dbSizeInUse\":",
         "\"dbSize\":",
         "\"DBSize\" : ",
+        "\"DBSizeInUse\" : ",
     ] {
         s = mask_number_after(&s, key);
     }
@@ -105,16 +113,20 @@ fn mask(rendered: &str, servers: bool, hashes: bool) -> String {
         }
     }
     let (s, _) = mask_durations(&s);
-    let status_columns: &[usize] = if servers { &[1, 3, 6, 7, 8] } else { &[1, 3] };
+    // etcdctl 3.4's 10 columns, 3.6's 16 (sizes: db size, in use, percentage not in use).
+    let status_34: &[usize] = if servers { &[1, 3, 6, 7, 8] } else { &[1, 3] };
+    let status_36: &[usize] = if servers { &[1, 4, 5, 6, 10, 11, 12] } else { &[1, 4, 5, 6] };
     let mut header: Vec<String> = Vec::new();
     let mut lines = Vec::new();
     for line in s.lines() {
         let parts: Vec<&str> = line.split(", ").collect();
-        if hashes && line.starts_with("EP, ") && parts.len() == 2 {
-            lines.push("EP, N".to_owned());
+        if hashes && line.starts_with("EP, ") && (parts.len() == 2 || parts.len() == 3) {
+            let masked: Vec<&str> = parts.iter().enumerate().map(|(i, p)| if i == 1 { "N" } else { p }).collect();
+            lines.push(masked.join(", "));
         } else if line.starts_with("EP, ") && parts.len() >= 10 {
+            let volatile = if parts.len() >= 16 { status_36 } else { status_34 };
             let masked: Vec<&str> =
-                parts.iter().enumerate().map(|(i, p)| if status_columns.contains(&i) { "N" } else { p }).collect();
+                parts.iter().enumerate().map(|(i, p)| if volatile.contains(&i) { "N" } else { p }).collect();
             lines.push(masked.join(", "));
         } else if line.starts_with("+-") {
             lines.push("+-+".to_owned());
@@ -129,6 +141,8 @@ fn mask(rendered: &str, servers: bool, hashes: bool) -> String {
                 .map(|(c, h)| {
                     let volatile = h == "ID"
                         || h == "DB SIZE"
+                        || h == "IN USE"
+                        || h == "PERCENTAGE NOT IN USE"
                         || (hashes && h == "HASH")
                         || (servers && ["RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX"].contains(&h.as_str()));
                     if volatile && !c.is_empty() && c != h { "N" } else { c }
@@ -143,32 +157,34 @@ fn mask(rendered: &str, servers: bool, hashes: bool) -> String {
     lines.join("\n") + "\n"
 }
 
-fn masked(rendered: &[String], servers: bool) -> Vec<String> {
-    let exact = exact_hash_steps();
-    rendered.iter().enumerate().map(|(i, r)| mask(r, servers, servers && i >= exact)).collect()
+/// Step `index` masked: `servers` as in [`mask`], the hashes too past [`HASH_MARKER`].
+fn masked(index: usize, rendered: &str, servers: bool) -> String {
+    mask(rendered, servers, servers && index >= exact_hash_steps())
 }
 
 #[test]
 fn stratactl_maintenance_commands_print_what_etcdctl_prints() {
-    need_etcdctl!();
-    if !have_etcd() {
-        eprintln!("skipped: /usr/bin/etcd not installed (apt-get install etcd-server)");
-        return;
-    }
-    let etcd = MemberProcess::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
-    let want = session("/usr/bin/etcdctl", &etcd);
-    drop(etcd);
-    let etcd = MemberProcess::start_etcd(&["--quota-backend-bytes", QUOTA]).expect("start etcd");
-    let on_etcd = session(STRATACTL, &etcd);
-    drop(etcd);
-    if let Some(report) = step_differences(&masked(&want, false), &masked(&on_etcd, false)) {
-        panic!("stratactl and etcdctl against etcd 3.4.23: {report}");
-    }
-    let s = strata(&ETCD_QUOTA);
-    let got = session(STRATACTL, &s);
-    if let Some(report) = step_differences(&masked(&want, true), &masked(&got, true)) {
-        panic!("stratactl on strata against etcdctl on etcd: {report}");
-    }
+    let flags = Flags { etcd: &["--quota-backend-bytes", QUOTA], strata: &ETCD_QUOTA };
+    let runs = [
+        Run::Etcdctl34OnEtcd34,
+        Run::Etcdctl34OnStrata,
+        Run::Etcdctl36OnEtcd36,
+        Run::Etcdctl36OnStrata,
+        Run::StratactlOnStrata,
+        Run::StratactlOnEtcd36,
+    ];
+    let rendered = run_all(STEPS, flags, &runs, mask_endpoints);
+    let printers = Column { want: Run::Etcdctl36OnEtcd36, got: Run::StratactlOnEtcd36 };
+    let reports: Vec<String> = [
+        rendered.differences(printers, |i, s| masked(i, s, false)),
+        rendered.differences_34(|i, s| version_as_34(&masked(i, s, true))),
+        rendered.differences(COLUMN_36, |i, s| masked(i, s, true)),
+        rendered.differences(COLUMN_STRATACTL, |i, s| masked(i, s, true)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(reports.is_empty(), "{}", reports.join("\n\n"));
 }
 
 #[test]
@@ -227,6 +243,17 @@ fn masks_hide_only_what_differs_between_members() {
         "$ x\nEP, N, 3.4.23, N, true, false, N, N, N, memberID:N alarm:NOSPACE \n[exit 0]\n"
     );
     assert_eq!(mask("$ x\nEP, 2788028894\n[exit 0]\n", true, true), "$ x\nEP, N\n[exit 0]\n");
+    assert_eq!(mask("$ x\nEP, 2788028894, 5\n[exit 0]\n", true, true), "$ x\nEP, N, 5\n[exit 0]\n");
+    let row36 =
+        "$ x\nEP, 32238f34c4abac93, 3.6.14, 3.6.0, 20 kB, 16 kB, 20%, 1.0 MB, true, false, 2, 35, 35, , , false\n";
+    assert_eq!(
+        mask(row36, true, false),
+        "$ x\nEP, N, 3.6.14, 3.6.0, N, N, N, 1.0 MB, true, false, N, N, N, , , false\n"
+    );
+    assert_eq!(
+        mask(row36, false, false),
+        "$ x\nEP, N, 3.6.14, 3.6.0, N, N, N, 1.0 MB, true, false, 2, 35, 35, , , false\n"
+    );
     assert_eq!(
         mask(row, false, false),
         "$ x\nEP, N, 3.4.23, N, true, false, 1, 4, 4, memberID:N alarm:NOSPACE \n[exit 0]\n"

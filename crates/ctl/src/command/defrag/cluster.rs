@@ -21,27 +21,23 @@
 //!    denied counts as healthy), before it goes on. If it does not within
 //!    `--command-timeout`, it stops with an error naming the member and those not
 //!    defragmented yet.
-//! 5. A failed defragmentation prints etcdctl's `Failed to defragment etcd member[<url>]
-//!    (<error>)` and stops (exit 1), where etcdctl goes on to the next member: a member
-//!    whose defragmentation timed out may still be defragmenting.
+//! 5. A failed defragmentation prints etcdctl's `Failed to defragment etcd member[<url>].
+//!    took <d>. (<error>)` and stops (exit 1), where etcdctl goes on to the next member: a
+//!    member whose defragmentation timed out may still be defragmenting.
 //! 6. Each member is defragmented once, through its first client URL; etcdctl visits
 //!    every client URL of every member.
 //!
-//! Each member's line is etcdctl's with the time its defragmentation took after it, and
-//! leadership moves are reported on stderr:
+//! Each member's line is etcdctl 3.6's, and leadership moves are reported on stderr:
 //!
 //! ```text
 //! $ stratactl --endpoints 127.0.0.1:2379 defrag --cluster
-//! Finished defragmenting etcd member[http://127.0.0.1:22379] (took 1.204s)
-//! Finished defragmenting etcd member[http://127.0.0.1:32379] (took 1.187s)
+//! Finished defragmenting etcd member[http://127.0.0.1:22379]. took 1.204221s
+//! Finished defragmenting etcd member[http://127.0.0.1:32379]. took 1.18701s
 //! Moved leadership from 8e9e05c52164694d to 91bc3c398fb3c146 before defragmenting etcd member[http://127.0.0.1:2379]
-//! Finished defragmenting etcd member[http://127.0.0.1:2379] (took 1.213s)
+//! Finished defragmenting etcd member[http://127.0.0.1:2379]. took 1.213412s
 //! ```
-//!
-//! Scripts that look for `Finished defragmenting etcd member[<url>]` (or count the lines)
-//! still find one per member; only a match anchored at the line's end sees the suffix.
 
-use super::spinner;
+use super::defragment;
 use crate::cli::GlobalFlags;
 use crate::command::{Io, endpoint, with_client_at, with_client_until};
 use crate::error::{CtlError, ExitCode, Result};
@@ -71,17 +67,10 @@ pub(super) async fn run(global: &GlobalFlags, io: &mut Io<'_>) -> Result<()> {
     for (i, target) in order.iter().enumerate() {
         let rest = &order[i + 1..];
         step_down(global, target, &done, &targets).await.map_err(|why| stop(why, rest))?;
-        let started = Instant::now();
-        let spinner = spinner(&format!("defragmenting etcd member[{}]", target.endpoint));
-        let one = std::slice::from_ref(&target.endpoint);
-        let result = with_client_at(global, one, |c| async move { c.defragment().await }).await;
-        spinner.finish_and_clear();
-        if let Err(e) = result {
-            eprintln!("Failed to defragment etcd member[{}] ({})", target.endpoint, e.message);
+        if let Err(line) = defragment(global, &target.endpoint, io).await {
+            eprintln!("{line}");
             return Err(if rest.is_empty() { CtlError::quiet(ExitCode::Error) } else { stop(String::new(), rest) });
         }
-        let took = took(started.elapsed());
-        io.print(format!("Finished defragmenting etcd member[{}] (took {took})\n", target.endpoint).as_bytes());
         wait_healthy(global, target).await.map_err(|problem| {
             let within = format_duration(global.command_timeout);
             let why = format!(
@@ -226,14 +215,6 @@ fn stop(why: String, rest: &[&Target]) -> CtlError {
     CtlError::error(if why.is_empty() { left } else { format!("{why}; {left}") })
 }
 
-/// A defragmentation's time as Go prints a duration, to the millisecond (to the
-/// microsecond below one).
-fn took(d: Duration) -> String {
-    let unit = if d >= Duration::from_millis(1) { 1_000_000 } else { 1_000 };
-    let rounded = (d.as_nanos() + unit / 2) / unit * unit;
-    format_duration(Duration::from_nanos(u64::try_from(rounded).unwrap_or(u64::MAX)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,14 +286,5 @@ mod tests {
         );
         let last = stop("why".into(), &[]);
         assert_eq!((last.code, last.message.as_str()), (ExitCode::Error, "why"));
-    }
-
-    #[test]
-    fn times_print_as_go_durations_to_the_millisecond() {
-        assert_eq!(took(Duration::from_nanos(1_234_567_891)), "1.235s");
-        assert_eq!(took(Duration::from_nanos(12_345_678)), "12ms");
-        assert_eq!(took(Duration::from_nanos(999_600)), "1ms");
-        assert_eq!(took(Duration::from_nanos(456_789)), "457µs");
-        assert_eq!(took(Duration::from_secs(61)), "1m1s");
     }
 }

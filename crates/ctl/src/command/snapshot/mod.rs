@@ -1,4 +1,6 @@
-//! `snapshot save | status | restore` (etcdctl 3.4's `snapshot_command.go`).
+//! `snapshot save | status | restore` (etcdctl 3.4's `snapshot_command.go`; 3.6 kept
+//! `save` and moved `status` and `restore` to etcdutl, which Strata has not: stratactl
+//! keeps them, for Strata's own files).
 //!
 //! ```text
 //! $ stratactl snapshot save backup.snap

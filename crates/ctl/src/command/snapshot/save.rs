@@ -1,7 +1,8 @@
 //! `snapshot save FILE`: streams a member's snapshot into `FILE.part`, checks
 //! its SHA-256 trailer, fsyncs it and renames it to `FILE`, so `FILE` exists
 //! only when it is whole. Any failure (the member dies mid-stream, the trailer
-//! does not match) removes `FILE.part` and exits 5, as etcdctl does.
+//! does not match) removes `FILE.part` and exits 5, as etcdctl does. As etcdctl 3.6,
+//! the member's storage version follows (`Server version 3.6.0`) when it sends one.
 
 use super::{FileArgs, progress};
 use crate::cli::GlobalFlags;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// Runs `snapshot save`.
 pub async fn run(global: &GlobalFlags, f: FileArgs, io: &mut Io<'_>) -> Result<()> {
     let [path] = f.args.as_slice() else {
-        return Err(CtlError::bad_args("snapshot save expects one argument"));
+        return Err(CtlError::bad_args("snapshot save expects one argument <filename>"));
     };
     if global.endpoints.len() != 1 {
         return Err(interrupted(format!(
@@ -27,22 +28,28 @@ pub async fn run(global: &GlobalFlags, f: FileArgs, io: &mut Io<'_>) -> Result<(
     let mut part = path.clone().into_os_string();
     part.push(".part");
     let part = PathBuf::from(part);
-    if let Err(e) = fetch(global, &part).await {
-        let _ = std::fs::remove_file(&part);
-        return Err(e);
-    }
+    let version = match fetch(global, &part).await {
+        Ok(version) => version,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
     std::fs::rename(&part, &path).map_err(|e| {
         let _ = std::fs::remove_file(&part);
         interrupted(format!("could not rename {} to {} ({e})", part.display(), path.display()))
     })?;
     sync_parent(&path);
     io.print(format!("Snapshot saved at {}\n", path.display()).as_bytes());
+    if !version.is_empty() {
+        io.print(format!("Server version {version}\n").as_bytes());
+    }
     Ok(())
 }
 
-/// Writes the stream into `part` and checks it; the caller removes `part` on
-/// an error.
-async fn fetch(global: &GlobalFlags, part: &Path) -> Result<()> {
+/// Writes the stream into `part` and checks it; the storage version of the first
+/// message. The caller removes `part` on an error.
+async fn fetch(global: &GlobalFlags, part: &Path) -> Result<String> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -55,7 +62,9 @@ async fn fetch(global: &GlobalFlags, part: &Path) -> Result<()> {
     let mut stream = client.maintenance().snapshot(SnapshotRequest::default()).await.map_err(rpc)?.into_inner();
     let write = |e: std::io::Error| interrupted(format!("could not write {} ({e})", part.display()));
     let mut bar = None;
+    let mut version = None;
     while let Some(msg) = stream.message().await.map_err(rpc)? {
+        version.get_or_insert_with(|| msg.version.clone());
         // The first message tells the size: its blob, what remains, the trailer.
         let bar = bar.get_or_insert_with(|| {
             progress(msg.remaining_bytes + msg.blob.len() as u64 + backend::SNAPSHOT_TRAILER_BYTES, "saving")
@@ -75,7 +84,7 @@ async fn fetch(global: &GlobalFlags, part: &Path) -> Result<()> {
         };
         interrupted(format!("the snapshot received is incomplete or corrupt: {why}"))
     })?;
-    Ok(())
+    Ok(version.unwrap_or_default())
 }
 
 fn interrupted(message: String) -> CtlError {

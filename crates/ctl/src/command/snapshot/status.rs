@@ -88,6 +88,6 @@ mod tests {
              +----------+----------+------------+------------+\n"
         );
         let e = render(Format::Protobuf, &s).expect_err("protobuf");
-        assert_eq!((e.code as i32, e.message.as_str()), (4, "protobuf not supported as output format"));
+        assert_eq!((e.code.value(), e.message.as_str()), (4, "protobuf not supported as output format"));
     }
 }

@@ -54,7 +54,7 @@ fn bad_request_lines_fail_like_etcdctl() {
     assert_eq!(err("get a --bogus").message, "invalid txn request: get a --bogus");
     let e = err("put a");
     assert_eq!(e.code, crate::error::ExitCode::BadArgs);
-    assert_eq!(e.code as i32, 128);
+    assert_eq!(e.code.value(), 128);
 }
 
 fn read(input: &str, interactive: bool) -> (Result<TxnRequest>, String) {
@@ -84,7 +84,7 @@ fn interactive_mode_prompts_for_each_section() {
 fn input_ending_early_is_eof() {
     let (r, _) = read("mod(\"a\") > \"0\"\n\nput c 3\n", false);
     let e = r.expect_err("no terminating lines");
-    assert_eq!((e.code as i32, e.message.as_str()), (3, "EOF"));
+    assert_eq!((e.code.value(), e.message.as_str()), (3, "EOF"));
 }
 
 #[test]

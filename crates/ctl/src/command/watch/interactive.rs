@@ -56,7 +56,7 @@ pub async fn run(
         tokio::select! {
             line = lines.recv() => {
                 let line = line.unwrap_or_else(|| Err("EOF".to_owned()))
-                    .map_err(|e| CtlError::invalid_input(format!("Error reading watch request line: {e}")))?;
+                    .map_err(|e| CtlError::invalid_input(format!("error reading watch request line: {e}")))?;
                 match parse_line(&line, env)? {
                     Line::Watch { req, exec } => {
                         execs.insert(stream.watch(req), exec);
