@@ -41,7 +41,7 @@ fn mask_endpoints(s: &str) -> String {
 
 /// Replaces the number (digits, with a `.` or one of `"`) right after each `key`.
 /// Go durations (`2.46ms`, `850µs`, `5.0007s`) become `T`; says whether there were any.
-fn mask_durations(s: &str) -> (String, bool) {
+pub(crate) fn mask_durations(s: &str) -> (String, bool) {
     let mut out = String::new();
     let mut found = false;
     let mut chars = s.char_indices().peekable();
