@@ -226,7 +226,16 @@ fn cross_differences(want: (&str, &str), got: (&str, &str), steps: &[Vec<String>
 /// add printed with its id, its peer URL and every port masked.
 fn add_learner(tool: &str, endpoint: &str) -> (u64, String) {
     let url = format!("http://127.0.0.1:{}", free_port().expect("port"));
-    let added = run(tool, endpoint, &["member", "add", "l1", "--learner", &format!("--peer-urls={url}")]);
+    let add = || run(tool, endpoint, &["member", "add", "l1", "--learner", &format!("--peer-urls={url}")]);
+    // A cluster refuses additions with "unhealthy cluster" until its members have
+    // been connected for a while (etcd's strict reconfiguration check), which a
+    // fresh cluster on a loaded machine may not have been yet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut added = add();
+    while added.error.contains("unhealthy cluster") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        added = add();
+    }
     assert_eq!(added.code, 0, "{tool} member add: {added:?}");
     let id = id_with_peer_url(endpoint, &url);
     (id, added.render(|s| mask_clusters(&mask_added(s, id, &url))))
